@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * common.bpf.h — the maps and helpers every family shares.
+ *
+ * Include once, from a bpf/<family>.bpf.c, after defining V2_THIS_PROBE
+ * (an enum v2_probe_id). Each family is its own BPF object, so these maps
+ * are per family; userspace finds them by name:
+ *
+ *   events       RINGBUF        struct v2_event records (sampled share only).
+ *                               256 KiB; userspace may resize before load.
+ *   config       ARRAY[1]       struct v2_config, read on every hit; writes
+ *                               take effect at once.
+ *   counters     PERCPU_ARRAY   V2_MAX_COUNTERS u64, enum v2_counter slots.
+ *   hists        PERCPU_ARRAY   V2_MAX_HISTS * V2_HIST_SLOTS u64; histogram h
+ *                               slot s at h * V2_HIST_SLOTS + s. Slot s counts
+ *                               values in [2^s, 2^(s+1)) ns; slot 0 also
+ *                               holds 0; the last slot holds everything above.
+ *   sample_skip  PERCPU_ARRAY   V2_MAX_EVENTS u64: per event kind, events not
+ *                               yet represented by a submitted row (this CPU).
+ *
+ * Sampling and weights: v2_sample() picks 1 in cfg->sample_every events at
+ * random (bpf_get_prandom_u32, so periodic workloads do not alias), always
+ * picks outliers (cfg->min_value && value >= min_value), and hands back
+ * weight = events of that kind on this CPU since the last submitted row,
+ * inclusive. If the ring buffer is full, the row is counted in
+ * V2_C_LOST_RINGBUF and its weight is carried over to the next row of the
+ * same kind, so sum(weight) over received rows still tracks the exact count
+ * (minus the events after the last row of each CPU).
+ *
+ * Per-CPU counters use plain increments: BPF programs run with migration
+ * disabled, and the kernel does not nest a program inside itself on one CPU
+ * (a nested hit is skipped and shows up in the program's recursion_misses).
+ */
+#ifndef V2_COMMON_BPF_H
+#define V2_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "v2probe.h"
+#include "bits.bpf.h"
+
+#ifndef V2_THIS_PROBE
+#error "define V2_THIS_PROBE (enum v2_probe_id) before including common.bpf.h"
+#endif
+
+#define V2_RINGBUF_BYTES (256 * 1024)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, V2_RINGBUF_BYTES);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct v2_config);
+} config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, V2_MAX_COUNTERS);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, V2_MAX_HISTS * V2_HIST_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} hists SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, V2_MAX_EVENTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} sample_skip SEC(".maps");
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* The family's runtime config, or NULL (never, for an ARRAY of 1). */
+static __always_inline const struct v2_config *v2_cfg(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&config, &zero);
+}
+
+static __always_inline void v2_count_add(__u32 idx, __u64 n)
+{
+	__u64 *c = bpf_map_lookup_elem(&counters, &idx);
+
+	if (c)
+		*c += n;
+}
+
+static __always_inline void v2_count(__u32 idx)
+{
+	v2_count_add(idx, 1);
+}
+
+/* Histogram h (0..V2_MAX_HISTS-1) of value (ns): one more in its log2 slot. */
+static __always_inline void v2_hist(__u32 h, __u64 value)
+{
+	__u32 slot = v2_log2l(value);
+	__u32 idx;
+	__u64 *c;
+
+	if (h >= V2_MAX_HISTS)
+		return;
+	if (slot >= V2_HIST_SLOTS)
+		slot = V2_HIST_SLOTS - 1;
+	idx = h * V2_HIST_SLOTS + slot;
+	c = bpf_map_lookup_elem(&hists, &idx);
+	if (c)
+		*c += 1;
+}
+
+/* comm starts with cfg->targ_comm ("" matches everything). */
+static __always_inline bool v2_comm_match(const struct v2_config *cfg, const char *comm)
+{
+#pragma unroll
+	for (int i = 0; i < V2_COMM_LEN; i++) {
+		char t = cfg->targ_comm[i];
+
+		if (!t)
+			return true;
+		if (t != comm[i])
+			return false;
+	}
+	return true;
+}
+
+/* Filters for a task given by tgid and an already-read comm. */
+static __always_inline bool v2_filter_comm(const struct v2_config *cfg, __u32 tgid,
+					   const char *comm)
+{
+	if (cfg->targ_tgid && tgid != cfg->targ_tgid)
+		return false;
+	return v2_comm_match(cfg, comm);
+}
+
+/* Filters for the current task; reads comm only when a comm filter is set. */
+static __always_inline bool v2_filter(const struct v2_config *cfg, __u64 pid_tgid)
+{
+	char comm[V2_COMM_LEN];
+
+	if (cfg->targ_tgid && (__u32)(pid_tgid >> 32) != cfg->targ_tgid)
+		return false;
+	if (!cfg->targ_comm[0])
+		return true;
+	bpf_get_current_comm(comm, sizeof(comm));
+	return v2_comm_match(cfg, comm);
+}
+
+/* Filters for another task (e.g. the one being woken or switched in). */
+static __always_inline bool v2_filter_task(const struct v2_config *cfg, __u32 tgid,
+					   struct task_struct *task)
+{
+	char comm[V2_COMM_LEN];
+
+	if (cfg->targ_tgid && tgid != cfg->targ_tgid)
+		return false;
+	if (!cfg->targ_comm[0])
+		return true;
+	if (bpf_probe_read_kernel_str(comm, sizeof(comm), &task->comm) < 0)
+		return false;
+	return v2_comm_match(cfg, comm);
+}
+
+/*
+ * The sampling decision. true: submit a row with *weight; false: the event
+ * is only remembered in sample_skip. Unsampled cost: one per-CPU lookup, one
+ * prandom, one modulo, one store.
+ */
+static __always_inline bool v2_sample(__u32 event, __u64 value, const struct v2_config *cfg,
+				      __u32 *weight)
+{
+	__u32 every = *(volatile const __u32 *)&cfg->sample_every;
+	__u32 min_value = *(volatile const __u32 *)&cfg->min_value;
+	__u64 *skip, n;
+
+	skip = bpf_map_lookup_elem(&sample_skip, &event);
+	if (!skip)
+		return false;
+	n = *skip + 1;
+	if (every > 1 && !(min_value && value >= min_value) &&
+	    bpf_get_prandom_u32() % every) {
+		*skip = n;
+		return false;
+	}
+	*skip = 0;
+	*weight = n > 0xffffffffULL ? 0xffffffffU : (__u32)n;
+	return true;
+}
+
+/* A chosen row could not be written: count it, carry its weight forward. */
+static __always_inline void v2_unsample(__u32 event, __u32 weight)
+{
+	__u64 *skip;
+
+	v2_count(V2_C_LOST_RINGBUF);
+	skip = bpf_map_lookup_elem(&sample_skip, &event);
+	if (skip)
+		*skip += weight;
+}
+
+/*
+ * Reserve a row and fill everything but pid/tid/comm, which the caller sets
+ * (from current, or from the task the event is about), then v2_commit().
+ */
+static __always_inline struct v2_event *v2_reserve(__u32 event, __u64 ts, __s64 value,
+						   __u64 arg0, __u64 arg1, __u32 weight)
+{
+	struct v2_event *e;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		v2_unsample(event, weight);
+		return NULL;
+	}
+	e->ts_ns = ts;
+	e->value = value;
+	e->arg0 = arg0;
+	e->arg1 = arg1;
+	e->weight = weight;
+	e->probe = V2_THIS_PROBE;
+	e->event = event;
+	e->cpu = bpf_get_smp_processor_id();
+	return e;
+}
+
+static __always_inline void v2_commit(struct v2_event *e)
+{
+	bpf_ringbuf_submit(e, 0);
+	v2_count(V2_C_SAMPLED);
+}
+
+/* Reserve, fill (pid/tid/comm of the current task) and submit one row. */
+static __always_inline void v2_submit(__u32 event, __u64 ts, __s64 value, __u64 arg0,
+				      __u64 arg1, __u32 weight)
+{
+	struct v2_event *e;
+	__u64 pid_tgid;
+
+	e = v2_reserve(event, ts, value, arg0, arg1, weight);
+	if (!e)
+		return;
+	pid_tgid = bpf_get_current_pid_tgid();
+	e->pid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	v2_commit(e);
+}
+
+/*
+ * Find-or-create a shared per-key count (HASH of struct v2_pid_count) and add
+ * to it atomically. Map full: V2_C_LOST_MAPFULL (libbpf-tools maps.bpf.h).
+ */
+static __always_inline void v2_pid_count_add(void *map, const void *key, __u64 count,
+					     __u64 total)
+{
+	static const struct v2_pid_count zero;
+	struct v2_pid_count *v;
+	long err;
+
+	v = bpf_map_lookup_elem(map, key);
+	if (!v) {
+		err = bpf_map_update_elem(map, key, &zero, BPF_NOEXIST);
+		if (err && err != -17 /* EEXIST: raced with another CPU */) {
+			v2_count(V2_C_LOST_MAPFULL);
+			return;
+		}
+		v = bpf_map_lookup_elem(map, key);
+		if (!v)
+			return;
+	}
+	if (count)
+		__sync_fetch_and_add(&v->count, count);
+	if (total)
+		__sync_fetch_and_add(&v->total, total);
+}
+
+#endif /* V2_COMMON_BPF_H */

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * uds — latency of sendmsg, recvmsg, connect, sendto and recvfrom on AF_UNIX
+ * sockets, per process. Classic syscall tracepoints (stable ABI):
+ * syscalls:sys_enter_X records the start time if the fd is an AF_UNIX socket
+ * (checked in the kernel: fd table -> file -> S_IFSOCK inode -> socket ->
+ * sk->skc_family); syscalls:sys_exit_X computes the latency.
+ *
+ * Exact: counters[V2_C_FAMILY + event] calls, V2_C_SEEN, histogram (index =
+ * event kind) of every call. Sampled rows: value = latency ns, arg0 = fd,
+ * arg1 = syscall return value (bytes or -errno, as s64 in a u64).
+ *
+ * Not seen: read/write/readv/writev/sendmmsg/recvmmsg on unix sockets (Go's
+ * net.UnixConn Read/Write use read/write) and io_uring socket ops.
+ */
+#define V2_THIS_PROBE V2_PROBE_UDS
+#include "common.bpf.h"
+
+#define V2_AF_UNIX 1
+#define V2_S_IFMT 00170000
+#define V2_S_IFSOCK 0140000
+
+struct uds_start {
+	__u64 ts;
+	__u32 fd;
+	__u32 event;
+};
+
+/* In-flight calls on AF_UNIX sockets, keyed by tid. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, __u32);
+	__type(value, struct uds_start);
+} uds_start SEC(".maps");
+
+/* Is fd of the current task an AF_UNIX socket? */
+static __always_inline bool fd_is_unix(__u64 fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt;
+	struct file **fds;
+	struct file *file;
+	struct socket *sock;
+	umode_t mode;
+	__u16 family;
+
+	fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return false;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return false;
+	mode = BPF_CORE_READ(file, f_inode, i_mode);
+	if ((mode & V2_S_IFMT) != V2_S_IFSOCK)
+		return false;
+	sock = BPF_CORE_READ(file, private_data);
+	if (!sock)
+		return false;
+	family = BPF_CORE_READ(sock, sk, __sk_common.skc_family);
+	return family == V2_AF_UNIX;
+}
+
+static __always_inline int uds_enter(struct trace_event_raw_sys_enter *ctx, __u32 event)
+{
+	const struct v2_config *cfg = v2_cfg();
+	struct uds_start st;
+	__u64 pid_tgid, fd;
+	__u32 tid;
+
+	if (!cfg || !cfg->enabled)
+		return 0;
+	pid_tgid = bpf_get_current_pid_tgid();
+	if (!v2_filter(cfg, pid_tgid))
+		return 0;
+	fd = ctx->args[0];
+	if (!fd_is_unix(fd))
+		return 0;
+	tid = (__u32)pid_tgid;
+	st.ts = bpf_ktime_get_ns();
+	st.fd = fd;
+	st.event = event;
+	if (bpf_map_update_elem(&uds_start, &tid, &st, BPF_ANY))
+		v2_count(V2_C_LOST_MAPFULL);
+	return 0;
+}
+
+static __always_inline int uds_exit(struct trace_event_raw_sys_exit *ctx, __u32 event)
+{
+	const struct v2_config *cfg;
+	struct uds_start *st;
+	__u64 now, delta, fd;
+	__u32 tid, weight;
+
+	tid = (__u32)bpf_get_current_pid_tgid();
+	st = bpf_map_lookup_elem(&uds_start, &tid);
+	if (!st)
+		return 0;	/* not an AF_UNIX call we followed */
+	now = bpf_ktime_get_ns();
+	delta = now - st->ts;
+	fd = st->fd;
+	if (st->event != event) {	/* stale entry: its exit was never seen */
+		v2_count(V2_C_MISSED_START);
+		goto cleanup;
+	}
+	cfg = v2_cfg();
+	if (!cfg || !cfg->enabled)
+		goto cleanup;
+	v2_count(V2_C_SEEN);
+	v2_count(V2_C_FAMILY + event);
+	v2_hist(event, delta);
+	if (v2_sample(event, delta, cfg, &weight))
+		v2_submit(event, now, delta, fd, (__u64)ctx->ret, weight);
+cleanup:
+	bpf_map_delete_elem(&uds_start, &tid);
+	return 0;
+}
+
+#define UDS_SYSCALL(name, event)						\
+SEC("tracepoint/syscalls/sys_enter_" #name)					\
+int uds_enter_##name(struct trace_event_raw_sys_enter *ctx)			\
+{										\
+	return uds_enter(ctx, event);						\
+}										\
+SEC("tracepoint/syscalls/sys_exit_" #name)					\
+int uds_exit_##name(struct trace_event_raw_sys_exit *ctx)			\
+{										\
+	return uds_exit(ctx, event);						\
+}
+
+UDS_SYSCALL(sendmsg, V2_UDS_SENDMSG)
+UDS_SYSCALL(recvmsg, V2_UDS_RECVMSG)
+UDS_SYSCALL(connect, V2_UDS_CONNECT)
+UDS_SYSCALL(sendto, V2_UDS_SENDTO)
+UDS_SYSCALL(recvfrom, V2_UDS_RECVFROM)

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * v2probe.h — the one definition of what crosses the kernel/user boundary.
+ *
+ * Included by every bpf/<family>.bpf.c and by native/. Fixed-width fields
+ * only, no kernel includes (libbpf-bootstrap's bootstrap.h pattern).
+ * The TypeScript event definition (schema/event.ts) mirrors this layout and
+ * test/schema/layout.test.ts checks names, sizes and offsets against it.
+ */
+#ifndef V2PROBE_H
+#define V2PROBE_H
+
+#define V2_COMM_LEN 16
+#define V2_HIST_SLOTS 32       /* log2 slots per histogram */
+#define V2_MAX_HISTS 8         /* histograms per family */
+#define V2_MAX_COUNTERS 32     /* exact counters per family */
+#define V2_MAX_EVENTS 8        /* event kinds per family (for per-event sampling) */
+
+/* Probe family ids: the `probe` column. Names live in schema/event.ts. */
+enum v2_probe_id {
+	V2_PROBE_UDS = 1,
+	V2_PROBE_SCHED = 2,
+	V2_PROBE_BLOCKIO = 3,
+	V2_PROBE_EMPTY = 15, /* bench baseline: empty programs on the same hooks */
+};
+
+/*
+ * Event kinds: the `event` column. Numbered per family from 0; the index is
+ * also the histogram index and the per-event sampling slot.
+ */
+enum v2_uds_event { V2_UDS_SENDMSG = 0, V2_UDS_RECVMSG = 1, V2_UDS_CONNECT = 2,
+		    V2_UDS_SENDTO = 3, V2_UDS_RECVFROM = 4 };
+enum v2_sched_event { V2_SCHED_RUNQ = 0, V2_SCHED_SWITCH = 1 };
+enum v2_blockio_event { V2_BLOCKIO_READ = 0, V2_BLOCKIO_WRITE = 1, V2_BLOCKIO_FLUSH = 2,
+			V2_BLOCKIO_DISCARD = 3, V2_BLOCKIO_OTHER = 4 };
+
+/*
+ * Counter slots in each family's `counters` per-CPU array. Slots 0..7 are
+ * common to every family; family-specific slots start at V2_C_FAMILY.
+ */
+enum v2_counter {
+	V2_C_SEEN = 0,        /* hook hits that passed the filters */
+	V2_C_SAMPLED = 1,     /* events chosen for the ring buffer */
+	V2_C_LOST_RINGBUF = 2,/* bpf_ringbuf_reserve failed: ring full */
+	V2_C_LOST_MAPFULL = 3,/* a state map (start times, per-pid) was full */
+	V2_C_MISSED_START = 4,/* an exit/complete without a recorded start */
+	V2_C_FAMILY = 8,
+	/* sched */
+	V2_C_SCHED_SWITCHES = V2_C_FAMILY + 0, /* every sched_switch, unfiltered: compare /proc/stat ctxt */
+	V2_C_SCHED_WAKEUPS = V2_C_FAMILY + 1,
+	/* uds: exact calls per event kind at V2_C_FAMILY + event */
+	/* blockio: exact completions per event kind at V2_C_FAMILY + event,
+	 * bytes per event kind at V2_C_FAMILY + 8 + event */
+};
+
+/* Runtime options, key 0 of each family's `config` array map. Changing them
+ * takes effect at once, no reload. */
+struct v2_config {
+	__u32 enabled;         /* 0: hooks return at once */
+	__u32 targ_tgid;       /* 0: every process */
+	__u32 sample_every;    /* 1-in-N events go to the ring buffer; 0 or 1: all */
+	__u32 min_value;       /* outliers: events with value >= min_value (ns) always sampled; 0: off */
+	char targ_comm[V2_COMM_LEN]; /* "": every comm */
+};
+
+/* One record in the ring buffer: 64 bytes, every family. */
+struct v2_event {
+	__u64 ts_ns;           /*  0 bpf_ktime_get_ns() at the end of the event (CLOCK_MONOTONIC) */
+	__s64 value;           /*  8 ns for latencies, bytes for sizes */
+	__u64 arg0;            /* 16 family-specific (schema/event.ts names it per family) */
+	__u64 arg1;            /* 24 family-specific */
+	__u32 pid;             /* 32 tgid */
+	__u32 tid;             /* 36 */
+	__u32 weight;          /* 40 real events this row stands for (>= 1) */
+	__u8 probe;            /* 44 enum v2_probe_id */
+	__u8 event;            /* 45 per-family event kind */
+	__u16 cpu;             /* 46 */
+	char comm[V2_COMM_LEN];/* 48 */
+};
+
+/* Per-process exact counts (sched: switches out; blockio: requests). */
+struct v2_pid_count {
+	__u64 count;
+	__u64 total;           /* family-specific: ns runq wait, bytes, ... */
+};
+
+#endif /* V2PROBE_H */

@@ -1,0 +1,143 @@
+/**
+ * cli/main.ts — the `v2probe` command line (commander). Subcommands:
+ * doctor, up, collect, query, schema apply. Exit codes: 0 ok, 2 usage error
+ * (bad flag, probe, pid, DSN), 1 runtime error (kernel, store).
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { PROBES, USER_PROBES, type ProbeDef } from '../schema/event.js';
+import { applySchema, SCHEMA_VERSION } from '../schema/ddl.js';
+import { DEFAULT_STORE, openStore, parseStoreDsn } from '../store/index.js';
+import type { QueryFormat } from '../store/types.js';
+import { describe, exitCodeFor, UsageError } from './errors.js';
+import { makeLogger } from './log.js';
+import { parseComm, parseDuration, parseIntFlag, parsePid, parseProbes, parseSample } from './parse.js';
+import { runCollector } from './run-collector.js';
+import { doctor, formatDoctor } from './doctor.js';
+
+const probeList = USER_PROBES.map((p) => `  ${p.padEnd(9)} ${(PROBES[p] as ProbeDef).summary}`).join('\n');
+
+function checkSink(flag: string, spec: string): string {
+  if (spec === 'stdout' || spec === '-') return spec;
+  if (spec.startsWith('kafka://')) throw new UsageError(`${flag}: the Kafka sink is not in this build yet`);
+  parseStoreDsn(spec); // throws BAD_DSN (exit 2)
+  return spec;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('v2probe')
+    .description('eBPF telemetry for the v2e platform: kernel and runtime probes into ClickHouse/chDB')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', `\nProbes:\n${probeList}\n\nStores: chdb:PATH (default ${DEFAULT_STORE}) | clickhouse://user:pass@host:8123/db\nSinks:  a store | stdout (NDJSON)`);
+
+  program
+    .command('doctor')
+    .description('kernel, BTF, tracefs, capabilities, and which probes can attach here')
+    .option('--json', 'machine-readable report')
+    .option('--no-attach', 'do not try attaching for real')
+    .option('--no-mount', 'do not mount tracefs when it is missing')
+    .action(async (o: { json?: boolean; attach: boolean; mount: boolean }) => {
+      const r = await doctor({ mountTracefs: o.mount, tryAttach: o.attach });
+      process.stdout.write(o.json ? JSON.stringify(r, null, 2) + '\n' : formatDoctor(r) + '\n');
+    });
+
+  const collectOpts = (c: Command, defaults: { probes: string; sink: string }) =>
+    c
+      .option('--probes <list>', `comma-separated probes (${USER_PROBES.join(', ')})`, defaults.probes)
+      .option('--sink <sink>', 'a store DSN or stdout', defaults.sink)
+      .option('--pid <pid>', 'only this process (tgid)')
+      .option('--comm <name>', 'only tasks with this name')
+      .option('--duration <d>', 'stop after this long (e.g. 10s); default: until SIGINT/SIGTERM')
+      .option('--sample <spec>', 'per-probe 1-in-N event sampling, e.g. uds=1000,sched=100')
+      .option('--ring-bytes <n>', 'ring buffer size per probe (power of two, >= 4096)')
+      .option('--snapshot <d>', 'counter/histogram snapshot interval', '5s');
+
+  const runAction = (statusEvery: number) => async (o: Record<string, string | undefined>) => {
+    const probes = parseProbes('--probes', o.probes!);
+    const sink = checkSink('--sink', o.sink!);
+    const logger = makeLogger();
+    const res = await runCollector({
+      probes,
+      sink,
+      pid: o.pid !== undefined ? parsePid('--pid', o.pid) : undefined,
+      comm: o.comm !== undefined ? parseComm('--comm', o.comm) : undefined,
+      durationMs: o.duration !== undefined ? parseDuration('--duration', o.duration) : undefined,
+      sample: o.sample !== undefined ? parseSample('--sample', o.sample) : {},
+      ringBytes: o.ringBytes !== undefined ? parseIntFlag('--ring-bytes', o.ringBytes, 4096, 1 << 30) : undefined,
+      snapshotMs: parseDuration('--snapshot', o.snapshot ?? '5s'),
+      statusEveryMs: statusEvery,
+      logger,
+    });
+    for (const s of res.status) {
+      logger.info({ probe: s.probe, state: s.state, attach: s.attach, error: s.error, counters: s.counters }, 'probe summary');
+    }
+    logger.info({ rows: res.rows }, 'done');
+    if (res.status.some((s) => s.state === 'failed')) process.exitCode = 1;
+  };
+
+  collectOpts(program.command('collect').description('collect probe events into a sink'), { probes: 'uds,sched', sink: DEFAULT_STORE })
+    .addOption(new Option('--status <d>', 'print live counts to stderr every interval (0: off)').default('0'))
+    .action(async (o) => runAction(o.status === '0' ? 0 : parseDuration('--status', o.status))(o));
+
+  collectOpts(program.command('up').description('single host: collect uds, sched, blockio into chDB with live status'), {
+    probes: 'uds,sched,blockio',
+    sink: DEFAULT_STORE,
+  }).action(async (o) => runAction(2000)(o));
+
+  program
+    .command('query')
+    .description('run SQL against a store')
+    .argument('<sql>', 'the query')
+    .option('--store <dsn>', 'store DSN', DEFAULT_STORE)
+    .addOption(new Option('--format <f>', 'output format').choices(['table', 'json', 'csv']).default('table'))
+    .action(async (sql: string, o: { store: string; format: 'table' | 'json' | 'csv' }) => {
+      const fmt: Record<string, QueryFormat> = { table: 'PrettyCompactMonoBlock', json: 'JSONEachRow', csv: 'CSVWithNames' };
+      const store = await openStore(o.store);
+      try {
+        process.stdout.write(await store.queryText(sql, fmt[o.format]));
+      } finally {
+        await store.close();
+      }
+    });
+
+  const schema = program.command('schema').description('store schema');
+  schema
+    .command('apply')
+    .description(`create database v2e and its tables (schema version ${SCHEMA_VERSION}); idempotent`)
+    .option('--store <dsn>', 'store DSN', DEFAULT_STORE)
+    .action(async (o: { store: string }) => {
+      const store = await openStore(o.store);
+      try {
+        const r = await applySchema(store);
+        process.stdout.write(`schema version ${r.version} applied to ${store.dsn} (was ${r.previous || 'empty'})\n`);
+      } finally {
+        await store.close();
+      }
+    });
+
+  // usage errors from commander itself (unknown option, missing argument) exit 2
+  const exitOverride = (c: Command) => {
+    c.exitOverride();
+    c.commands.forEach(exitOverride);
+  };
+  exitOverride(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      return 2; // commander already printed the message
+    }
+    process.stderr.write(`v2probe: ${describe(err)}\n`);
+    return exitCodeFor(err);
+  }
+}
+
+const code = await main(process.argv);
+process.exit(code);

@@ -1,0 +1,353 @@
+/**
+ * collector/collector.ts — one host's collector: opens the requested probe
+ * families through the native addon, configures sampling and filters, receives
+ * batches from the ring-buffer thread, decodes them, batches rows to a sink,
+ * and snapshots the exact counters and histograms every `snapshotMs`.
+ * A probe that cannot attach is reported and the others keep running.
+ */
+import { hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import {
+  COMMON_COUNTERS,
+  CONFIG_SIZE,
+  HIST_SLOTS,
+  MAX_COUNTERS,
+  PROBES,
+  type CounterRow,
+  type EventRow,
+  type HistogramRow,
+  type ProbeDef,
+  type ProbeName,
+} from '../schema/event.js';
+import { loadNative, type NativeProbe } from '../native/index.js';
+import { Batcher, DEFAULT_BATCH, type BatcherOptions } from './batcher.js';
+import { decodeBatch, monoToWallOffset } from './decode.js';
+import { ATTACH, type AttachPlan } from './probes.js';
+import type { Sink } from './sinks.js';
+import { KernelError } from './errors.js';
+
+export interface ProbeOptions {
+  sampleEvery?: number;
+  pid?: number;
+  comm?: string;
+  /** ns: events at least this long are always sampled (0: off) */
+  minValue?: number;
+}
+
+export interface CollectorOptions {
+  probes: ProbeName[];
+  sink: Sink;
+  logger: Logger;
+  host?: string;
+  /** per-probe options; `pid`/`comm` given at the top apply to all */
+  perProbe?: Partial<Record<ProbeName, ProbeOptions>>;
+  pid?: number;
+  comm?: string;
+  ringBytes?: number;
+  snapshotMs?: number;
+  batch?: Partial<BatcherOptions>;
+  /** native batch hand-off tuning */
+  poll?: { batchRecords?: number; batchMs?: number; maxQueuedBatches?: number };
+}
+
+export type ProbeState = 'starting' | 'running' | 'failed' | 'stopped';
+
+export interface ProbeStatus {
+  probe: ProbeName;
+  state: ProbeState;
+  attach?: string;
+  error?: string;
+  attachErrors: string[];
+  counters: Record<string, number>;
+}
+
+interface Running {
+  name: ProbeName;
+  def: ProbeDef;
+  native?: NativeProbe;
+  plan?: AttachPlan;
+  state: ProbeState;
+  error?: string;
+  attachErrors: string[];
+  /** previous cumulative values for deltas: counter key → value */
+  last: Map<string, number>;
+  lastHist: Map<string, number[]>;
+  decodeRejected: number;
+}
+
+function comm(pid: number, cache: Map<number, string>): string {
+  let c = cache.get(pid);
+  if (c === undefined) {
+    try {
+      c = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    } catch {
+      c = '';
+    }
+    cache.set(pid, c);
+  }
+  return c;
+}
+
+export function encodeConfig(o: { enabled: boolean; pid?: number; sampleEvery?: number; minValue?: number; comm?: string }): Buffer {
+  const b = Buffer.alloc(CONFIG_SIZE);
+  b.writeUInt32LE(o.enabled ? 1 : 0, 0);
+  b.writeUInt32LE(o.pid ?? 0, 4);
+  b.writeUInt32LE(Math.max(1, o.sampleEvery ?? 1), 8);
+  b.writeUInt32LE(Math.min(o.minValue ?? 0, 0xffffffff), 12);
+  if (o.comm) b.write(o.comm.slice(0, 15), 16, 'latin1');
+  return b;
+}
+
+/** Sum a per-CPU u64 array map into one number per index. */
+function sumPerCpu(m: { values: Buffer; valueSize: number; nCpu: number; count: number }, count: number): number[] {
+  const stride = Math.ceil(m.valueSize / 8) * 8;
+  const out = new Array<number>(count).fill(0);
+  for (let i = 0; i < Math.min(count, m.count); i++) {
+    const base = i * stride * m.nCpu;
+    let s = 0;
+    for (let c = 0; c < m.nCpu; c++) {
+      const o = base + c * stride;
+      s += m.values.readUInt32LE(o + 4) * 0x1_0000_0000 + m.values.readUInt32LE(o);
+    }
+    out[i] = s;
+  }
+  return out;
+}
+
+const nowNs = () => (BigInt(Date.now()) * 1_000_000n).toString();
+
+export class Collector {
+  readonly host: string;
+  private readonly probes: Running[];
+  private readonly events: Batcher<EventRow>;
+  private snapshotTimer: NodeJS.Timeout | undefined;
+  private readonly commCache = new Map<number, string>();
+  private monoToWall = monoToWallOffset();
+  private stopped = false;
+  private snapshotting: Promise<void> = Promise.resolve();
+  receivedRecords = 0;
+
+  constructor(private readonly opts: CollectorOptions) {
+    this.host = opts.host ?? hostname();
+    this.probes = opts.probes.map((name) => ({
+      name,
+      def: PROBES[name] as ProbeDef,
+      state: 'starting' as ProbeState,
+      attachErrors: [],
+      last: new Map(),
+      lastHist: new Map(),
+      decodeRejected: 0,
+    }));
+    this.events = new Batcher<EventRow>(
+      (rows) => opts.sink.writeEvents(rows),
+      { ...DEFAULT_BATCH, ...opts.batch },
+      (err, n) => opts.logger.error({ err: err.message, rows: n, sink: opts.sink.name }, 'sink write failed; rows counted as lost_sink'),
+    );
+  }
+
+  /** Open, configure, attach and start every probe. Rejects only when none could start. */
+  async start(): Promise<ProbeStatus[]> {
+    const native = loadNative();
+    await Promise.all(this.probes.map((p) => this.startProbe(native, p)));
+    const running = this.probes.filter((p) => p.state === 'running');
+    if (running.length === 0) {
+      const why = this.probes.map((p) => `${p.name}: ${p.error}`).join('; ');
+      await this.stop();
+      throw new KernelError('ATTACH', `no probe could start: ${why}`);
+    }
+    const every = this.opts.snapshotMs ?? 5000;
+    this.snapshotTimer = setInterval(() => {
+      this.snapshotting = this.snapshotting.then(() => this.snapshot()).catch((err) => this.opts.logger.error({ err: (err as Error).message }, 'snapshot failed'));
+    }, every);
+    return this.status();
+  }
+
+  private probeOptions(p: Running): ProbeOptions {
+    const o = this.opts.perProbe?.[p.name] ?? {};
+    return {
+      sampleEvery: o.sampleEvery ?? p.def.defaultSampleEvery,
+      pid: o.pid ?? this.opts.pid,
+      comm: o.comm ?? this.opts.comm,
+      minValue: o.minValue ?? 0,
+    };
+  }
+
+  private async startProbe(native: ReturnType<typeof loadNative>, p: Running): Promise<void> {
+    const fam = ATTACH[p.name];
+    const log = this.opts.logger.child({ probe: p.name });
+    for (const plan of fam.plans) {
+      if (plan.programs.length === 0) {
+        p.attachErrors.push(`${plan.label}: not available`);
+        continue;
+      }
+      let probe: NativeProbe | undefined;
+      try {
+        const autoload: Record<string, boolean> = {};
+        for (const other of fam.plans) for (const prog of other.programs) autoload[prog] = false;
+        for (const prog of plan.programs) autoload[prog] = true;
+        probe = await native.open(fam.object, { ringBytes: this.opts.ringBytes, autoload });
+        probe.updateMap('config', Buffer.alloc(4), encodeConfig({ enabled: true, ...this.probeOptions(p) }));
+        const results = await probe.attach();
+        const failed = results.filter((r) => !r.ok);
+        if (failed.length > 0) throw new KernelError('ATTACH', failed.map((f) => f.error).join('; '));
+        p.native = probe;
+        p.plan = plan;
+        p.state = 'running';
+        probe.startPolling((batch, records) => this.onBatch(p, batch, records), this.opts.poll ?? {});
+        log.info({ attach: plan.label }, 'probe attached');
+        return;
+      } catch (err) {
+        probe?.close();
+        const msg = (err as Error).message;
+        p.attachErrors.push(`${plan.label}: ${msg}`);
+        log.warn({ attach: plan.label, err: msg }, 'attach plan failed, trying the next');
+      }
+    }
+    p.state = 'failed';
+    p.error = p.attachErrors.join(' | ');
+    log.error({ err: p.error }, 'probe could not attach');
+  }
+
+  private onBatch(p: Running, batch: Buffer, records: number): void {
+    if (this.stopped && !p.native) return;
+    this.receivedRecords += records;
+    const { rows, rejected } = decodeBatch(batch, { host: this.host, monoToWallNs: this.monoToWall });
+    p.decodeRejected += rejected;
+    this.events.add(rows);
+  }
+
+  /** Change a running probe's options (sample rate, filters, enabled) without reloading. */
+  configure(name: ProbeName, o: ProbeOptions & { enabled?: boolean }): void {
+    const p = this.probes.find((x) => x.name === name);
+    if (!p?.native) throw new KernelError('NOT_RUNNING', `probe ${name} is not running`);
+    const cur = { ...this.probeOptions(p), ...o };
+    this.opts.perProbe = { ...this.opts.perProbe, [name]: cur };
+    p.native.updateMap('config', Buffer.alloc(4), encodeConfig({ enabled: o.enabled ?? true, ...cur }));
+  }
+
+  /** Exact counters of a probe: common + family + userspace drops, summed over CPUs. */
+  counters(name: ProbeName): Record<string, number> {
+    const p = this.probes.find((x) => x.name === name);
+    if (!p?.native) return {};
+    return this.readCounters(p);
+  }
+
+  private readCounters(p: Running): Record<string, number> {
+    const m = p.native!.readMap('counters');
+    const vals = sumPerCpu(m, MAX_COUNTERS);
+    const out: Record<string, number> = {};
+    for (const [n, slot] of Object.entries(COMMON_COUNTERS)) out[n] = vals[slot];
+    for (const [n, slot] of Object.entries(p.def.counters)) out[n] = vals[slot];
+    const s = p.native!.stats();
+    out.delivered = s.deliveredRecords;
+    out.lost_userspace = s.droppedRecords;
+    out.lost_sink = (this.events.dropped.get(p.name) ?? 0) + (this.events.failed.get(p.name) ?? 0);
+    out.rejected_decode = p.decodeRejected;
+    return out;
+  }
+
+  /** In-kernel log2 histograms, one per event kind (cumulative). */
+  histograms(name: ProbeName): Record<string, number[]> {
+    const p = this.probes.find((x) => x.name === name);
+    if (!p?.native) return {};
+    const m = p.native.readMap('hists');
+    const vals = sumPerCpu(m, m.count);
+    const out: Record<string, number[]> = {};
+    p.def.events.forEach((ev, h) => (out[ev] = vals.slice(h * HIST_SLOTS, (h + 1) * HIST_SLOTS)));
+    return out;
+  }
+
+  /** Per-key exact counts of family maps (sched: switches per pid; blockio: per device and kind). */
+  keyedCounts(name: ProbeName): Array<{ counter: string; pid: number; key: string; count: number; total: number }> {
+    const p = this.probes.find((x) => x.name === name);
+    const out: Array<{ counter: string; pid: number; key: string; count: number; total: number }> = [];
+    if (!p?.native) return out;
+    for (const k of ATTACH[name].keyedCounts ?? []) {
+      const m = p.native.readMap(k.map);
+      for (let i = 0; i < m.count; i++) {
+        const ko = i * m.keySize;
+        const vo = i * (m.perCpu ? Math.ceil(m.valueSize / 8) * 8 * m.nCpu : m.valueSize);
+        const count = m.values.readUInt32LE(vo + 4) * 0x1_0000_0000 + m.values.readUInt32LE(vo);
+        const total = m.values.readUInt32LE(vo + 12) * 0x1_0000_0000 + m.values.readUInt32LE(vo + 8);
+        if (k.key === 'pid') {
+          out.push({ counter: k.counter, pid: m.keys.readUInt32LE(ko), key: '', count, total });
+        } else {
+          const dev = m.keys.readUInt32LE(ko);
+          const kind = p.def.events[m.keys.readUInt32LE(ko + 4)] ?? 'other';
+          out.push({ counter: `${k.counter}_${kind}`, pid: 0, key: `${dev >>> 20}:${dev & 0xfffff}`, count, total });
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Read every counter and histogram, write the increases to the sink. */
+  async snapshot(): Promise<void> {
+    const ts = nowNs();
+    const counterRows: CounterRow[] = [];
+    const histRows: HistogramRow[] = [];
+    for (const p of this.probes) {
+      if (!p.native) continue;
+      const push = (name: string, pid: number, key: string, value: number) => {
+        const id = `${name}/${pid}/${key}`;
+        const prev = p.last.get(id) ?? 0;
+        p.last.set(id, value);
+        const delta = Math.max(0, value - prev);
+        if (delta === 0 && prev !== 0 && pid !== 0) return; // idle per-pid series: nothing new
+        counterRows.push({ ts, host: this.host, probe: p.name, name, pid, comm: pid ? comm(pid, this.commCache) : '', key, value, delta });
+      };
+      for (const [n, v] of Object.entries(this.readCounters(p))) push(n, 0, '', v);
+      for (const k of this.keyedCounts(p.name)) {
+        push(k.counter, k.pid, k.key, k.count);
+        if (k.key) push(k.counter.replace('completed', 'bytes'), 0, k.key, k.total);
+      }
+      for (const [ev, counts] of Object.entries(this.histograms(p.name))) {
+        const prev = p.lastHist.get(ev) ?? new Array<number>(HIST_SLOTS).fill(0);
+        p.lastHist.set(ev, counts);
+        const delta = counts.map((c, i) => Math.max(0, c - prev[i]));
+        if (delta.some((d) => d > 0)) histRows.push({ ts, host: this.host, probe: p.name, event: ev, counts: delta });
+      }
+    }
+    if (this.commCache.size > 10_000) this.commCache.clear();
+    this.monoToWall = monoToWallOffset();
+    await this.opts.sink.writeCounters(counterRows);
+    await this.opts.sink.writeHistograms(histRows);
+  }
+
+  status(): ProbeStatus[] {
+    return this.probes.map((p) => ({
+      probe: p.name,
+      state: p.state,
+      attach: p.plan?.label,
+      error: p.error,
+      attachErrors: p.attachErrors,
+      counters: p.native ? this.readCounters(p) : {},
+    }));
+  }
+
+  get sinkRows(): number {
+    return this.events.sentRows;
+  }
+
+  /** Stop polling, take a last snapshot, flush, detach everything. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.snapshotTimer) clearInterval(this.snapshotTimer);
+    await this.snapshotting;
+    // stop the ring-buffer threads first (delivers what is buffered), then read the final counts
+    for (const p of this.probes) p.native?.stopPolling?.();
+    try {
+      await this.snapshot();
+    } catch (err) {
+      this.opts.logger.error({ err: (err as Error).message }, 'final snapshot failed');
+    }
+    await this.events.flush();
+    for (const p of this.probes) {
+      p.native?.close();
+      p.native = undefined;
+      if (p.state === 'running') p.state = 'stopped';
+    }
+  }
+}

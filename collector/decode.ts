@@ -1,0 +1,75 @@
+/**
+ * collector/decode.ts — turn a batch of `struct v2_event` records (bytes from
+ * the native ring-buffer thread) into store rows, using the layout and names
+ * of schema/event.ts.
+ */
+import { PROBES, PROBE_BY_ID, RECORD_SIZE, type EventRow, type ProbeDef } from '../schema/event.js';
+
+export interface DecodeContext {
+  host: string;
+  /** wall-clock ns minus CLOCK_MONOTONIC ns (bpf_ktime_get_ns) */
+  monoToWallNs: bigint;
+}
+
+/** Current offset from CLOCK_MONOTONIC (what bpf_ktime_get_ns reads) to the wall clock. */
+export function monoToWallOffset(): bigint {
+  return BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+}
+
+const U32 = 0x1_0000_0000;
+
+function readU64(buf: Buffer, off: number): number {
+  return buf.readUInt32LE(off + 4) * U32 + buf.readUInt32LE(off);
+}
+function readS64(buf: Buffer, off: number): number {
+  return buf.readInt32LE(off + 4) * U32 + buf.readUInt32LE(off);
+}
+function readComm(buf: Buffer, off: number): string {
+  let end = off;
+  while (end < off + 16 && buf[end] !== 0) end++;
+  return buf.toString('latin1', off, end);
+}
+
+export interface DecodeResult {
+  rows: EventRow[];
+  /** records with an unknown probe id or event index (counted, never silently dropped) */
+  rejected: number;
+}
+
+export function decodeBatch(buf: Buffer, ctx: DecodeContext): DecodeResult {
+  const rows: EventRow[] = [];
+  let rejected = 0;
+  const n = Math.floor(buf.length / RECORD_SIZE);
+  for (let i = 0; i < n; i++) {
+    const o = i * RECORD_SIZE;
+    const probeName = PROBE_BY_ID.get(buf[o + 44]);
+    const def = probeName ? (PROBES[probeName] as ProbeDef) : undefined;
+    const event = def?.events[buf[o + 45]];
+    if (!probeName || !def || !event) {
+      rejected++;
+      continue;
+    }
+    const ts = buf.readBigUInt64LE(o) + ctx.monoToWallNs;
+    const row: EventRow = {
+      ts: ts.toString(),
+      host: ctx.host,
+      probe: probeName,
+      event,
+      pid: buf.readUInt32LE(o + 32),
+      tid: buf.readUInt32LE(o + 36),
+      comm: readComm(buf, o + 48),
+      value: readS64(buf, o + 8),
+      weight: buf.readUInt32LE(o + 40) || 1,
+      cpu: buf.readUInt16LE(o + 46),
+    };
+    if (def.args.arg0) setArg(row, def.args.arg0, buf, o + 16);
+    if (def.args.arg1) setArg(row, def.args.arg1, buf, o + 24);
+    rows.push(row);
+  }
+  return { rows, rejected: rejected + (buf.length % RECORD_SIZE ? 1 : 0) };
+}
+
+function setArg(row: EventRow, name: keyof typeof ATTR_SIGNED, buf: Buffer, off: number): void {
+  (row as Record<string, unknown>)[name] = ATTR_SIGNED[name] ? readS64(buf, off) : readU64(buf, off);
+}
+const ATTR_SIGNED = { fd: true, ret: true, dev: false, bytes: false, peer_pid: false, state: false } as const;

@@ -1,0 +1,179 @@
+// probe.h — one loaded v2probe BPF family, in plain C++ over libbpf.
+//
+// No N-API here: the JavaScript glue (js_*.cc) wraps these types. Every
+// failure is returned as a Status whose message is ready for a user:
+//   failed to <verb> <thing>: <strerror> (<ERRNO>) — <what to do>
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+struct bpf_object;
+struct bpf_link;
+struct bpf_map;
+struct bpf_program;
+struct ring_buffer;
+
+namespace v2 {
+
+struct Status {
+  int err = 0;             // positive errno; 0 = ok
+  bool typeError = false;  // bad argument (JS TypeError) rather than a system error
+  std::string message;
+  std::string log;         // tail of libbpf's log for this call, may be empty
+  bool ok() const { return err == 0; }
+};
+
+// "EPERM" for EPERM, "ENOTSUPP" for the kernel-internal 524, "E<n>" otherwise.
+std::string ErrnoName(int err);
+// strerror, with a readable text for the kernel-internal 524.
+std::string ErrnoText(int err);
+
+// Installs the libbpf print callback once (idempotent, thread-safe).
+void InitLibbpf();
+std::string LibbpfVersion();
+
+// Names of the BPF objects compiled into the addon (families.cc).
+struct Family {
+  const char* name;
+  const void* (*elf_bytes)(size_t* sz);
+};
+const std::vector<Family>& Families();
+
+struct OpenOptions {
+  uint64_t ringBytes = 0;                                   // 0: as compiled
+  std::vector<std::pair<std::string, bool>> autoload;      // program name -> load it
+  std::vector<std::pair<std::string, uint32_t>> maxEntries; // map name -> max_entries
+};
+
+struct ProgramInfo {
+  std::string name, section;
+  bool autoload;
+};
+
+struct MapInfo {
+  std::string name;
+  uint32_t type, keySize, valueSize, maxEntries;
+};
+
+struct AttachResult {
+  std::string program, section;
+  bool ok = false;
+  int err = 0;
+  std::string code, error;
+};
+
+struct MapDump {
+  uint32_t keySize = 0, valueSize = 0, nCpu = 1, count = 0;
+  bool perCpu = false;
+  std::vector<uint8_t> keys, values;  // values: count * (perCpu ? round_up(valueSize, 8) * nCpu : valueSize)
+};
+
+struct ProgramStat {
+  std::string name;
+  uint64_t runTimeNs = 0, runCnt = 0;
+  uint32_t id = 0;
+};
+
+// Delivery counters, shared by the probe, its poll thread and every batch in
+// flight (a batch may reach JavaScript, or be dropped, after close()).
+struct PollStats {
+  std::atomic<uint64_t> deliveredRecords{0}, deliveredBatches{0};
+  std::atomic<uint64_t> droppedRecords{0}, droppedBatches{0};
+  std::atomic<bool> polling{false};
+  std::mutex errMu;
+  std::string error;  // why the poll thread stopped on its own, if it did
+
+  void Delivered(uint32_t records) {
+    deliveredRecords += records;
+    deliveredBatches += 1;
+  }
+  void Dropped(uint32_t records) {
+    droppedRecords += records;
+    droppedBatches += 1;
+  }
+};
+
+// Ring-buffer records, concatenated as they came.
+struct Batch {
+  std::vector<uint8_t> bytes;
+  uint32_t records = 0;
+  std::shared_ptr<PollStats> stats;
+};
+
+struct PollOptions {
+  uint32_t batchRecords = 4096;
+  uint32_t batchMs = 100;
+};
+
+// What the consumer did with a batch it was offered.
+enum class SinkResult {
+  kAccepted,  // took ownership (released the unique_ptr)
+  kFull,      // queue full: the batch is dropped and counted
+  kClosed,    // consumer gone: drop, count and stop polling
+};
+// Called on the poll thread; must never block.
+using BatchSink = std::function<SinkResult(std::unique_ptr<Batch>& batch)>;
+
+class Probe {
+ public:
+  // Opens and loads family `family`. Returns null and fills *st on failure.
+  static std::shared_ptr<Probe> Open(const std::string& family, const OpenOptions& opts,
+                                     Status* st);
+  ~Probe();
+  Probe(const Probe&) = delete;
+  Probe& operator=(const Probe&) = delete;
+
+  const std::string& family() const { return family_; }
+  bool closed();
+
+  std::vector<ProgramInfo> Programs();
+  std::vector<MapInfo> Maps();
+  // Attaches every autoloaded program that is not attached yet; one failure
+  // does not stop the others. Fails as a whole only when the probe is closed.
+  Status Attach(std::vector<AttachResult>* out);
+  // Starts the poll thread over map `events`.
+  Status StartPolling(const PollOptions& opts, BatchSink sink);
+  std::shared_ptr<PollStats> stats() const { return stats_; }
+  Status ReadMap(const std::string& name, MapDump* out);
+  Status UpdateMap(const std::string& name, const uint8_t* key, size_t keyLen,
+                   const uint8_t* value, size_t valueLen);
+  Status ProgramStats(std::vector<ProgramStat>* out);
+  // Detaches, stops and joins the poll thread (which drains the ring and
+  // hands over the last batch), frees everything. Idempotent.
+  void Close();
+
+ private:
+  explicit Probe(std::string family) : family_(std::move(family)) {}
+  Status Closed(const char* verb) const;
+  Status FindMap(const std::string& name, const char* verb, bpf_map** map, int* fd);
+  void PollLoop();
+  static int OnRecord(void* ctx, void* data, size_t size);
+  void Flush();
+
+  const std::string family_;
+  std::mutex mu_;  // guards obj_, links_, rb_, closed_ against the JS thread and workers
+  bpf_object* obj_ = nullptr;
+  std::vector<std::pair<bpf_program*, bpf_link*>> links_;
+  bool closed_ = false;
+
+  // Polling. rb_ and the batch are touched only by the poll thread while it runs.
+  ring_buffer* rb_ = nullptr;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  BatchSink sink_;
+  PollOptions pollOpts_;
+  std::unique_ptr<Batch> batch_;
+  std::chrono::steady_clock::time_point batchStart_;
+  std::shared_ptr<PollStats> stats_ = std::make_shared<PollStats>();
+};
+
+}  // namespace v2

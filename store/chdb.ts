@@ -1,0 +1,100 @@
+/**
+ * store/chdb.ts — the embedded store: ClickHouse's engine in-process (npm chdb),
+ * data in a directory. Queries and inserts use chdb's async calls, which run
+ * off the event loop, so the collector's JS thread keeps draining batches.
+ */
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Session } from 'chdb';
+import { StoreError } from './errors.js';
+import type { InsertOptions, QueryFormat, Store } from './types.js';
+import { toJsonEachRow } from './rows.js';
+
+/** chDB holds one engine per process: sessions on the same path are shared. */
+const sessions = new Map<string, { session: Session; refs: number }>();
+
+export class ChdbStore implements Store {
+  readonly kind = 'chdb' as const;
+  readonly dsn: string;
+  readonly path: string;
+  private session: Session | undefined;
+
+  constructor(path: string) {
+    this.path = resolve(path);
+    this.dsn = `chdb:${path}`;
+  }
+
+  private open(): Session {
+    if (this.session) return this.session;
+    const shared = sessions.get(this.path);
+    if (shared) {
+      shared.refs++;
+      this.session = shared.session;
+      return shared.session;
+    }
+    if (sessions.size > 0) {
+      const other = [...sessions.keys()][0];
+      throw new StoreError('UNREACHABLE', this.dsn, `chDB store ${this.dsn}: this process already has chDB open at ${other} (one engine per process)`);
+    }
+    try {
+      mkdirSync(this.path, { recursive: true });
+      const session = new Session(this.path);
+      sessions.set(this.path, { session, refs: 1 });
+      this.session = session;
+      return session;
+    } catch (err) {
+      throw new StoreError('UNREACHABLE', this.dsn, `cannot open chDB store at ${this.path}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.queryText('SELECT 1', 'CSVWithNames');
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.run(sql, 'CSV');
+  }
+
+  async queryText(sql: string, format: QueryFormat): Promise<string> {
+    return this.run(sql, format);
+  }
+
+  async queryRows<T = Record<string, unknown>>(sql: string): Promise<T[]> {
+    const text = await this.run(sql, 'JSONEachRow');
+    const out: T[] = [];
+    for (const line of text.split('\n')) if (line) out.push(JSON.parse(line) as T);
+    return out;
+  }
+
+  async insertRows(table: string, rows: readonly object[], opts: InsertOptions = {}): Promise<void> {
+    if (rows.length === 0) return;
+    const session = this.open();
+    const settings: Record<string, string | number> = {};
+    if (opts.dedupToken) settings.insert_deduplication_token = opts.dedupToken;
+    try {
+      await session.insert({ table, values: toJsonEachRow(rows), format: 'JSONEachRow', settings });
+    } catch (err) {
+      throw new StoreError('INSERT', this.dsn, `insert of ${rows.length} rows into ${table} failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  private async run(sql: string, format: string): Promise<string> {
+    const session = this.open();
+    try {
+      const res = await session.queryAsync(sql, { format });
+      return res.text();
+    } catch (err) {
+      throw new StoreError('QUERY', this.dsn, `${(err as Error).message.trim()}`, { cause: err });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.session) return;
+    const shared = sessions.get(this.path);
+    this.session = undefined;
+    if (shared && --shared.refs === 0) {
+      sessions.delete(this.path);
+      shared.session.close();
+    }
+  }
+}

@@ -1,0 +1,20 @@
+/** store/index.ts — open a store from its DSN (chdb:PATH | clickhouse://...). */
+import { ChdbStore } from './chdb.js';
+import { ClickHouseStore } from './clickhouse.js';
+import { parseStoreDsn } from './dsn.js';
+import type { Store } from './types.js';
+
+export { StoreError } from './errors.js';
+export { DEFAULT_STORE, parseStoreDsn, redactDsn } from './dsn.js';
+export type { Store, QueryFormat, InsertOptions } from './types.js';
+
+/** Parse the DSN and connect; throws StoreError (BAD_DSN / UNREACHABLE). */
+export async function openStore(dsn: string): Promise<Store> {
+  const d = parseStoreDsn(dsn);
+  const store: Store =
+    d.kind === 'chdb'
+      ? new ChdbStore(d.path)
+      : new ClickHouseStore({ url: d.url, username: d.username, password: d.password, database: d.database, dsn: d.text });
+  await store.ping();
+  return store;
+}

@@ -1,0 +1,24 @@
+/** store/types.ts — what every store (chDB embedded, ClickHouse server) offers. */
+export type QueryFormat = 'JSONEachRow' | 'CSVWithNames' | 'TabSeparatedWithNames' | 'PrettyCompactMonoBlock' | 'JSON';
+
+export interface InsertOptions {
+  /** insert_deduplication_token: a repeated token is dropped by the engine */
+  dedupToken?: string;
+}
+
+export interface Store {
+  readonly kind: 'chdb' | 'clickhouse';
+  /** the DSN with secrets redacted */
+  readonly dsn: string;
+  /** fails with StoreError('UNREACHABLE') when the store cannot be used */
+  ping(): Promise<void>;
+  /** run one statement that returns nothing (DDL, SET, ...) */
+  exec(sql: string): Promise<void>;
+  /** run a query, return its text in the given format */
+  queryText(sql: string, format: QueryFormat): Promise<string>;
+  /** run a query, return its rows as objects (64-bit integers as numbers where safe) */
+  queryRows<T = Record<string, unknown>>(sql: string): Promise<T[]>;
+  /** insert rows (objects keyed by column) into db.table; an empty list is a no-op */
+  insertRows(table: string, rows: readonly object[], opts?: InsertOptions): Promise<void>;
+  close(): Promise<void>;
+}

@@ -34,7 +34,14 @@
 #ifndef V2_COMMON_BPF_H
 #define V2_COMMON_BPF_H
 
+/*
+ * vmlinux.h has `typedef struct config_s config;` (zstd), which would clash
+ * with the `config` map: rename that token while vmlinux.h is parsed. Only
+ * names change, and only in types this code never touches.
+ */
+#define config config___vmlinux
 #include "vmlinux.h"
+#undef config
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>

@@ -47,7 +47,8 @@ enum v2_counter {
 	V2_C_FAMILY = 8,
 	/* sched */
 	V2_C_SCHED_SWITCHES = V2_C_FAMILY + 0, /* every sched_switch, unfiltered: compare /proc/stat ctxt */
-	V2_C_SCHED_WAKEUPS = V2_C_FAMILY + 1,
+	V2_C_SCHED_WAKEUPS = V2_C_FAMILY + 1,  /* every sched_wakeup + sched_wakeup_new, unfiltered */
+	V2_C_SCHED_RUNQ_NS = V2_C_FAMILY + 2,  /* sum of measured run-queue waits (ns); their count is V2_C_SEEN */
 	/* uds: exact calls per event kind at V2_C_FAMILY + event */
 	/* blockio: exact completions per event kind at V2_C_FAMILY + event,
 	 * bytes per event kind at V2_C_FAMILY + 8 + event */

@@ -19,7 +19,7 @@ export const DEFAULT_RETENTION: RetentionDays = { events: 7, counters: 30, histo
 
 function columns(cols: ReadonlyArray<{ name: string; type: string; codec?: string; comment: string }>): string {
   return cols
-    .map((c) => `    ${c.name} ${c.type}${c.codec ? ` CODEC(${c.codec})` : ''} COMMENT '${c.comment.replace(/'/g, "\\'")}'`)
+    .map((c) => `    ${c.name} ${c.type} COMMENT '${c.comment.replace(/'/g, "\\'")}'${c.codec ? ` CODEC(${c.codec})` : ''}`)
     .join(',\n');
 }
 
@@ -40,22 +40,22 @@ ORDER BY (probe, event, host, ts)
 TTL toDateTime(ts) + INTERVAL ${retention.events} DAY
 SETTINGS non_replicated_deduplication_window = 10000`,
     `CREATE TABLE IF NOT EXISTS ${DATABASE}.counters (
-    ts DateTime64(3) CODEC(Delta, ZSTD(1)) COMMENT 'snapshot time',
+    ts DateTime64(3) COMMENT 'snapshot time' CODEC(Delta, ZSTD(1)),
     host LowCardinality(String),
     probe LowCardinality(String),
     name LowCardinality(String) COMMENT 'counter name (switches, calls_sendmsg, lost_ringbuf, ...)',
     pid UInt32 COMMENT '0 for host-wide counters',
     comm LowCardinality(String),
     key String COMMENT 'extra key (device, ...) or empty',
-    value UInt64 CODEC(T64, ZSTD(1)) COMMENT 'cumulative since the probe started',
-    delta UInt64 CODEC(T64, ZSTD(1)) COMMENT 'increase since the previous snapshot'
+    value UInt64 COMMENT 'cumulative since the probe started' CODEC(T64, ZSTD(1)),
+    delta UInt64 COMMENT 'increase since the previous snapshot' CODEC(T64, ZSTD(1))
 ) ENGINE = MergeTree
 PARTITION BY toDate(ts)
 ORDER BY (probe, name, host, pid, ts)
 TTL toDateTime(ts) + INTERVAL ${retention.counters} DAY
 SETTINGS non_replicated_deduplication_window = 10000`,
     `CREATE TABLE IF NOT EXISTS ${DATABASE}.histograms (
-    ts DateTime64(3) CODEC(Delta, ZSTD(1)) COMMENT 'snapshot time',
+    ts DateTime64(3) COMMENT 'snapshot time' CODEC(Delta, ZSTD(1)),
     host LowCardinality(String),
     probe LowCardinality(String),
     event LowCardinality(String),

@@ -13,7 +13,7 @@
 # log, kept in build/setup/<step>.log) and the script exits non-zero.
 #
 # Not done here: sysctl kernel.bpf_stats_enabled=1 (the benchmark sets it).
-set -euo pipefail
+set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -112,7 +112,7 @@ fi
 outcome "ok (v$NODE_VERSION, $(command -v node))"
 
 # ---- a. Debian packages -------------------------------------------------------
-begin apt "debian packages (${APT_PACKAGES[*]})"
+begin debian-packages "debian packages (${APT_PACKAGES[*]})"
 command -v dpkg-query >/dev/null 2>&1 \
   || fail "dpkg-query not found: this setup supports Debian/Ubuntu; install by hand: ${APT_PACKAGES[*]}"
 missing_pkgs() {
@@ -134,19 +134,19 @@ else
   command -v apt-get >/dev/null 2>&1 || fail "apt-get not found; install by hand: $MISSING"
   printf 'installing %s ... ' "$MISSING"
   t=$(now_ms)
-  run_logged apt-update apt-get -o DPkg::Lock::Timeout=300 update \
-    || fail "apt-get update failed" "$(log_of apt-update)"
+  run_logged apt-get-update apt-get -o DPkg::Lock::Timeout=300 update \
+    || fail "apt-get update failed" "$(log_of apt-get-update)"
   # shellcheck disable=SC2086 # word splitting of the package list is wanted
-  DEBIAN_FRONTEND=noninteractive run_logged apt-install \
+  DEBIAN_FRONTEND=noninteractive run_logged apt-get-install \
     apt-get -o DPkg::Lock::Timeout=300 install -y $MISSING \
-    || fail "apt-get install $MISSING failed" "$(log_of apt-install)"
+    || fail "apt-get install $MISSING failed" "$(log_of apt-get-install)"
   STILL="$(missing_pkgs)"
-  [[ -z "$STILL" ]] || fail "still missing after apt-get install: $STILL" "$(log_of apt-install)"
+  [[ -z "$STILL" ]] || fail "still missing after apt-get install: $STILL" "$(log_of apt-get-install)"
   outcome "installed ($(elapsed "$t"))"
 fi
 
 # ---- b. npm packages ----------------------------------------------------------
-begin npm "npm packages"
+begin npm-packages "npm packages"
 [[ -f package.json ]] || fail "package.json not found in $ROOT"
 NPM_REASON=""
 if [[ ! -d node_modules ]]; then
@@ -165,21 +165,23 @@ else
   if [[ -f package-lock.json && ! -d node_modules ]]; then NPM_CMD=ci; else NPM_CMD=install; fi
   printf '%s: npm %s ... ' "$NPM_REASON" "$NPM_CMD"
   t=$(now_ms)
-  stamp_new="$(mktemp "$LOG_DIR/npm-stamp.XXXXXX")" # taken before: edits made meanwhile re-trigger
   if ! run_logged npm npm "$NPM_CMD" "${NPM_FLAGS[@]}"; then
     if [[ "$NPM_CMD" == ci ]]; then
-      # e.g. package.json and package-lock.json out of sync: npm install resolves that.
-      printf '(npm ci failed, see %s; trying npm install) ... ' "$(log_of npm-ci)"
+      # npm ci refuses a lock that lacks optional packages the registry does not
+      # have (chdb 3.4.0's @chdb/lib-darwin-* are 404 here, so no lock can list
+      # them); npm install accepts that. Any other failure shows up there too.
       mv -f "$(log_of npm)" "$(log_of npm-ci)"
+      why_ci="$(grep -m1 -E 'npm (error|ERR!) [^ ]' "$(log_of npm-ci)" | sed -E 's/^npm (error|ERR!) //' | cut -c1-100 || true)"
+      printf 'npm ci refused (%s; log %s), so npm install ... ' "${why_ci:-see log}" "build/setup/npm-ci.log"
       NPM_CMD=install
-      run_logged npm npm install "${NPM_FLAGS[@]}" || { rm -f "$stamp_new"; fail "npm install failed" "$(log_of npm)"; }
+      run_logged npm npm install "${NPM_FLAGS[@]}" || fail "npm install failed" "$(log_of npm)"
     else
-      rm -f "$stamp_new"
       fail "npm $NPM_CMD failed" "$(log_of npm)"
     fi
   fi
   [[ -d node_modules ]] || fail "npm $NPM_CMD left no node_modules" "$(log_of npm)"
-  mv -f "$stamp_new" "$NPM_STAMP"
+  # Stamp after the install: npm rewrites package-lock.json (same content, new mtime).
+  touch "$NPM_STAMP"
   outcome "done ($(elapsed "$t"))"
 fi
 
@@ -213,7 +215,7 @@ else
             node_modules/node-addon-api/package.json)
     shopt -u nullglob
     existing=()
-    for f in "${inputs[@]}"; do [[ -e "$f" ]] && existing+=("$f"); done
+    for f in "${inputs[@]}"; do if [[ -e "$f" ]]; then existing+=("$f"); fi; done
     if ((${#existing[@]})); then
       newer="$(find "${existing[@]}" -newer "$NATIVE_OUT" -print -quit 2>/dev/null || true)"
       [[ -z "$newer" ]] || NATIVE_REASON="$newer changed"
@@ -233,9 +235,9 @@ else
 fi
 
 # ---- e. TypeScript ---------------------------------------------------------------
-begin ts "typescript (tsc -p tsconfig.json -> dist/)"
+begin typescript "typescript (tsc -p tsconfig.json -> dist/)"
 TS_DIRS=()
-for d in "${TS_DIRS_ALL[@]}"; do [[ -d "$d" ]] && TS_DIRS+=("$d"); done
+for d in "${TS_DIRS_ALL[@]}"; do if [[ -d "$d" ]]; then TS_DIRS+=("$d"); fi; done
 if ((${#TS_DIRS[@]} == 0)); then
   outcome "skipped (no TypeScript sources yet)"
 else
@@ -260,9 +262,9 @@ else
     t=$(now_ms)
     mkdir -p dist
     stamp_new="$(mktemp "$LOG_DIR/ts-stamp.XXXXXX")"
-    if ! run_logged ts npx --no-install tsc -p tsconfig.json; then
+    if ! run_logged typescript npx --no-install tsc -p tsconfig.json; then
       rm -f "$stamp_new"
-      fail "TypeScript compile errors (npx tsc -p tsconfig.json)" "$(log_of ts)"
+      fail "TypeScript compile errors (npx tsc -p tsconfig.json)" "$(log_of typescript)"
     fi
     mv -f "$stamp_new" "$TS_STAMP"
     outcome "built ($(elapsed "$t"))"
@@ -295,7 +297,7 @@ elif ! is_root; then
 elif mount -t tracefs nodev /sys/kernel/tracing >"$(log_of tracefs)" 2>&1 && [[ -d /sys/kernel/tracing/events ]]; then
   outcome "mounted it now (mount -t tracefs nodev /sys/kernel/tracing)"
 else
-  outcome "mount failed ($(tr '\n' ' ' <"$(log_of tracefs)" | sed 's/ *$//')): tracepoint probes will not attach"
+  outcome "mount failed ($(tr -s '\n ' ' ' <"$(log_of tracefs)" | sed 's/ *$//')): tracepoint probes will not attach"
 fi
 
 echo "setup: done in $(elapsed "$T_START")"

@@ -6,7 +6,7 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -135,8 +135,8 @@ class Probe {
   const std::string& family() const { return family_; }
   bool closed();
 
-  std::vector<ProgramInfo> Programs();
-  std::vector<MapInfo> Maps();
+  Status Programs(std::vector<ProgramInfo>* out);
+  Status Maps(std::vector<MapInfo>* out);
   // Attaches every autoloaded program that is not attached yet; one failure
   // does not stop the others. Fails as a whole only when the probe is closed.
   Status Attach(std::vector<AttachResult>* out);

@@ -1,0 +1,12 @@
+// js_api.h — the module-level functions: families(), libbpfVersion(), open().
+#pragma once
+
+#include <napi.h>
+
+namespace v2js {
+
+Napi::Value Families(const Napi::CallbackInfo& info);
+Napi::Value LibbpfVersion(const Napi::CallbackInfo& info);
+Napi::Value Open(const Napi::CallbackInfo& info);
+
+}  // namespace v2js

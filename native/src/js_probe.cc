@@ -1,0 +1,306 @@
+// js_probe.cc — N-API glue for one loaded probe. The libbpf work is in
+// probe.cc; this file converts arguments and results and owns the
+// ThreadSafeFunction that carries ring-buffer batches to JavaScript.
+#include "js_probe.h"
+
+#include <utility>
+
+#include "js_util.h"
+
+namespace v2js {
+
+namespace {
+
+// attach() runs libbpf's attach calls off the JavaScript thread.
+class AttachWorker : public Napi::AsyncWorker {
+ public:
+  AttachWorker(Napi::Env env, std::shared_ptr<v2::Probe> core)
+      : Napi::AsyncWorker(env, "v2probe.attach"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        core_(std::move(core)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    st_ = core_->Attach(&results_);
+    if (!st_.ok()) SetError(st_.message);
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::Array arr = Napi::Array::New(env, results_.size());
+    for (size_t i = 0; i < results_.size(); i++) {
+      const v2::AttachResult& r = results_[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("program", r.program);
+      o.Set("section", r.section);
+      o.Set("ok", r.ok);
+      if (!r.ok) {
+        o.Set("errno", r.err);
+        o.Set("code", r.code);
+        o.Set("error", r.error);
+      }
+      arr.Set(uint32_t(i), o);
+    }
+    deferred_.Resolve(arr);
+  }
+  void OnError(const Napi::Error&) override {
+    deferred_.Reject(MakeError(Env(), st_, core_->family()).Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<v2::Probe> core_;
+  v2::Status st_;
+  std::vector<v2::AttachResult> results_;
+};
+
+void ThrowStatus(Napi::Env env, const v2::Status& st, const std::string& family) {
+  throw MakeError(env, st, family);
+}
+
+}  // namespace
+
+Napi::Function ProbeWrap::DefineClass(Napi::Env env) {
+  return ObjectWrap<ProbeWrap>::DefineClass(
+      env, "Probe",
+      {
+          InstanceMethod<&ProbeWrap::Programs>("programs"),
+          InstanceMethod<&ProbeWrap::Maps>("maps"),
+          InstanceMethod<&ProbeWrap::Attach>("attach"),
+          InstanceMethod<&ProbeWrap::StartPolling>("startPolling"),
+          InstanceMethod<&ProbeWrap::Stats>("stats"),
+          InstanceMethod<&ProbeWrap::ReadMap>("readMap"),
+          InstanceMethod<&ProbeWrap::UpdateMap>("updateMap"),
+          InstanceMethod<&ProbeWrap::ProgramStats>("programStats"),
+          InstanceMethod<&ProbeWrap::Close>("close"),
+      });
+}
+
+Napi::Object ProbeWrap::NewInstance(Napi::Env env, std::shared_ptr<v2::Probe> core) {
+  auto* data = env.GetInstanceData<AddonData>();
+  return data->probeCtor.New({Napi::External<std::shared_ptr<v2::Probe>>::New(env, &core)});
+}
+
+ProbeWrap::ProbeWrap(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<ProbeWrap>(info), env_(info.Env()) {
+  if (info.Length() != 1 || !info[0].IsExternal())
+    ThrowType(info.Env(), "expected no direct construction: a Probe comes from open()");
+  core_ = *info[0].As<Napi::External<std::shared_ptr<v2::Probe>>>().Data();
+  info.This().As<Napi::Object>().DefineProperty(Napi::PropertyDescriptor::Value(
+      "family", Napi::String::New(info.Env(), core_->family()), napi_enumerable));
+  AddHook();
+}
+
+ProbeWrap::~ProbeWrap() { CloseAll(); }
+
+// ---- lifetime ---------------------------------------------------------------
+
+void ProbeWrap::AddHook() {
+  if (!hookOn_ && napi_add_env_cleanup_hook(env_, &ProbeWrap::CleanupHook, this) == napi_ok)
+    hookOn_ = true;
+}
+
+void ProbeWrap::RemoveHook() {
+  if (hookOn_) napi_remove_env_cleanup_hook(env_, &ProbeWrap::CleanupHook, this);
+  hookOn_ = false;
+}
+
+// Runs when the environment goes away (process exit, worker exit). Hooks run
+// in reverse order of registration; startPolling re-registers ours after
+// creating the ThreadSafeFunction, so ours runs first and the poll thread is
+// joined before Node tears the ThreadSafeFunction down.
+void ProbeWrap::CleanupHook(void* arg) {
+  auto* self = static_cast<ProbeWrap*>(arg);
+  self->hookOn_ = false;  // Node removes it after this call
+  self->CloseAll();
+}
+
+void ProbeWrap::CloseAll() {
+  if (core_) core_->Close();  // detach, join the poll thread, free the object
+  if (hasTsfn_) {
+    hasTsfn_ = false;
+    if (*tsfnLive_) tsfn_.Release();  // batches already queued are still delivered
+  }
+  RemoveHook();
+}
+
+// ---- batches ----------------------------------------------------------------
+
+void ProbeWrap::CallJs(Napi::Env env, Napi::Function fn, std::nullptr_t*, v2::Batch* raw) {
+  std::unique_ptr<v2::Batch> b(raw);
+  if (!b) return;
+  if (env == nullptr || fn.IsEmpty()) {  // ThreadSafeFunction torn down with this batch queued
+    b->stats->Dropped(b->records);
+    return;
+  }
+  const uint32_t records = b->records;
+  const size_t size = b->bytes.size();
+  b->stats->Delivered(records);
+  // V8 does not see the batch's heap bytes: tell it, so GC keeps up with them.
+  Napi::MemoryManagement::AdjustExternalMemory(env, int64_t(size));
+  v2::Batch* owned = b.release();
+  Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::NewOrCopy(
+      env, owned->bytes.data(), size,
+      [](Napi::Env e, uint8_t*, v2::Batch* h) {
+        Napi::MemoryManagement::AdjustExternalMemory(e, -int64_t(h->bytes.size()));
+        delete h;
+      },
+      owned);
+  fn.Call({buf, Napi::Number::New(env, records)});  // a throw becomes an uncaught exception
+}
+
+Napi::Value ProbeWrap::StartPolling(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsFunction())
+    ThrowType(env, "expected onBatch to be a function (batch: Buffer, records: number) => void");
+  Napi::Object opts = ReadOptObject(env, info[1], "opts");
+  uint64_t batchRecords = 4096, batchMs = 100, maxQueued = 64;
+  ReadUint(env, opts.Get("batchRecords"), "opts.batchRecords", 1, 1 << 20, &batchRecords);
+  ReadUint(env, opts.Get("batchMs"), "opts.batchMs", 1, 60000, &batchMs);
+  ReadUint(env, opts.Get("maxQueuedBatches"), "opts.maxQueuedBatches", 1, 1 << 20, &maxQueued);
+
+  *tsfnLive_ = true;
+  Tsfn tsfn = Tsfn::New(
+      env, info[0].As<Napi::Function>(), "v2probe.poll:" + core_->family(), size_t(maxQueued), 1,
+      static_cast<std::nullptr_t*>(nullptr),
+      [](Napi::Env, std::shared_ptr<bool>* live, std::nullptr_t*) {
+        **live = false;
+        delete live;
+      },
+      new std::shared_ptr<bool>(tsfnLive_));
+
+  v2::PollOptions po;
+  po.batchRecords = uint32_t(batchRecords);
+  po.batchMs = uint32_t(batchMs);
+  v2::Status st = core_->StartPolling(po, [tsfn](std::unique_ptr<v2::Batch>& b) {
+    napi_status s = tsfn.NonBlockingCall(b.get());
+    if (s == napi_ok) {
+      b.release();  // CallJs owns it now
+      return v2::SinkResult::kAccepted;
+    }
+    return s == napi_queue_full ? v2::SinkResult::kFull : v2::SinkResult::kClosed;
+  });
+  if (!st.ok()) {
+    tsfn.Release();
+    ThrowStatus(env, st, core_->family());
+  }
+  tsfn_ = tsfn;
+  hasTsfn_ = true;
+  // Move our cleanup hook after the ThreadSafeFunction's (see CleanupHook).
+  RemoveHook();
+  AddHook();
+  return env.Undefined();
+}
+
+Napi::Value ProbeWrap::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto s = core_->stats();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("deliveredRecords", double(s->deliveredRecords.load()));
+  o.Set("deliveredBatches", double(s->deliveredBatches.load()));
+  o.Set("droppedRecords", double(s->droppedRecords.load()));
+  o.Set("droppedBatches", double(s->droppedBatches.load()));
+  o.Set("polling", s->polling.load());
+  {
+    std::lock_guard<std::mutex> lk(s->errMu);
+    if (!s->error.empty()) o.Set("pollError", s->error);
+  }
+  return o;
+}
+
+// ---- introspection ----------------------------------------------------------
+
+Napi::Value ProbeWrap::Programs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<v2::ProgramInfo> progs;
+  v2::Status st = core_->Programs(&progs);
+  if (!st.ok()) ThrowStatus(env, st, core_->family());
+  Napi::Array arr = Napi::Array::New(env, progs.size());
+  for (size_t i = 0; i < progs.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", progs[i].name);
+    o.Set("section", progs[i].section);
+    o.Set("autoload", progs[i].autoload);
+    arr.Set(uint32_t(i), o);
+  }
+  return arr;
+}
+
+Napi::Value ProbeWrap::Maps(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<v2::MapInfo> maps;
+  v2::Status st = core_->Maps(&maps);
+  if (!st.ok()) ThrowStatus(env, st, core_->family());
+  Napi::Array arr = Napi::Array::New(env, maps.size());
+  for (size_t i = 0; i < maps.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", maps[i].name);
+    o.Set("type", maps[i].type);
+    o.Set("keySize", maps[i].keySize);
+    o.Set("valueSize", maps[i].valueSize);
+    o.Set("maxEntries", maps[i].maxEntries);
+    arr.Set(uint32_t(i), o);
+  }
+  return arr;
+}
+
+Napi::Value ProbeWrap::Attach(const Napi::CallbackInfo& info) {
+  auto* w = new AttachWorker(info.Env(), core_);
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+// ---- maps -------------------------------------------------------------------
+
+Napi::Value ProbeWrap::ReadMap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = ReadString(env, info[0], "map name");
+  v2::MapDump d;
+  v2::Status st = core_->ReadMap(name, &d);
+  if (!st.ok()) ThrowStatus(env, st, core_->family());
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("keySize", d.keySize);
+  o.Set("valueSize", d.valueSize);
+  o.Set("perCpu", d.perCpu);
+  o.Set("nCpu", d.nCpu);
+  o.Set("keys", BufferFrom(env, std::move(d.keys)));
+  o.Set("values", BufferFrom(env, std::move(d.values)));
+  o.Set("count", d.count);
+  return o;
+}
+
+Napi::Value ProbeWrap::UpdateMap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = ReadString(env, info[0], "map name");
+  if (!info[1].IsBuffer()) ThrowType(env, "expected key to be a Buffer");
+  if (!info[2].IsBuffer()) ThrowType(env, "expected value to be a Buffer");
+  auto key = info[1].As<Napi::Buffer<uint8_t>>();
+  auto value = info[2].As<Napi::Buffer<uint8_t>>();
+  v2::Status st = core_->UpdateMap(name, key.Data(), key.Length(), value.Data(), value.Length());
+  if (!st.ok()) ThrowStatus(env, st, core_->family());
+  return env.Undefined();
+}
+
+Napi::Value ProbeWrap::ProgramStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<v2::ProgramStat> stats;
+  v2::Status st = core_->ProgramStats(&stats);
+  if (!st.ok()) ThrowStatus(env, st, core_->family());
+  Napi::Array arr = Napi::Array::New(env, stats.size());
+  for (size_t i = 0; i < stats.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", stats[i].name);
+    o.Set("runTimeNs", Napi::BigInt::New(env, stats[i].runTimeNs));
+    o.Set("runCnt", Napi::BigInt::New(env, stats[i].runCnt));
+    o.Set("id", stats[i].id);
+    arr.Set(uint32_t(i), o);
+  }
+  return arr;
+}
+
+Napi::Value ProbeWrap::Close(const Napi::CallbackInfo& info) {
+  CloseAll();
+  return info.Env().Undefined();
+}
+
+}  // namespace v2js

@@ -1,0 +1,51 @@
+// js_probe.h — the JavaScript Probe class over v2::Probe: async attach,
+// ring-buffer batches through a ThreadSafeFunction, map access, close.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+
+#include "probe.h"
+
+namespace v2js {
+
+class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
+ public:
+  static Napi::Function DefineClass(Napi::Env env);
+  // Wraps a loaded probe (called from open()'s worker completion).
+  static Napi::Object NewInstance(Napi::Env env, std::shared_ptr<v2::Probe> core);
+
+  explicit ProbeWrap(const Napi::CallbackInfo& info);
+  ~ProbeWrap() override;
+
+ private:
+  static void CallJs(Napi::Env env, Napi::Function fn, std::nullptr_t* ctx, v2::Batch* batch);
+  using Tsfn = Napi::TypedThreadSafeFunction<std::nullptr_t, v2::Batch, &ProbeWrap::CallJs>;
+
+  Napi::Value Programs(const Napi::CallbackInfo& info);
+  Napi::Value Maps(const Napi::CallbackInfo& info);
+  Napi::Value Attach(const Napi::CallbackInfo& info);
+  Napi::Value StartPolling(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value ReadMap(const Napi::CallbackInfo& info);
+  Napi::Value UpdateMap(const Napi::CallbackInfo& info);
+  Napi::Value ProgramStats(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  // Stops everything; safe to call many times, from close(), the finalizer
+  // and the environment cleanup hook.
+  void CloseAll();
+  void AddHook();
+  void RemoveHook();
+  static void CleanupHook(void* arg);
+
+  napi_env env_;
+  std::shared_ptr<v2::Probe> core_;
+  Tsfn tsfn_;
+  bool hasTsfn_ = false;
+  std::shared_ptr<bool> tsfnLive_ = std::make_shared<bool>(false);
+  bool hookOn_ = false;
+};
+
+}  // namespace v2js

@@ -1,0 +1,678 @@
+// probe.cc — libbpf work for one probe family: open/load, attach, ring-buffer
+// polling on a native thread, map access, program stats. Plain C++, no N-API.
+#include "probe.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <system_error>
+
+#include <linux/types.h>
+#include "v2probe.h"
+
+static_assert(sizeof(struct v2_event) == 64, "struct v2_event must stay 64 bytes");
+static_assert(sizeof(struct v2_config) == 32, "struct v2_config must stay 32 bytes");
+
+namespace v2 {
+
+namespace {
+
+constexpr int kEnotsupp = 524;       // kernel-internal ENOTSUPP, leaks out of bpf()
+constexpr size_t kLogTailLines = 20;  // libbpf/verifier lines kept in an error
+constexpr size_t kLogKeepLines = 400;
+constexpr uint64_t kMaxRingBytes = 1ull << 30;
+constexpr size_t kMaxBatchReserve = 4u << 20;
+
+// ---- libbpf log capture ---------------------------------------------------
+//
+// libbpf has one global print callback. Calls made by this file on any thread
+// install a thread-local capture (ScopedLog) so that the lines libbpf prints
+// during that call end up in that call's error message. Lines printed
+// outside a capture are dropped, unless V2PROBE_LIBBPF_LOG=1 (info and
+// warnings) or =debug (everything) echoes them to stderr.
+
+struct LogLines {
+  std::vector<std::string> lines;
+};
+thread_local LogLines* t_log = nullptr;
+int g_echo = 0;  // 0 off, 1 info+warn, 2 debug
+
+void AppendLines(LogLines* log, const char* text) {
+  const char* p = text;
+  while (*p) {
+    const char* nl = strchr(p, '\n');
+    size_t len = nl ? size_t(nl - p) : strlen(p);
+    if (len) log->lines.emplace_back(p, len);
+    p += len + (nl ? 1 : 0);
+  }
+  if (log->lines.size() > kLogKeepLines * 2)
+    log->lines.erase(log->lines.begin(), log->lines.end() - kLogKeepLines);
+}
+
+int PrintFn(enum libbpf_print_level level, const char* fmt, va_list ap) {
+  LogLines* log = t_log;
+  bool echo = g_echo == 2 || (g_echo == 1 && level != LIBBPF_DEBUG);
+  bool capture = log && level != LIBBPF_DEBUG;
+  if (!echo && !capture) return 0;
+  char small[512];
+  std::string big;
+  const char* text = small;
+  va_list copy;
+  va_copy(copy, ap);
+  int n = vsnprintf(small, sizeof small, fmt, copy);
+  va_end(copy);
+  if (n < 0) return 0;
+  if (size_t(n) >= sizeof small) {
+    big.resize(size_t(n) + 1);
+    va_copy(copy, ap);
+    vsnprintf(&big[0], big.size(), fmt, copy);
+    va_end(copy);
+    text = big.c_str();
+  }
+  if (capture) AppendLines(log, text);
+  if (echo) fputs(text, stderr);
+  return n;
+}
+
+class ScopedLog {
+ public:
+  ScopedLog() : prev_(t_log) { t_log = &log_; }
+  ~ScopedLog() { t_log = prev_; }
+  std::string Tail(size_t n = kLogTailLines) const {
+    std::string out;
+    size_t from = log_.lines.size() > n ? log_.lines.size() - n : 0;
+    for (size_t i = from; i < log_.lines.size(); i++) {
+      out += log_.lines[i];
+      out += '\n';
+    }
+    return out;
+  }
+  bool Contains(const char* s) const {
+    for (const auto& l : log_.lines)
+      if (l.find(s) != std::string::npos) return true;
+    return false;
+  }
+  // Last line without the "libbpf: " prefix, for a one-line hint.
+  std::string Last() const {
+    if (log_.lines.empty()) return "";
+    std::string l = log_.lines.back();
+    if (l.rfind("libbpf: ", 0) == 0) l.erase(0, 8);
+    return l;
+  }
+
+ private:
+  LogLines log_;
+  LogLines* prev_;
+};
+
+// ---- errors ---------------------------------------------------------------
+
+Status Fail(int err, std::string message, std::string log = "") {
+  Status st;
+  st.err = err ? err : EINVAL;
+  st.message = std::move(message);
+  st.log = std::move(log);
+  return st;
+}
+
+Status TypeFail(std::string message) {
+  Status st = Fail(EINVAL, std::move(message));
+  st.typeError = true;
+  return st;
+}
+
+// "failed to <what>: <strerror> (<CODE>) — <hint>"
+std::string Describe(const std::string& what, int err, const std::string& hint) {
+  std::string m = "failed to " + what + ": " + ErrnoText(err) + " (" + ErrnoName(err) + ")";
+  if (!hint.empty()) m += " — " + hint;
+  return m;
+}
+
+std::string WithLog(std::string message, const std::string& tail) {
+  if (tail.empty()) return message;
+  return message + "\nlibbpf log (last lines):\n" + tail;
+}
+
+const char* kNeedPriv = "need root or CAP_BPF+CAP_PERFMON";
+
+std::string LoadHint(int err, const ScopedLog& log) {
+  if (log.Contains("BEGIN PROG LOAD LOG"))
+    return "the verifier rejected a program (log below): fix it, or disable it with autoload";
+  switch (err) {
+    case EPERM:
+      return std::string(kNeedPriv) +
+             "; some kernels refuse fentry/fexit or kprobes even to root: disable those "
+             "programs with autoload and use the tracepoint variant";
+    case EACCES:
+      return std::string(kNeedPriv) + " (see the libbpf log below)";
+    case ENOENT:
+    case ESRCH:
+      return "a kernel function, tracepoint or BTF type this family needs is missing (is "
+             "/sys/kernel/btf/vmlinux there?): disable that program with autoload";
+    case EOPNOTSUPP:
+    case kEnotsupp:
+      return "program or map type not supported by this kernel: disable that program with "
+             "autoload";
+    case E2BIG:
+    case ENOMEM:
+      return "not enough memory for the maps: lower ringBytes or maxEntries";
+    default:
+      return "see the libbpf log below (V2PROBE_LIBBPF_LOG=debug prints all of it)";
+  }
+}
+
+std::string AttachHint(int err, const ScopedLog& log) {
+  switch (err) {
+    case ENOENT:
+      return "tracepoint missing: is tracefs mounted at /sys/kernel/tracing?";
+    case EPERM:
+    case EACCES:
+      return kNeedPriv;
+    case EOPNOTSUPP:
+    case kEnotsupp:
+      return "attach type not supported by this kernel";
+    default: {
+      std::string last = log.Last();
+      return last.empty() ? "see V2PROBE_LIBBPF_LOG=1 output" : "libbpf: " + last;
+    }
+  }
+}
+
+bool IsPerCpu(uint32_t type) {
+  return type == BPF_MAP_TYPE_PERCPU_HASH || type == BPF_MAP_TYPE_PERCPU_ARRAY ||
+         type == BPF_MAP_TYPE_LRU_PERCPU_HASH || type == BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE;
+}
+
+bool IsIndexed(uint32_t type) {
+  return type == BPF_MAP_TYPE_ARRAY || type == BPF_MAP_TYPE_PERCPU_ARRAY;
+}
+
+bool IsReadable(uint32_t type) {
+  switch (type) {
+    case BPF_MAP_TYPE_RINGBUF:
+    case BPF_MAP_TYPE_USER_RINGBUF:
+    case BPF_MAP_TYPE_PERF_EVENT_ARRAY:
+    case BPF_MAP_TYPE_PROG_ARRAY:
+    case BPF_MAP_TYPE_ARRAY_OF_MAPS:
+    case BPF_MAP_TYPE_HASH_OF_MAPS:
+    case BPF_MAP_TYPE_QUEUE:
+    case BPF_MAP_TYPE_STACK:
+    case BPF_MAP_TYPE_BLOOM_FILTER:
+      return false;
+    default:
+      return true;
+  }
+}
+
+uint32_t RoundUp8(uint32_t v) { return (v + 7u) & ~7u; }
+
+uint64_t RingSize(uint64_t bytes) {
+  long page = sysconf(_SC_PAGESIZE);
+  uint64_t v = page > 0 ? uint64_t(page) : 4096;  // a power of two
+  while (v < bytes) v <<= 1;
+  return v;
+}
+
+}  // namespace
+
+// ---- misc -----------------------------------------------------------------
+
+std::string ErrnoName(int err) {
+  if (err == kEnotsupp) return "ENOTSUPP";
+  const char* n = strerrorname_np(err);
+  return n ? n : "E" + std::to_string(err);
+}
+
+std::string ErrnoText(int err) {
+  if (err == kEnotsupp) return "Operation not supported";
+  char buf[128];
+  return strerror_r(err, buf, sizeof buf);  // GNU variant returns char*
+}
+
+void InitLibbpf() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const char* e = getenv("V2PROBE_LIBBPF_LOG");
+    if (e && *e && strcmp(e, "0") != 0) g_echo = strcmp(e, "debug") == 0 ? 2 : 1;
+    libbpf_set_print(PrintFn);
+  });
+}
+
+std::string LibbpfVersion() {
+  return std::to_string(libbpf_major_version()) + "." + std::to_string(libbpf_minor_version());
+}
+
+// ---- open / load ----------------------------------------------------------
+
+std::shared_ptr<Probe> Probe::Open(const std::string& family, const OpenOptions& opts,
+                                   Status* st) {
+  const std::string what = "load " + family;
+  const Family* fam = nullptr;
+  for (const auto& f : Families())
+    if (family == f.name) fam = &f;
+  if (!fam) {
+    std::string known;
+    for (const auto& f : Families()) known += (known.empty() ? "" : ", ") + std::string(f.name);
+    *st = Fail(ENOENT, "failed to " + what + ": unknown probe family (ENOENT) — known families: " +
+                           known);
+    return nullptr;
+  }
+  if (opts.ringBytes > kMaxRingBytes) {
+    *st = TypeFail("expected opts.ringBytes <= 1 GiB, got " + std::to_string(opts.ringBytes));
+    return nullptr;
+  }
+
+  ScopedLog log;
+  size_t size = 0;
+  const void* bytes = fam->elf_bytes(&size);
+  bpf_object_open_opts oo;
+  memset(&oo, 0, sizeof oo);
+  oo.sz = sizeof oo;
+  oo.object_name = fam->name;
+  bpf_object* obj = bpf_object__open_mem(bytes, size, &oo);
+  if (!obj) {
+    int err = errno;
+    *st = Fail(err, WithLog(Describe(what, err, "the embedded BPF object is invalid: rebuild it"),
+                            log.Tail()),
+               log.Tail());
+    return nullptr;
+  }
+  std::shared_ptr<Probe> p(new Probe(family));
+  p->obj_ = obj;  // from here on, ~Probe closes it on every failure path
+
+  auto listPrograms = [&] {
+    std::string s;
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, obj) s += (s.empty() ? "" : ", ") +
+                                                 std::string(bpf_program__name(prog));
+    return s;
+  };
+  auto listMaps = [&] {
+    std::string s;
+    bpf_map* map;
+    bpf_object__for_each_map(map, obj) s += (s.empty() ? "" : ", ") +
+                                            std::string(bpf_map__name(map));
+    return s;
+  };
+
+  for (const auto& [name, on] : opts.autoload) {
+    bpf_program* prog = bpf_object__find_program_by_name(obj, name.c_str());
+    if (!prog) {
+      *st = Fail(ENOENT, "failed to " + what + ": no program '" + name +
+                             "' for autoload (ENOENT) — programs: " + listPrograms());
+      return nullptr;
+    }
+    int err = bpf_program__set_autoload(prog, on);
+    if (err) {
+      *st = Fail(-err, Describe(what + " (autoload " + name + ")", -err, "libbpf refused it"));
+      return nullptr;
+    }
+  }
+  auto setMax = [&](const std::string& name, uint32_t n, const char* opt) -> bool {
+    bpf_map* map = bpf_object__find_map_by_name(obj, name.c_str());
+    if (!map) {
+      *st = Fail(ENOENT, "failed to " + what + ": no map '" + name + "' for " + opt +
+                             " (ENOENT) — maps: " + listMaps());
+      return false;
+    }
+    int err = bpf_map__set_max_entries(map, n);
+    if (err) {
+      *st = Fail(-err, Describe(what + " (" + opt + " " + name + "=" + std::to_string(n) + ")",
+                                -err, "libbpf refused the size"));
+      return false;
+    }
+    return true;
+  };
+  for (const auto& [name, n] : opts.maxEntries)
+    if (!setMax(name, n, "maxEntries")) return nullptr;
+  if (opts.ringBytes) {
+    bpf_map* events = bpf_object__find_map_by_name(obj, "events");
+    if (events && bpf_map__type(events) != BPF_MAP_TYPE_RINGBUF) {
+      *st = Fail(EINVAL, "failed to " + what + ": map 'events' is not a ring buffer (EINVAL)");
+      return nullptr;
+    }
+    if (!setMax("events", uint32_t(RingSize(opts.ringBytes)), "ringBytes")) return nullptr;
+  }
+
+  int err = bpf_object__load(obj);
+  if (err) {
+    err = -err;
+    std::string tail = log.Tail();
+    *st = Fail(err, WithLog(Describe(what, err, LoadHint(err, log)), tail), tail);
+    return nullptr;
+  }
+  return p;
+}
+
+Probe::~Probe() { Close(); }
+
+bool Probe::closed() {
+  std::lock_guard<std::mutex> lk(mu_);
+  return closed_;
+}
+
+Status Probe::Closed(const char* verb) const {
+  return Fail(EBADF, "failed to " + std::string(verb) + " " + family_ +
+                         ": probe is closed (EBADF) — open it again");
+}
+
+// ---- introspection --------------------------------------------------------
+
+Status Probe::Programs(std::vector<ProgramInfo>* out) {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (closed_) return Closed("list programs of");
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, obj_) {
+    const char* sec = bpf_program__section_name(prog);
+    out->push_back({bpf_program__name(prog), sec ? sec : "", bpf_program__autoload(prog)});
+  }
+  return {};
+}
+
+Status Probe::Maps(std::vector<MapInfo>* out) {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (closed_) return Closed("list maps of");
+  bpf_map* map;
+  bpf_object__for_each_map(map, obj_) {
+    out->push_back({bpf_map__name(map), uint32_t(bpf_map__type(map)), bpf_map__key_size(map),
+                    bpf_map__value_size(map), bpf_map__max_entries(map)});
+  }
+  return {};
+}
+
+// ---- attach ---------------------------------------------------------------
+
+Status Probe::Attach(std::vector<AttachResult>* out) {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (closed_) return Closed("attach");
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, obj_) {
+    if (!bpf_program__autoload(prog) || bpf_program__fd(prog) < 0) continue;
+    AttachResult r;
+    r.program = bpf_program__name(prog);
+    const char* sec = bpf_program__section_name(prog);
+    r.section = sec ? sec : "";
+    bool attached = std::any_of(links_.begin(), links_.end(),
+                                [&](const auto& l) { return l.first == prog; });
+    if (attached) {
+      r.ok = true;
+    } else {
+      ScopedLog log;
+      bpf_link* link = bpf_program__attach(prog);
+      int err = errno;
+      if (link) {
+        links_.emplace_back(prog, link);
+        r.ok = true;
+      } else {
+        if (!err) err = EINVAL;
+        r.err = err;
+        r.code = ErrnoName(err);
+        r.error = Describe("attach " + family_ + "/" + r.program + " at " + r.section, err,
+                           AttachHint(err, log));
+      }
+    }
+    out->push_back(std::move(r));
+  }
+  return {};
+}
+
+// ---- polling --------------------------------------------------------------
+
+Status Probe::FindMap(const std::string& name, const char* verb, bpf_map** map, int* fd) {
+  // caller holds mu_
+  std::string what = std::string(verb) + " map " + family_ + "/" + name;
+  if (closed_) return Closed((std::string(verb) + " map " + name + " of").c_str());
+  *map = bpf_object__find_map_by_name(obj_, name.c_str());
+  if (!*map) return Fail(ENOENT, "failed to " + what + ": no such map (ENOENT) — see maps()");
+  *fd = bpf_map__fd(*map);
+  if (*fd < 0) return Fail(EBADF, "failed to " + what + ": map is not loaded (EBADF)");
+  return {};
+}
+
+Status Probe::StartPolling(const PollOptions& opts, BatchSink sink) {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (closed_) return Closed("start polling");
+  if (thread_.joinable())
+    return Fail(EBUSY, "failed to start polling " + family_ +
+                           ": already polling (EBUSY) — startPolling is called once per probe");
+  bpf_map* map;
+  int fd;
+  Status st = FindMap("events", "poll", &map, &fd);
+  if (!st.ok()) return st;
+  if (bpf_map__type(map) != BPF_MAP_TYPE_RINGBUF)
+    return Fail(EINVAL, "failed to poll map " + family_ + "/events: not a ring buffer (EINVAL)");
+  ScopedLog log;
+  ring_buffer* rb = ring_buffer__new(fd, &Probe::OnRecord, this, nullptr);
+  if (!rb) {
+    int err = errno;
+    return Fail(err, Describe("create the ring buffer reader of " + family_, err,
+                              AttachHint(err, log)));
+  }
+  rb_ = rb;
+  sink_ = std::move(sink);
+  pollOpts_ = opts;
+  if (pollOpts_.batchRecords == 0) pollOpts_.batchRecords = 1;
+  stop_ = false;
+  stats_->polling = true;
+  try {
+    thread_ = std::thread(&Probe::PollLoop, this);
+  } catch (const std::system_error& e) {
+    stats_->polling = false;
+    ring_buffer__free(rb_);
+    rb_ = nullptr;
+    sink_ = nullptr;
+    int err = e.code().value();
+    return Fail(err, Describe("start the poll thread of " + family_, err, "too many threads?"));
+  }
+  return {};
+}
+
+int Probe::OnRecord(void* ctx, void* data, size_t size) {
+  auto* p = static_cast<Probe*>(ctx);
+  if (!p->batch_) {
+    p->batch_ = std::make_unique<Batch>();
+    p->batch_->stats = p->stats_;
+    p->batch_->bytes.reserve(
+        std::min<size_t>(size_t(p->pollOpts_.batchRecords) * sizeof(v2_event), kMaxBatchReserve));
+  }
+  Batch& b = *p->batch_;
+  if (b.records == 0) p->batchStart_ = std::chrono::steady_clock::now();
+  const auto* bytes = static_cast<const uint8_t*>(data);
+  b.bytes.insert(b.bytes.end(), bytes, bytes + size);
+  b.records++;
+  if (b.records >= p->pollOpts_.batchRecords) p->Flush();
+  return 0;
+}
+
+void Probe::Flush() {
+  if (!batch_ || batch_->records == 0) return;
+  std::unique_ptr<Batch> b = std::move(batch_);
+  uint32_t records = b->records;
+  SinkResult r = sink_ ? sink_(b) : SinkResult::kClosed;
+  if (r == SinkResult::kAccepted && !b) return;
+  stats_->Dropped(records);
+  if (r == SinkResult::kClosed) stop_ = true;
+}
+
+void Probe::PollLoop() {
+  using namespace std::chrono;
+  auto due = [&](int* remainingMs) {
+    if (!batch_ || batch_->records == 0) {
+      *remainingMs = 50;
+      return false;
+    }
+    auto elapsed = duration_cast<milliseconds>(steady_clock::now() - batchStart_).count();
+    long rem = long(pollOpts_.batchMs) - long(elapsed);
+    *remainingMs = int(std::clamp(rem, 0L, 50L));
+    return rem <= 0;
+  };
+  while (!stop_.load()) {
+    int timeout;
+    if (due(&timeout)) {
+      Flush();
+      continue;
+    }
+    int n = ring_buffer__poll(rb_, timeout);
+    if (n < 0 && n != -EINTR) {
+      std::lock_guard<std::mutex> lk(stats_->errMu);
+      stats_->error = Describe("poll the ring buffer of " + family_, -n, "polling stopped");
+      break;
+    }
+    if (due(&timeout)) Flush();
+  }
+  // Close() destroys the links before stopping us: take what is left.
+  ring_buffer__consume(rb_);
+  Flush();
+  stats_->polling = false;
+}
+
+// ---- maps -----------------------------------------------------------------
+
+Status Probe::ReadMap(const std::string& name, MapDump* out) {
+  std::lock_guard<std::mutex> lk(mu_);
+  bpf_map* map;
+  int fd;
+  Status st = FindMap(name, "read", &map, &fd);
+  if (!st.ok()) return st;
+  const std::string what = "read map " + family_ + "/" + name;
+  uint32_t type = bpf_map__type(map);
+  if (!IsReadable(type))
+    return Fail(EOPNOTSUPP, "failed to " + what + ": map type " + std::to_string(type) +
+                                " cannot be read by key (EOPNOTSUPP)");
+  out->keySize = bpf_map__key_size(map);
+  out->valueSize = bpf_map__value_size(map);
+  out->perCpu = IsPerCpu(type);
+  out->nCpu = 1;
+  if (out->perCpu) {
+    int n = libbpf_num_possible_cpus();
+    if (n <= 0) return Fail(-n, Describe(what + " (possible CPUs)", -n, "is /sys mounted?"));
+    out->nCpu = uint32_t(n);
+  }
+  const size_t slot =
+      out->perCpu ? size_t(RoundUp8(out->valueSize)) * out->nCpu : size_t(out->valueSize);
+  const uint32_t maxEntries = bpf_map__max_entries(map);
+  std::vector<uint8_t> value(slot);
+
+  if (IsIndexed(type)) {
+    out->keys.reserve(size_t(maxEntries) * 4);
+    out->values.reserve(size_t(maxEntries) * slot);
+    for (uint32_t i = 0; i < maxEntries; i++) {
+      if (bpf_map_lookup_elem(fd, &i, value.data())) {
+        int err = errno;
+        return Fail(err, Describe(what + " at index " + std::to_string(i), err, kNeedPriv));
+      }
+      const auto* k = reinterpret_cast<const uint8_t*>(&i);
+      out->keys.insert(out->keys.end(), k, k + sizeof i);
+      out->values.insert(out->values.end(), value.begin(), value.end());
+    }
+    out->count = maxEntries;
+    return {};
+  }
+
+  // Hash-like maps. Entries deleted meanwhile are skipped; a deletion can make
+  // get_next_key restart from the first key, so stop after max_entries rows.
+  std::vector<uint8_t> cur(out->keySize), next(out->keySize);
+  bool first = true;
+  uint32_t count = 0;
+  while (count < maxEntries) {
+    if (bpf_map_get_next_key(fd, first ? nullptr : cur.data(), next.data())) {
+      int err = errno;
+      if (err == ENOENT) break;
+      return Fail(err, Describe(what + " (next key)", err, kNeedPriv));
+    }
+    first = false;
+    cur.swap(next);
+    if (bpf_map_lookup_elem(fd, cur.data(), value.data())) {
+      int err = errno;
+      if (err == ENOENT) continue;
+      return Fail(err, Describe(what, err, kNeedPriv));
+    }
+    out->keys.insert(out->keys.end(), cur.begin(), cur.end());
+    out->values.insert(out->values.end(), value.begin(), value.end());
+    count++;
+  }
+  out->count = count;
+  return {};
+}
+
+Status Probe::UpdateMap(const std::string& name, const uint8_t* key, size_t keyLen,
+                        const uint8_t* value, size_t valueLen) {
+  std::lock_guard<std::mutex> lk(mu_);
+  bpf_map* map;
+  int fd;
+  Status st = FindMap(name, "update", &map, &fd);
+  if (!st.ok()) return st;
+  uint32_t type = bpf_map__type(map);
+  size_t wantKey = bpf_map__key_size(map);
+  size_t wantValue = bpf_map__value_size(map);
+  if (IsPerCpu(type)) {
+    int n = libbpf_num_possible_cpus();
+    if (n <= 0) return Fail(-n, Describe("update map " + name + " (possible CPUs)", -n, ""));
+    wantValue = size_t(RoundUp8(uint32_t(wantValue))) * size_t(n);
+  }
+  if (keyLen != wantKey)
+    return TypeFail("expected key of " + std::to_string(wantKey) + " bytes for map " + family_ +
+                    "/" + name + ", got " + std::to_string(keyLen));
+  if (valueLen != wantValue)
+    return TypeFail("expected value of " + std::to_string(wantValue) + " bytes for map " +
+                    family_ + "/" + name + (IsPerCpu(type) ? " (per-CPU: 8-byte slots x CPUs)" : "") +
+                    ", got " + std::to_string(valueLen));
+  if (bpf_map_update_elem(fd, key, value, BPF_ANY)) {
+    int err = errno;
+    std::string hint = err == E2BIG ? "map is full (max_entries " +
+                                          std::to_string(bpf_map__max_entries(map)) + ")"
+                       : err == EPERM ? "map is read-only, or " + std::string(kNeedPriv)
+                       : err == EINVAL ? "key out of range or bad value for this map type"
+                                       : "";
+    return Fail(err, Describe("update map " + family_ + "/" + name, err, hint));
+  }
+  return {};
+}
+
+// ---- program stats --------------------------------------------------------
+
+Status Probe::ProgramStats(std::vector<ProgramStat>* out) {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (closed_) return Closed("read program stats of");
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, obj_) {
+    int fd = bpf_program__fd(prog);
+    if (fd < 0) continue;  // not loaded (autoload off)
+    bpf_prog_info info;
+    memset(&info, 0, sizeof info);
+    __u32 len = sizeof info;
+    if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+      int err = errno;
+      return Fail(err, Describe("read stats of " + family_ + "/" + bpf_program__name(prog), err,
+                                kNeedPriv));
+    }
+    out->push_back({bpf_program__name(prog), info.run_time_ns, info.run_cnt, info.id});
+  }
+  return {};
+}
+
+// ---- close ----------------------------------------------------------------
+
+void Probe::Close() {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (closed_) return;
+  closed_ = true;
+  for (auto& l : links_) bpf_link__destroy(l.second);  // detach first: nothing new arrives
+  links_.clear();
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();  // the thread drains the ring and flushes
+  sink_ = nullptr;
+  if (rb_) ring_buffer__free(rb_);
+  rb_ = nullptr;
+  bpf_object__close(obj_);
+  obj_ = nullptr;
+}
+
+}  // namespace v2

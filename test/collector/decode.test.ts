@@ -1,0 +1,81 @@
+// Decoding ring-buffer records into rows: layout from schema/event.ts, names per
+// probe, wall-clock conversion, and rejection (counted) of records it cannot name.
+import { describe, expect, it } from 'vitest';
+import { decodeBatch } from '../../collector/decode.js';
+import { EventRow, RECORD_SIZE } from '../../schema/event.js';
+import { Batcher } from '../../collector/batcher.js';
+
+function record(o: { ts: bigint; value: bigint; arg0: bigint; arg1: bigint; pid: number; tid: number; weight: number; probe: number; event: number; cpu: number; comm: string }): Buffer {
+  const b = Buffer.alloc(RECORD_SIZE);
+  b.writeBigUInt64LE(o.ts, 0);
+  b.writeBigInt64LE(o.value, 8);
+  b.writeBigUInt64LE(o.arg0, 16);
+  b.writeBigUInt64LE(o.arg1, 24);
+  b.writeUInt32LE(o.pid, 32);
+  b.writeUInt32LE(o.tid, 36);
+  b.writeUInt32LE(o.weight, 40);
+  b.writeUInt8(o.probe, 44);
+  b.writeUInt8(o.event, 45);
+  b.writeUInt16LE(o.cpu, 46);
+  b.write(o.comm, 48, 'latin1');
+  return b;
+}
+
+describe('decodeBatch', () => {
+  it('decodes every field and names probe/event/attributes', () => {
+    const buf = Buffer.concat([
+      record({ ts: 1_000_000_000n, value: 2_000_000n, arg0: 5n, arg1: BigInt.asUintN(64, -11n), pid: 100, tid: 101, weight: 1000, probe: 1, event: 1, cpu: 1, comm: 'v2broker' }),
+      record({ ts: 2_000_000_000n, value: 150_000n, arg0: BigInt((8 << 20) | 1), arg1: 4096n, pid: 7, tid: 7, weight: 1, probe: 3, event: 1, cpu: 0, comm: 'dd' }),
+    ]);
+    const { rows, rejected } = decodeBatch(buf, { host: 'h', monoToWallNs: 1_700_000_000_000_000_000n });
+    expect(rejected).toBe(0);
+    expect(rows[0]).toEqual({ ts: '1700000001000000000', host: 'h', probe: 'uds', event: 'recvmsg', pid: 100, tid: 101, comm: 'v2broker', value: 2_000_000, weight: 1000, cpu: 1, fd: 5, ret: -11 });
+    expect(rows[1]).toMatchObject({ probe: 'blockio', event: 'write', dev: (8 << 20) | 1, bytes: 4096, comm: 'dd' });
+    for (const r of rows) expect(() => EventRow.parse(r)).not.toThrow();
+  });
+
+  it('a full 15-character comm is kept whole', () => {
+    const { rows } = decodeBatch(record({ ts: 1n, value: 1n, arg0: 0n, arg1: 0n, pid: 1, tid: 1, weight: 1, probe: 2, event: 0, cpu: 0, comm: 'v2broker-worker' }), { host: 'h', monoToWallNs: 0n });
+    expect(rows[0].comm).toBe('v2broker-worker');
+  });
+
+  it('counts records with unknown probe ids or events as rejected', () => {
+    const buf = Buffer.concat([
+      record({ ts: 1n, value: 1n, arg0: 0n, arg1: 0n, pid: 1, tid: 1, weight: 1, probe: 99, event: 0, cpu: 0, comm: 'x' }),
+      record({ ts: 1n, value: 1n, arg0: 0n, arg1: 0n, pid: 1, tid: 1, weight: 1, probe: 1, event: 42, cpu: 0, comm: 'x' }),
+    ]);
+    expect(decodeBatch(buf, { host: 'h', monoToWallNs: 0n })).toEqual({ rows: [], rejected: 2 });
+  });
+});
+
+describe('Batcher', () => {
+  it('flushes by rows, keeps order, and counts what overflows per probe', async () => {
+    const got: number[][] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const b = new Batcher<{ probe: string; i: number }>(
+      async (rows) => {
+        await gate;
+        got.push(rows.map((r) => r.i));
+      },
+      { maxRows: 3, maxBytes: 1 << 30, lingerMs: 10_000, maxPendingRows: 5 },
+    );
+    b.add([0, 1, 2, 3, 4, 5, 6].map((i) => ({ probe: i < 6 ? 'uds' : 'sched', i })));
+    expect(b.dropped.get('uds')).toBe(1);
+    expect(b.dropped.get('sched')).toBe(1);
+    release();
+    await b.flush();
+    expect(got).toEqual([[0, 1, 2], [3, 4]]);
+    expect(b.sentRows).toBe(5);
+  });
+
+  it('a failing sink counts the rows as failed, per probe', async () => {
+    const b = new Batcher<{ probe: string }>(async () => {
+      throw new Error('store down');
+    }, { maxRows: 10, maxBytes: 1 << 30, lingerMs: 5, maxPendingRows: 100 });
+    b.add([{ probe: 'uds' }, { probe: 'uds' }]);
+    await b.flush();
+    expect(b.failed.get('uds')).toBe(2);
+    expect(b.lastError?.message).toBe('store down');
+  });
+});

@@ -19,7 +19,16 @@ import {
   tracepointExists,
   TRACEFS,
 } from '../collector/kernel.js';
-import { loadNative, nativeAvailable } from '../native/index.js';
+import { loadNative } from '../native/index.js';
+
+function nativeAvailable(): { ok: boolean; reason?: string } {
+  try {
+    loadNative();
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, reason: (err as Error).message };
+  }
+}
 
 export interface Check {
   name: string;

@@ -20,7 +20,7 @@ import {
   type ProbeDef,
   type ProbeName,
 } from '../schema/event.js';
-import { loadNative, type NativeProbe } from '../native/index.js';
+import { loadNative, type Probe as NativeProbe } from '../native/index.js';
 import { Batcher, DEFAULT_BATCH, type BatcherOptions } from './batcher.js';
 import { decodeBatch, monoToWallOffset } from './decode.js';
 import { ATTACH, type AttachPlan } from './probes.js';
@@ -210,7 +210,6 @@ export class Collector {
   }
 
   private onBatch(p: Running, batch: Buffer, records: number): void {
-    if (this.stopped && !p.native) return;
     this.receivedRecords += records;
     const { rows, rejected } = decodeBatch(batch, { host: this.host, monoToWallNs: this.monoToWall });
     p.decodeRejected += rejected;
@@ -245,6 +244,12 @@ export class Collector {
     out.lost_sink = (this.events.dropped.get(p.name) ?? 0) + (this.events.failed.get(p.name) ?? 0);
     out.rejected_decode = p.decodeRejected;
     return out;
+  }
+
+  /** Per-program run time and count (non-zero with kernel.bpf_stats_enabled=1). */
+  programStats(name: ProbeName): Array<{ name: string; runTimeNs: bigint; runCnt: bigint }> {
+    const p = this.probes.find((x) => x.name === name);
+    return p?.native ? p.native.programStats() : [];
   }
 
   /** In-kernel log2 histograms, one per event kind (cumulative). */
@@ -330,24 +335,29 @@ export class Collector {
     return this.events.sentRows;
   }
 
-  /** Stop polling, take a last snapshot, flush, detach everything. Idempotent. */
+  /**
+   * Stop: let the ring-buffer threads hand over what they hold, take the last
+   * snapshot, detach everything, deliver the last batches, flush. Idempotent.
+   */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     if (this.snapshotTimer) clearInterval(this.snapshotTimer);
     await this.snapshotting;
-    // stop the ring-buffer threads first (delivers what is buffered), then read the final counts
-    for (const p of this.probes) p.native?.stopPolling?.();
+    const handOffMs = (this.opts.poll?.batchMs ?? 100) + 50;
+    if (this.probes.some((p) => p.native)) await new Promise((r) => setTimeout(r, handOffMs));
     try {
       await this.snapshot();
     } catch (err) {
       this.opts.logger.error({ err: (err as Error).message }, 'final snapshot failed');
     }
-    await this.events.flush();
     for (const p of this.probes) {
       p.native?.close();
-      p.native = undefined;
       if (p.state === 'running') p.state = 'stopped';
     }
+    // batches queued before close() are still delivered: give them a turn of the event loop
+    await new Promise((r) => setTimeout(r, 20));
+    for (const p of this.probes) p.native = undefined;
+    await this.events.flush();
   }
 }

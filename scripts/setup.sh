@@ -171,7 +171,7 @@ else
       # have (chdb 3.4.0's @chdb/lib-darwin-* are 404 here, so no lock can list
       # them); npm install accepts that. Any other failure shows up there too.
       mv -f "$(log_of npm)" "$(log_of npm-ci)"
-      why_ci="$(grep -m1 -E 'npm (error|ERR!) [^ ]' "$(log_of npm-ci)" | sed -E 's/^npm (error|ERR!) //' | cut -c1-100 || true)"
+      why_ci="$(grep -v -E 'npm (error|ERR!) code ' "$(log_of npm-ci)" | grep -m1 -E 'npm (error|ERR!) [^ ]' | sed -E 's/^npm (error|ERR!) //' | cut -c1-100 || true)"
       printf 'npm ci refused (%s; log %s), so npm install ... ' "${why_ci:-see log}" "build/setup/npm-ci.log"
       NPM_CMD=install
       run_logged npm npm install "${NPM_FLAGS[@]}" || fail "npm install failed" "$(log_of npm)"

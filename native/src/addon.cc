@@ -11,6 +11,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new v2js::AddonData();
   data->probeCtor = Napi::Persistent(v2js::ProbeWrap::DefineClass(env));
   env.SetInstanceData(data);
+  v2js::ProbeWrap::InstallExitListener(env);
   exports.Set("families", Napi::Function::New<v2js::Families>(env, "families"));
   exports.Set("libbpfVersion", Napi::Function::New<v2js::LibbpfVersion>(env, "libbpfVersion"));
   exports.Set("open", Napi::Function::New<v2js::Open>(env, "open"));

@@ -81,16 +81,22 @@ Napi::Object ProbeWrap::NewInstance(Napi::Env env, std::shared_ptr<v2::Probe> co
 }
 
 ProbeWrap::ProbeWrap(const Napi::CallbackInfo& info)
-    : Napi::ObjectWrap<ProbeWrap>(info), env_(info.Env()) {
+    : Napi::ObjectWrap<ProbeWrap>(info),
+      env_(info.Env()),
+      data_(info.Env().GetInstanceData<AddonData>()) {
   if (info.Length() != 1 || !info[0].IsExternal())
     ThrowType(info.Env(), "expected no direct construction: a Probe comes from open()");
   core_ = *info[0].As<Napi::External<std::shared_ptr<v2::Probe>>>().Data();
   info.This().As<Napi::Object>().DefineProperty(Napi::PropertyDescriptor::Value(
       "family", Napi::String::New(info.Env(), core_->family()), napi_enumerable));
+  data_->probes.insert(this);
   AddHook();
 }
 
-ProbeWrap::~ProbeWrap() { CloseAll(); }
+ProbeWrap::~ProbeWrap() {
+  if (getenv("V2_TMP_TRACE")) fprintf(stderr, "[finalizer] %s\n", core_ ? core_->family().c_str() : "?");
+  CloseAll();
+}
 
 // ---- lifetime ---------------------------------------------------------------
 
@@ -110,6 +116,7 @@ void ProbeWrap::RemoveHook() {
 // joined before Node tears the ThreadSafeFunction down.
 void ProbeWrap::CleanupHook(void* arg) {
   auto* self = static_cast<ProbeWrap*>(arg);
+  if (getenv("V2_TMP_TRACE")) fprintf(stderr, "[cleanup hook] %s\n", self->core_->family().c_str());
   self->hookOn_ = false;  // Node removes it after this call
   self->CloseAll();
 }
@@ -121,6 +128,24 @@ void ProbeWrap::CloseAll() {
     if (*tsfnLive_) tsfn_.Release();  // batches already queued are still delivered
   }
   RemoveHook();
+  data_->probes.erase(this);
+}
+
+void ProbeWrap::InstallExitListener(Napi::Env env) {
+  Napi::Value process = env.Global().Get("process");
+  if (!process.IsObject()) return;
+  Napi::Value on = process.As<Napi::Object>().Get("on");
+  if (!on.IsFunction()) return;
+  on.As<Napi::Function>().Call(
+      process, {Napi::String::New(env, "exit"),
+                Napi::Function::New<&ProbeWrap::OnProcessExit>(env, "v2probeCloseAll")});
+}
+
+Napi::Value ProbeWrap::OnProcessExit(const Napi::CallbackInfo& info) {
+  auto* data = info.Env().GetInstanceData<AddonData>();
+  std::vector<ProbeWrap*> all(data->probes.begin(), data->probes.end());
+  for (ProbeWrap* p : all) p->CloseAll();
+  return info.Env().Undefined();
 }
 
 // ---- batches ----------------------------------------------------------------

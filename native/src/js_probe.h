@@ -10,11 +10,17 @@
 
 namespace v2js {
 
+struct AddonData;
+
 class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
  public:
   static Napi::Function DefineClass(Napi::Env env);
   // Wraps a loaded probe (called from open()'s worker completion).
   static Napi::Object NewInstance(Napi::Env env, std::shared_ptr<v2::Probe> core);
+
+  // Registers a process 'exit' listener that closes every probe of this
+  // environment: process.exit() does not run environment cleanup hooks.
+  static void InstallExitListener(Napi::Env env);
 
   explicit ProbeWrap(const Napi::CallbackInfo& info);
   ~ProbeWrap() override;
@@ -39,8 +45,10 @@ class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
   void AddHook();
   void RemoveHook();
   static void CleanupHook(void* arg);
+  static Napi::Value OnProcessExit(const Napi::CallbackInfo& info);
 
   napi_env env_;
+  AddonData* data_;
   std::shared_ptr<v2::Probe> core_;
   Tsfn tsfn_;
   bool hasTsfn_ = false;

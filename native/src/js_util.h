@@ -7,14 +7,19 @@
 
 #include <cmath>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "probe.h"
 
 namespace v2js {
 
+class ProbeWrap;
+
+// Per-environment state (napi instance data).
 struct AddonData {
   Napi::FunctionReference probeCtor;
+  std::unordered_set<ProbeWrap*> probes;  // open or not yet finalized
 };
 
 inline Napi::Error MakeError(Napi::Env env, const v2::Status& st, const std::string& family) {

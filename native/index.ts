@@ -1,0 +1,197 @@
+/**
+ * native/index.ts — typed access to the v2probe_native addon (libbpf).
+ *
+ * The addon is built by native/build.sh into
+ * native/build/Release/v2probe_native.node. This file runs from native/ (under
+ * vitest) or from dist/native/ (compiled), so the addon is found from the
+ * repository root: the nearest ancestor whose package.json is named "v2probe".
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Options of open(). Unknown program or map names reject with ENOENT. */
+export interface OpenOptions {
+  /** Size of map `events`, rounded up to a power-of-two number of pages. */
+  ringBytes?: number;
+  /** Program name -> load it or not (e.g. disable the raw_tp twin of a tp_btf program). */
+  autoload?: Record<string, boolean>;
+  /** Map name -> max_entries. */
+  maxEntries?: Record<string, number>;
+}
+
+export interface ProgramInfo {
+  name: string;
+  section: string;
+  autoload: boolean;
+}
+
+/** `type` is the kernel's enum bpf_map_type (see BpfMapType). */
+export interface MapInfo {
+  name: string;
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+}
+
+export interface AttachResult {
+  program: string;
+  section: string;
+  ok: boolean;
+  /** Present when ok is false. */
+  errno?: number;
+  code?: string;
+  error?: string;
+}
+
+export interface PollOptions {
+  /** Hand a batch over when it holds this many records (default 4096). */
+  batchRecords?: number;
+  /** ...or when its first record is this old (default 100 ms). */
+  batchMs?: number;
+  /** Batches waiting for the JS thread; beyond it batches are dropped and counted (default 64). */
+  maxQueuedBatches?: number;
+}
+
+/** A batch: `records` ring-buffer records (64-byte struct v2_event each), concatenated. */
+export type BatchCallback = (batch: Buffer, records: number) => void;
+
+export interface PollStats {
+  deliveredRecords: number;
+  deliveredBatches: number;
+  droppedRecords: number;
+  droppedBatches: number;
+  polling: boolean;
+  /** Set when the poll thread stopped on an error of its own. */
+  pollError?: string;
+}
+
+/**
+ * A map's contents. keys: count * keySize bytes. values: count * valueSize
+ * bytes, or for per-CPU maps count * roundUp(valueSize, 8) * nCpu bytes
+ * (CPU c of entry i at (i * nCpu + c) * roundUp(valueSize, 8)).
+ */
+export interface MapDump {
+  keySize: number;
+  valueSize: number;
+  perCpu: boolean;
+  nCpu: number;
+  keys: Buffer;
+  values: Buffer;
+  count: number;
+}
+
+/** run_time_ns / run_cnt are non-zero only with sysctl kernel.bpf_stats_enabled=1. */
+export interface ProgramStat {
+  name: string;
+  runTimeNs: bigint;
+  runCnt: bigint;
+  id: number;
+}
+
+export interface Probe {
+  readonly family: string;
+  programs(): ProgramInfo[];
+  maps(): MapInfo[];
+  /** Attaches every autoloaded program; one failure does not stop the others. */
+  attach(): Promise<AttachResult[]>;
+  /** Once per probe. Batches queued before close() are still delivered after it. */
+  startPolling(onBatch: BatchCallback, opts?: PollOptions): void;
+  stats(): PollStats;
+  readMap(name: string): MapDump;
+  /** BPF_ANY. Per-CPU maps take roundUp(valueSize, 8) * nCpu bytes. */
+  updateMap(name: string, key: Buffer, value: Buffer): void;
+  programStats(): ProgramStat[];
+  /** Detaches, stops polling, frees the object. Idempotent; also runs at process exit. */
+  close(): void;
+}
+
+export interface NativeAddon {
+  families(): string[];
+  libbpfVersion(): string;
+  open(family: string, opts?: OpenOptions): Promise<Probe>;
+}
+
+/** What open(), attach() (per result), readMap() and friends reject or throw with. */
+export interface NativeError extends Error {
+  /** errno name: 'EPERM', 'ENOENT', 'ENOTSUPP', ... */
+  code: string;
+  errno: number;
+  /** The probe family. */
+  probe: string;
+  /** Tail of libbpf's log (verifier output) when it said something. */
+  log?: string;
+}
+
+export function isNativeError(e: unknown): e is NativeError {
+  return e instanceof Error && typeof (e as Partial<NativeError>).errno === 'number' &&
+    typeof (e as Partial<NativeError>).probe === 'string';
+}
+
+/** enum bpf_map_type values used by v2probe's objects. */
+export const BpfMapType = {
+  HASH: 1,
+  ARRAY: 2,
+  PERCPU_HASH: 5,
+  PERCPU_ARRAY: 6,
+  LRU_HASH: 9,
+  LRU_PERCPU_HASH: 10,
+  RINGBUF: 27,
+} as const;
+
+/** The addon is missing or does not load. */
+export class NativeAddonError extends Error {
+  readonly code: 'ERR_NATIVE_NOT_BUILT' | 'ERR_NATIVE_LOAD';
+  readonly path: string;
+  constructor(code: NativeAddonError['code'], message: string, path: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'NativeAddonError';
+    this.code = code;
+    this.path = path;
+  }
+}
+
+const ADDON_RELATIVE = join('native', 'build', 'Release', 'v2probe_native.node');
+
+/** The v2probe repository root, found by walking up from this file. */
+export function repoRoot(from: string = dirname(fileURLToPath(import.meta.url))): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown }).name === 'v2probe') return dir;
+      } catch {
+        // not JSON: keep walking
+      }
+    }
+    if (dirname(dir) === dir) {
+      throw new NativeAddonError('ERR_NATIVE_NOT_BUILT',
+        `native addon not found: no package.json named "v2probe" above ${from}`, from);
+    }
+  }
+}
+
+export function addonPath(): string {
+  return join(repoRoot(), ADDON_RELATIVE);
+}
+
+let cached: NativeAddon | undefined;
+
+/** Loads the addon once; throws NativeAddonError when it is not built or does not load. */
+export function loadNative(): NativeAddon {
+  if (cached) return cached;
+  const path = addonPath();
+  if (!existsSync(path)) {
+    throw new NativeAddonError('ERR_NATIVE_NOT_BUILT',
+      `native addon not built: run npm run build (missing ${path})`, path);
+  }
+  try {
+    cached = createRequire(import.meta.url)(path) as NativeAddon;
+  } catch (e) {
+    throw new NativeAddonError('ERR_NATIVE_LOAD',
+      `native addon failed to load: ${(e as Error).message} — run npm run build (${path})`, path, e);
+  }
+  return cached;
+}

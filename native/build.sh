@@ -30,6 +30,11 @@ for h in bpf/libbpf.h gelf.h zlib.h; do
     fail "<$h> not found: apt-get install libbpf-dev libelf-dev zlib1g-dev"
 done
 
+# One build at a time (setup.sh and a developer may start one together):
+# node-gyp rebuild deletes native/build/ first.
+exec 9<"$here/build.sh"
+if command -v flock >/dev/null; then flock 9; fi
+
 cd "$here"
 echo "native/build.sh: building v2probe_native (node $(node -v), headers $nodedir/include/node, families $families_dir)"
 export npm_config_nodedir="$nodedir"

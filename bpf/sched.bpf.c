@@ -4,10 +4,12 @@
  * libbpf-tools runqlat.bpf.c.
  *
  * Hooks: sched_switch, sched_wakeup, sched_wakeup_new. Each has a tp_btf
- * program (primary, <name>_btf) and a raw_tp fallback (<name>_raw) sharing
- * one __always_inline body. The fallbacks are declared with SEC("?...") so
- * they are NOT autoloaded by default: userspace turns the primaries off and
- * the fallbacks on with bpf_program__set_autoload() when tp_btf is missing.
+ * program (primary, <name>_btf: direct task loads, enqueue time in task
+ * storage) and a raw_tp fallback (<name>_raw: bpf_probe_read_kernel, enqueue
+ * time in an LRU hash) sharing one __always_inline body. The fallbacks are
+ * declared with SEC("?...") so they are NOT autoloaded by default. To fall
+ * back: autoload off *_btf, on *_raw, and autocreate off for the
+ * BPF_MAP_TYPE_TASK_STORAGE map (runq_task_start), which only _btf uses.
  *
  * Exact, unfiltered (compare with /proc/stat ctxt):
  *   counters[V2_C_SCHED_SWITCHES]  every sched_switch
@@ -40,10 +42,18 @@ struct {
 } pid_switches SEC(".maps");
 
 /*
- * Enqueue time by tid. LRU, not HASH: a task woken while still running that
- * then exits never switches in, and its entry would leak; LRU evicts such
- * stale entries first instead of filling the map for good.
+ * Enqueue time of a task. _btf programs: task-local storage (no hash insert
+ * or delete on the hot path, freed with the task). _raw programs: an LRU
+ * hash by tid; LRU, not HASH, because a task woken while still running that
+ * then exits never switches in, and its entry would otherwise leak.
  */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u64);
+} runq_task_start SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 10240);
@@ -51,46 +61,89 @@ struct {
 	__type(value, __u64);
 } runq_start SEC(".maps");
 
+/*
+ * Read a task field: a direct (BTF, PROBE_MEM) load in _btf programs, whose
+ * task pointers the verifier knows; bpf_probe_read_kernel in _raw ones.
+ * btf is a constant in each program, so only one branch is compiled.
+ */
+#define TASK_READ(btf, t, field) ((btf) ? (t)->field : BPF_CORE_READ(t, field))
+
+/* Remember that task (pid) became runnable at ts. */
+static __always_inline void runq_set(const bool btf, struct task_struct *t, __u32 pid,
+				     __u64 ts)
+{
+	__u64 *slot;
+
+	if (btf) {
+		slot = bpf_task_storage_get(&runq_task_start, t, NULL,
+					    BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (slot)
+			*slot = ts;
+		else
+			v2_count(V2_C_LOST_MAPFULL);
+	} else if (bpf_map_update_elem(&runq_start, &pid, &ts, BPF_ANY)) {
+		v2_count(V2_C_LOST_MAPFULL);
+	}
+}
+
+/* When did task (pid) become runnable? 0: not recorded. Clears the record. */
+static __always_inline __u64 runq_take(const bool btf, struct task_struct *t, __u32 pid)
+{
+	__u64 *slot, ts;
+
+	if (btf) {
+		slot = bpf_task_storage_get(&runq_task_start, t, NULL, 0);
+		if (!slot)
+			return 0;
+		ts = *slot;
+		*slot = 0;
+		return ts;
+	}
+	slot = bpf_map_lookup_elem(&runq_start, &pid);
+	if (!slot)
+		return 0;
+	ts = *slot;
+	bpf_map_delete_elem(&runq_start, &pid);
+	return ts;
+}
+
 /* task->__state since 5.14, task->state before (CO-RE). */
 struct task_struct___o {
 	volatile long state;
 } __attribute__((preserve_access_index));
 
-static __always_inline __u32 task_state(struct task_struct *t)
+static __always_inline __u32 task_state(const bool btf, struct task_struct *t)
 {
 	if (bpf_core_field_exists(t->__state))
-		return BPF_CORE_READ(t, __state);
+		return TASK_READ(btf, t, __state);
 	return BPF_CORE_READ((struct task_struct___o *)t, state);
 }
 
-static __always_inline int on_wakeup(struct task_struct *p)
+static __always_inline int on_wakeup(const bool btf, struct task_struct *p)
 {
 	const struct v2_config *cfg = v2_cfg();
 	__u32 pid, tgid;
-	__u64 ts;
 
 	if (!cfg || !cfg->enabled)
 		return 0;
 	v2_count(V2_C_SCHED_WAKEUPS);
-	pid = BPF_CORE_READ(p, pid);
+	pid = TASK_READ(btf, p, pid);
 	if (!pid)
 		return 0;
-	tgid = BPF_CORE_READ(p, tgid);
+	tgid = TASK_READ(btf, p, tgid);
 	if (!v2_filter_task(cfg, tgid, p))
 		return 0;
-	ts = bpf_ktime_get_ns();
-	if (bpf_map_update_elem(&runq_start, &pid, &ts, BPF_ANY))
-		v2_count(V2_C_LOST_MAPFULL);
+	runq_set(btf, p, pid, bpf_ktime_get_ns());
 	return 0;
 }
 
 /* prev is current here: the tracepoint fires before the context switch. */
-static __always_inline int on_switch(bool preempt, struct task_struct *prev,
+static __always_inline int on_switch(const bool btf, bool preempt, struct task_struct *prev,
 				     struct task_struct *next)
 {
 	const struct v2_config *cfg = v2_cfg();
 	__u32 prev_pid, prev_tgid, next_pid, next_tgid, state, weight;
-	__u64 pid_tgid, now = 0, delta, *tsp;
+	__u64 pid_tgid, now = 0, delta, ts;
 	struct v2_event *e;
 	bool runnable;
 
@@ -102,37 +155,35 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 	prev_pid = (__u32)pid_tgid;
 	prev_tgid = pid_tgid >> 32;
 	if (prev_pid) {
-		state = task_state(prev);
+		state = task_state(btf, prev);
 		runnable = preempt || state == V2_TASK_RUNNING;
 		v2_pid_count_add(&pid_switches, &prev_tgid, 1, runnable);
 		if (v2_filter(cfg, pid_tgid)) {
 			if (runnable) {
 				now = bpf_ktime_get_ns();
-				if (bpf_map_update_elem(&runq_start, &prev_pid, &now, BPF_ANY))
-					v2_count(V2_C_LOST_MAPFULL);
+				runq_set(btf, prev, prev_pid, now);
 			}
 			if (v2_sample(V2_SCHED_SWITCH, 0, cfg, &weight)) {
 				if (!now)
 					now = bpf_ktime_get_ns();
-				next_pid = BPF_CORE_READ(next, pid);
+				next_pid = TASK_READ(btf, next, pid);
 				v2_submit(V2_SCHED_SWITCH, now, 0, state, next_pid, weight);
 			}
 		}
 	}
 
-	next_pid = BPF_CORE_READ(next, pid);
+	next_pid = TASK_READ(btf, next, pid);
 	if (!next_pid)
 		return 0;
-	next_tgid = BPF_CORE_READ(next, tgid);
+	next_tgid = TASK_READ(btf, next, tgid);
 	if (cfg->targ_tgid && next_tgid != cfg->targ_tgid)
-		return 0;	/* no entry can exist: save the lookup */
-	tsp = bpf_map_lookup_elem(&runq_start, &next_pid);
-	if (!tsp)
+		return 0;	/* nothing was recorded for it: save the lookup */
+	ts = runq_take(btf, next, next_pid);
+	if (!ts)
 		return 0;
 	if (!now)
 		now = bpf_ktime_get_ns();
-	delta = now - *tsp;
-	bpf_map_delete_elem(&runq_start, &next_pid);
+	delta = now - ts;
 	if ((__s64)delta < 0)
 		return 0;
 
@@ -160,36 +211,36 @@ SEC("tp_btf/sched_switch")
 int BPF_PROG(sched_switch_btf, bool preempt, struct task_struct *prev,
 	     struct task_struct *next)
 {
-	return on_switch(preempt, prev, next);
+	return on_switch(true, preempt, prev, next);
 }
 
 SEC("?raw_tp/sched_switch")
 int BPF_PROG(sched_switch_raw, bool preempt, struct task_struct *prev,
 	     struct task_struct *next)
 {
-	return on_switch(preempt, prev, next);
+	return on_switch(false, preempt, prev, next);
 }
 
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(sched_wakeup_btf, struct task_struct *p)
 {
-	return on_wakeup(p);
+	return on_wakeup(true, p);
 }
 
 SEC("?raw_tp/sched_wakeup")
 int BPF_PROG(sched_wakeup_raw, struct task_struct *p)
 {
-	return on_wakeup(p);
+	return on_wakeup(false, p);
 }
 
 SEC("tp_btf/sched_wakeup_new")
 int BPF_PROG(sched_wakeup_new_btf, struct task_struct *p)
 {
-	return on_wakeup(p);
+	return on_wakeup(true, p);
 }
 
 SEC("?raw_tp/sched_wakeup_new")
 int BPF_PROG(sched_wakeup_new_raw, struct task_struct *p)
 {
-	return on_wakeup(p);
+	return on_wakeup(false, p);
 }

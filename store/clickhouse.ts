@@ -2,7 +2,7 @@
  * store/clickhouse.ts — a ClickHouse server through @clickhouse/client (HTTP).
  * Same interface and same SQL as the embedded chDB store.
  */
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { StoreError } from './errors.js';
 import type { InsertOptions, QueryFormat, Store } from './types.js';
 
@@ -20,6 +20,8 @@ export class ClickHouseStore implements Store {
       // the database may not exist yet (schema apply creates it); tables are always qualified
       database: 'default',
       request_timeout: 30_000,
+      // errors reach the caller as StoreError; the client's own logger would print stacks
+      log: { level: ClickHouseLogLevel.OFF },
       clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
     });
   }

@@ -25,15 +25,23 @@ class OpenWorker : public Napi::AsyncWorker {
     core_ = v2::Probe::Open(family_, opts_, &st_);
     if (!core_) SetError(st_.message);
   }
+  // Neither may throw: they can run while the environment shuts down. A
+  // probe that cannot be handed over is closed by ~Probe.
   void OnOK() override {
     try {
       deferred_.Resolve(ProbeWrap::NewInstance(Env(), std::move(core_)));
     } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
+      try {
+        deferred_.Reject(e.Value());
+      } catch (const Napi::Error&) {
+      }
     }
   }
   void OnError(const Napi::Error&) override {
-    deferred_.Reject(MakeError(Env(), st_, family_).Value());
+    try {
+      deferred_.Reject(MakeError(Env(), st_, family_).Value());
+    } catch (const Napi::Error&) {
+    }
   }
 
  private:

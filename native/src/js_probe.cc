@@ -25,6 +25,21 @@ class AttachWorker : public Napi::AsyncWorker {
     if (!st_.ok()) SetError(st_.message);
   }
   void OnOK() override {
+    try {
+      Resolve();
+    } catch (const Napi::Error&) {
+      // JavaScript cannot run any more (environment shutting down): no one to tell.
+    }
+  }
+  void OnError(const Napi::Error&) override {
+    try {
+      deferred_.Reject(MakeError(Env(), st_, core_->family()).Value());
+    } catch (const Napi::Error&) {
+    }
+  }
+
+ private:
+  void Resolve() {
     Napi::Env env = Env();
     Napi::Array arr = Napi::Array::New(env, results_.size());
     for (size_t i = 0; i < results_.size(); i++) {
@@ -42,11 +57,7 @@ class AttachWorker : public Napi::AsyncWorker {
     }
     deferred_.Resolve(arr);
   }
-  void OnError(const Napi::Error&) override {
-    deferred_.Reject(MakeError(Env(), st_, core_->family()).Value());
-  }
 
- private:
   Napi::Promise::Deferred deferred_;
   std::shared_ptr<v2::Probe> core_;
   v2::Status st_;
@@ -150,6 +161,21 @@ Napi::Value ProbeWrap::OnProcessExit(const Napi::CallbackInfo& info) {
 
 // ---- batches ----------------------------------------------------------------
 
+namespace {
+
+void FinalizeBatch(napi_env env, void* /*data*/, void* hint) {
+  auto* b = static_cast<v2::Batch*>(hint);
+  int64_t ignored;
+  napi_adjust_external_memory(env, -int64_t(b->bytes.size()), &ignored);
+  delete b;
+}
+
+}  // namespace
+
+// Runs on the JavaScript thread for each queued batch. Plain N-API calls, no
+// C++ exceptions: this may run while the environment shuts down, when any
+// call can fail. A throw from onBatch stays pending and Node reports it as an
+// uncaught exception, as for any event callback.
 void ProbeWrap::CallJs(Napi::Env env, Napi::Function fn, std::nullptr_t*, v2::Batch* raw) {
   std::unique_ptr<v2::Batch> b(raw);
   if (!b) return;
@@ -159,18 +185,27 @@ void ProbeWrap::CallJs(Napi::Env env, Napi::Function fn, std::nullptr_t*, v2::Ba
   }
   const uint32_t records = b->records;
   const size_t size = b->bytes.size();
-  b->stats->Delivered(records);
-  // V8 does not see the batch's heap bytes: tell it, so GC keeps up with them.
-  Napi::MemoryManagement::AdjustExternalMemory(env, int64_t(size));
-  v2::Batch* owned = b.release();
-  Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::NewOrCopy(
-      env, owned->bytes.data(), size,
-      [](Napi::Env e, uint8_t*, v2::Batch* h) {
-        Napi::MemoryManagement::AdjustExternalMemory(e, -int64_t(h->bytes.size()));
-        delete h;
-      },
-      owned);
-  fn.Call({buf, Napi::Number::New(env, records)});  // a throw becomes an uncaught exception
+  std::shared_ptr<v2::PollStats> stats = b->stats;
+  napi_value argv[2];
+  // The Buffer takes the batch's heap bytes as they are; V8 is told about
+  // them so that GC keeps pace with the batches it holds.
+  napi_status s = napi_create_external_buffer(env, size, b->bytes.data(), FinalizeBatch, b.get(),
+                                              &argv[0]);
+  if (s == napi_ok) {
+    int64_t ignored;
+    napi_adjust_external_memory(env, int64_t(size), &ignored);
+    b.release();
+  } else if (s == napi_no_external_buffers_allowed) {
+    s = napi_create_buffer_copy(env, size, b->bytes.data(), nullptr, &argv[0]);
+  }
+  napi_value recv;
+  if (s != napi_ok || napi_create_uint32(env, records, &argv[1]) != napi_ok ||
+      napi_get_undefined(env, &recv) != napi_ok) {
+    stats->Dropped(records);
+    return;
+  }
+  stats->Delivered(records);
+  napi_call_function(env, recv, fn, 2, argv, nullptr);
 }
 
 Napi::Value ProbeWrap::StartPolling(const Napi::CallbackInfo& info) {

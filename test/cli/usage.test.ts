@@ -60,7 +60,7 @@ describe('v2probe CLI usage errors', () => {
 
   it('bad SQL → exit 1 with the engine message, no stack', () => {
     const dsn = `chdb:${mkdtempSync(join(tmpdir(), 'v2cli-'))}`;
-    const r = runCli(['query', '--store', dsn, 'SELEC nonsense']);
+    const r = runCli(['query', '--store', dsn, 'SELECT FROM WHERE (']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/Syntax error/);
     noStack(r.stderr);

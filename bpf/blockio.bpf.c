@@ -4,8 +4,9 @@
  * device, per request kind (read, write, flush, discard, other).
  *
  * Hooks: block_rq_issue and block_rq_complete, tp_btf primaries
- * (block_rq_{issue,complete}_btf) and raw_tp fallbacks (..._raw, declared
- * SEC("?...") so they are not autoloaded unless userspace asks).
+ * (block_rq_{issue,complete}_btf: direct BTF loads from the request) and
+ * raw_tp fallbacks (..._raw: bpf_probe_read_kernel; declared SEC("?...") so
+ * they are not autoloaded unless userspace asks). Same body, one flag.
  *
  * Exact, unfiltered (compare with /proc/diskstats of the whole disk):
  *   counters[V2_C_FAMILY + kind]      completed requests
@@ -67,34 +68,34 @@ struct request_queue___new {
 	struct gendisk *disk;
 } __attribute__((preserve_access_index));
 
-static __always_inline __u32 rq_dev(struct request *rq)
+static __always_inline __u32 rq_dev(const bool btf, struct request *rq)
 {
 	struct gendisk *disk = NULL;
 	__u32 major, minor;
 
 	if (bpf_core_field_exists(((struct request_queue___new *)0)->disk)) {
-		struct request_queue___new *q = (void *)BPF_CORE_READ(rq, q);
+		struct request_queue___new *q = (void *)V2_READ(btf, rq, q);
 
-		disk = BPF_CORE_READ(q, disk);
+		disk = V2_READ(btf, q, disk);
 	} else if (bpf_core_field_exists(((struct request___old *)0)->rq_disk)) {
 		disk = BPF_CORE_READ((struct request___old *)rq, rq_disk);
 	}
 	if (!disk)
 		return 0;
-	major = BPF_CORE_READ(disk, major);
-	minor = BPF_CORE_READ(disk, first_minor);
+	major = V2_READ(btf, disk, major);
+	minor = V2_READ(btf, disk, first_minor);
 	return (major << V2_MINORBITS) | minor;
 }
 
-static __always_inline __u32 rq_kind(struct request *rq)
+static __always_inline __u32 rq_kind(const bool btf, struct request *rq)
 {
-	__u32 op = BPF_CORE_READ(rq, cmd_flags) & V2_REQ_OP_MASK;
+	__u32 op = V2_READ(btf, rq, cmd_flags) & V2_REQ_OP_MASK;
 
 	/* REQ_OP_READ 0, WRITE 1, FLUSH 2, DISCARD 3: stable since 4.10 */
 	return op <= V2_BLOCKIO_DISCARD ? op : V2_BLOCKIO_OTHER;
 }
 
-static __always_inline int on_issue(struct request *rq)
+static __always_inline int on_issue(const bool btf, struct request *rq)
 {
 	const struct v2_config *cfg = v2_cfg();
 	struct rq_start st = {};
@@ -104,17 +105,18 @@ static __always_inline int on_issue(struct request *rq)
 		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();
 	st.ts = bpf_ktime_get_ns();
-	st.bytes = BPF_CORE_READ(rq, __data_len);
+	st.bytes = V2_READ(btf, rq, __data_len);
 	st.tgid = pid_tgid >> 32;
 	st.tid = (__u32)pid_tgid;
-	st.dev = rq_dev(rq);
+	st.dev = rq_dev(btf, rq);
 	bpf_get_current_comm(st.comm, sizeof(st.comm));
 	if (bpf_map_update_elem(&rq_start, &key, &st, BPF_ANY))
 		v2_count(V2_C_LOST_MAPFULL);
 	return 0;
 }
 
-static __always_inline int on_complete(struct request *rq, unsigned int nr_bytes)
+static __always_inline int on_complete(const bool btf, struct request *rq,
+				       unsigned int nr_bytes)
 {
 	const struct v2_config *cfg = v2_cfg();
 	__u64 key = (__u64)rq, now, delta;
@@ -126,11 +128,11 @@ static __always_inline int on_complete(struct request *rq, unsigned int nr_bytes
 
 	if (!cfg || !cfg->enabled)
 		return 0;
-	kind = rq_kind(rq);
+	kind = rq_kind(btf, rq);
 	/* the tracepoint fires before __data_len is reduced by nr_bytes */
-	last = nr_bytes >= BPF_CORE_READ(rq, __data_len);
+	last = nr_bytes >= V2_READ(btf, rq, __data_len);
 	st = bpf_map_lookup_elem(&rq_start, &key);
-	dk.dev = st ? st->dev : rq_dev(rq);
+	dk.dev = st ? st->dev : rq_dev(btf, rq);
 	dk.kind = kind;
 
 	v2_count_add(V2_C_FAMILY + 8 + kind, nr_bytes);
@@ -169,23 +171,23 @@ cleanup:
 SEC("tp_btf/block_rq_issue")
 int BPF_PROG(block_rq_issue_btf, struct request *rq)
 {
-	return on_issue(rq);
+	return on_issue(true, rq);
 }
 
 SEC("?raw_tp/block_rq_issue")
 int BPF_PROG(block_rq_issue_raw, struct request *rq)
 {
-	return on_issue(rq);
+	return on_issue(false, rq);
 }
 
 SEC("tp_btf/block_rq_complete")
 int BPF_PROG(block_rq_complete_btf, struct request *rq, int error, unsigned int nr_bytes)
 {
-	return on_complete(rq, nr_bytes);
+	return on_complete(true, rq, nr_bytes);
 }
 
 SEC("?raw_tp/block_rq_complete")
 int BPF_PROG(block_rq_complete_raw, struct request *rq, int error, unsigned int nr_bytes)
 {
-	return on_complete(rq, nr_bytes);
+	return on_complete(false, rq, nr_bytes);
 }

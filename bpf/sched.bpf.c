@@ -8,8 +8,8 @@
  * storage) and a raw_tp fallback (<name>_raw: bpf_probe_read_kernel, enqueue
  * time in an LRU hash) sharing one __always_inline body. The fallbacks are
  * declared with SEC("?...") so they are NOT autoloaded by default. To fall
- * back: autoload off *_btf, on *_raw, and autocreate off for the
- * BPF_MAP_TYPE_TASK_STORAGE map (runq_task_start), which only _btf uses.
+ * back: autoload off *_btf, on *_raw, and, where the kernel has no task
+ * storage (< 5.11), autocreate off for runq_task_start (only _btf uses it).
  *
  * Exact, unfiltered (compare with /proc/stat ctxt):
  *   counters[V2_C_SCHED_SWITCHES]  every sched_switch
@@ -61,13 +61,6 @@ struct {
 	__type(value, __u64);
 } runq_start SEC(".maps");
 
-/*
- * Read a task field: a direct (BTF, PROBE_MEM) load in _btf programs, whose
- * task pointers the verifier knows; bpf_probe_read_kernel in _raw ones.
- * btf is a constant in each program, so only one branch is compiled.
- */
-#define TASK_READ(btf, t, field) ((btf) ? (t)->field : BPF_CORE_READ(t, field))
-
 /* Remember that task (pid) became runnable at ts. */
 static __always_inline void runq_set(const bool btf, struct task_struct *t, __u32 pid,
 				     __u64 ts)
@@ -115,7 +108,7 @@ struct task_struct___o {
 static __always_inline __u32 task_state(const bool btf, struct task_struct *t)
 {
 	if (bpf_core_field_exists(t->__state))
-		return TASK_READ(btf, t, __state);
+		return V2_READ(btf, t, __state);
 	return BPF_CORE_READ((struct task_struct___o *)t, state);
 }
 
@@ -127,10 +120,10 @@ static __always_inline int on_wakeup(const bool btf, struct task_struct *p)
 	if (!cfg || !cfg->enabled)
 		return 0;
 	v2_count(V2_C_SCHED_WAKEUPS);
-	pid = TASK_READ(btf, p, pid);
+	pid = V2_READ(btf, p, pid);
 	if (!pid)
 		return 0;
-	tgid = TASK_READ(btf, p, tgid);
+	tgid = V2_READ(btf, p, tgid);
 	if (!v2_filter_task(cfg, tgid, p))
 		return 0;
 	runq_set(btf, p, pid, bpf_ktime_get_ns());
@@ -166,16 +159,16 @@ static __always_inline int on_switch(const bool btf, bool preempt, struct task_s
 			if (v2_sample(V2_SCHED_SWITCH, 0, cfg, &weight)) {
 				if (!now)
 					now = bpf_ktime_get_ns();
-				next_pid = TASK_READ(btf, next, pid);
+				next_pid = V2_READ(btf, next, pid);
 				v2_submit(V2_SCHED_SWITCH, now, 0, state, next_pid, weight);
 			}
 		}
 	}
 
-	next_pid = TASK_READ(btf, next, pid);
+	next_pid = V2_READ(btf, next, pid);
 	if (!next_pid)
 		return 0;
-	next_tgid = TASK_READ(btf, next, tgid);
+	next_tgid = V2_READ(btf, next, tgid);
 	if (cfg->targ_tgid && next_tgid != cfg->targ_tgid)
 		return 0;	/* nothing was recorded for it: save the lookup */
 	ts = runq_take(btf, next, next_pid);

@@ -34,8 +34,15 @@ export const ATTACH: Record<ProbeName, FamilyAttach> = {
     object: 'uds',
     plans: [
       {
-        label: 'tracepoint syscalls:sys_{enter,exit}_{sendmsg,recvmsg,connect,sendto,recvfrom}',
+        label: 'tracepoint syscalls:sys_{enter,exit}_{sendmsg,recvmsg,connect,sendto,recvfrom} (task storage)',
         programs: UDS_SYSCALLS.flatMap((n) => [`uds_enter_${n}`, `uds_exit_${n}`]),
+        tracepoints: sys(UDS_SYSCALLS),
+        needsBtf: false,
+        kind: 'tracepoint',
+      },
+      {
+        label: 'tracepoint syscalls:sys_{enter,exit}_* (tid hash, probe reads: kernels without task storage / bpf_rdonly_cast)',
+        programs: UDS_SYSCALLS.flatMap((n) => [`uds_enter_${n}_raw`, `uds_exit_${n}_raw`]),
         tracepoints: sys(UDS_SYSCALLS),
         needsBtf: false,
         kind: 'tracepoint',

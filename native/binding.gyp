@@ -14,17 +14,19 @@
         "src/probe.cc",
         "src/families.cc",
       ],
-      "dependencies": [
-        "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except",
-      ],
       "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
         "<(families_dir)",
         "<(module_root_dir)/../bpf",
       ],
+      # C++ exceptions on (node-addon-api's NAPI_CPP_EXCEPTIONS): argument
+      # errors are thrown as Napi::TypeError; the libbpf core returns Status.
       "defines": [
         "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS",
       ],
-      "cflags_cc!": ["-std=gnu++17", "-std=gnu++1y", "-fno-rtti"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++1y", "-fno-rtti"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
       "libraries": ["-lbpf", "-lelf", "-lz"],
     },

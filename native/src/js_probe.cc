@@ -104,10 +104,7 @@ ProbeWrap::ProbeWrap(const Napi::CallbackInfo& info)
   AddHook();
 }
 
-ProbeWrap::~ProbeWrap() {
-  if (getenv("V2_TMP_TRACE")) fprintf(stderr, "[finalizer] %s\n", core_ ? core_->family().c_str() : "?");
-  CloseAll();
-}
+ProbeWrap::~ProbeWrap() { CloseAll(); }
 
 // ---- lifetime ---------------------------------------------------------------
 
@@ -127,7 +124,6 @@ void ProbeWrap::RemoveHook() {
 // joined before Node tears the ThreadSafeFunction down.
 void ProbeWrap::CleanupHook(void* arg) {
   auto* self = static_cast<ProbeWrap*>(arg);
-  if (getenv("V2_TMP_TRACE")) fprintf(stderr, "[cleanup hook] %s\n", self->core_->family().c_str());
   self->hookOn_ = false;  // Node removes it after this call
   self->CloseAll();
 }
@@ -174,8 +170,8 @@ void FinalizeBatch(napi_env env, void* /*data*/, void* hint) {
 
 // Runs on the JavaScript thread for each queued batch. Plain N-API calls, no
 // C++ exceptions: this may run while the environment shuts down, when any
-// call can fail. A throw from onBatch stays pending and Node reports it as an
-// uncaught exception, as for any event callback.
+// call can fail. A throw from onBatch becomes an uncaught exception, as for
+// any event callback.
 void ProbeWrap::CallJs(Napi::Env env, Napi::Function fn, std::nullptr_t*, v2::Batch* raw) {
   std::unique_ptr<v2::Batch> b(raw);
   if (!b) return;
@@ -205,7 +201,15 @@ void ProbeWrap::CallJs(Napi::Env env, Napi::Function fn, std::nullptr_t*, v2::Ba
     return;
   }
   stats->Delivered(records);
-  napi_call_function(env, recv, fn, 2, argv, nullptr);
+  if (napi_call_function(env, recv, fn, 2, argv, nullptr) == napi_pending_exception) {
+    // onBatch threw: raise it as an uncaught exception (Node 20 would only
+    // warn, DEP0168). Without an exception JavaScript just cannot run any more.
+    napi_value err;
+    napi_valuetype type;
+    if (napi_get_and_clear_last_exception(env, &err) == napi_ok &&
+        napi_typeof(env, err, &type) == napi_ok && type != napi_undefined)
+      napi_fatal_exception(env, err);
+  }
 }
 
 Napi::Value ProbeWrap::StartPolling(const Napi::CallbackInfo& info) {
@@ -218,7 +222,7 @@ Napi::Value ProbeWrap::StartPolling(const Napi::CallbackInfo& info) {
   ReadUint(env, opts.Get("batchMs"), "opts.batchMs", 1, 60000, &batchMs);
   ReadUint(env, opts.Get("maxQueuedBatches"), "opts.maxQueuedBatches", 1, 1 << 20, &maxQueued);
 
-  *tsfnLive_ = true;
+  auto live = std::make_shared<bool>(true);  // false once Node finalized this TSFN
   Tsfn tsfn = Tsfn::New(
       env, info[0].As<Napi::Function>(), "v2probe.poll:" + core_->family(), size_t(maxQueued), 1,
       static_cast<std::nullptr_t*>(nullptr),
@@ -226,7 +230,7 @@ Napi::Value ProbeWrap::StartPolling(const Napi::CallbackInfo& info) {
         **live = false;
         delete live;
       },
-      new std::shared_ptr<bool>(tsfnLive_));
+      new std::shared_ptr<bool>(live));
 
   v2::PollOptions po;
   po.batchRecords = uint32_t(batchRecords);
@@ -244,6 +248,7 @@ Napi::Value ProbeWrap::StartPolling(const Napi::CallbackInfo& info) {
     ThrowStatus(env, st, core_->family());
   }
   tsfn_ = tsfn;
+  tsfnLive_ = live;
   hasTsfn_ = true;
   // Move our cleanup hook after the ThreadSafeFunction's (see CleanupHook).
   RemoveHook();

@@ -52,7 +52,7 @@ class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
   std::shared_ptr<v2::Probe> core_;
   Tsfn tsfn_;
   bool hasTsfn_ = false;
-  std::shared_ptr<bool> tsfnLive_ = std::make_shared<bool>(false);
+  std::shared_ptr<bool> tsfnLive_;
   bool hookOn_ = false;
 };
 

@@ -33,6 +33,8 @@ function nativeAvailable(): { ok: boolean; reason?: string } {
 export interface Check {
   name: string;
   ok: boolean;
+  /** a fallback capability: its absence is information, not a failure */
+  optional?: boolean;
   detail: string;
 }
 export interface ProbeReport {
@@ -64,7 +66,7 @@ export async function doctor(opts: { mountTracefs?: boolean; tryAttach?: boolean
   const stats = readSysctl('kernel.bpf_stats_enabled');
   checks.push({ name: 'bpf_stats', ok: true, detail: stats === undefined ? 'kernel.bpf_stats_enabled not present: probe cost cannot be measured' : `kernel.bpf_stats_enabled=${stats}${stats === '1' ? '' : ' (the benchmark and the overhead governor turn it on)'}` });
   const kp = tfs ? kprobesAvailable() : undefined;
-  checks.push({ name: 'kprobes', ok: kp === true, detail: kp === undefined ? 'unknown (tracefs not mounted)' : kp ? 'available (fallback attach points usable)' : `not available (no ${TRACEFS}/kprobe_events: CONFIG_KPROBES off); kprobe fallbacks cannot be used here` });
+  checks.push({ name: 'kprobes', ok: kp === true, optional: true, detail: kp === undefined ? 'unknown (tracefs not mounted)' : kp ? 'available (fallback attach points usable)' : `not available (no ${TRACEFS}/kprobe_events: CONFIG_KPROBES off); kprobe fallbacks cannot be used here` });
   const nat = nativeAvailable();
   checks.push({ name: 'native', ok: nat.ok, detail: nat.ok ? `addon loaded, libbpf ${loadNative().libbpfVersion()}, BPF objects: ${loadNative().families().join(', ')}` : nat.reason! });
 
@@ -78,7 +80,7 @@ export async function doctor(opts: { mountTracefs?: boolean; tryAttach?: boolean
       else if (plan.needsBtf && !hasBtf()) why = 'needs kernel BTF';
       else if (!tfs && plan.kind === 'tracepoint') why = 'tracefs not mounted';
       else {
-        const missing = tfs ? plan.tracepoints.filter((t) => !tracepointExists(...(t.split('/') as [string, string]))) : [];
+        const missing = tfs && plan.kind === 'tracepoint' ? plan.tracepoints.filter((t) => !tracepointExists(...(t.split('/') as [string, string]))) : [];
         if (missing.length) why = `tracepoints missing: ${missing.join(', ')}`;
       }
       if (!why && opts.tryAttach !== false && priv.ok && nat.ok) why = await tryAttach(name, plan.programs);
@@ -118,7 +120,7 @@ async function tryAttach(name: ProbeName, programs: string[]): Promise<string | 
 
 export function formatDoctor(r: DoctorReport): string {
   const lines: string[] = ['v2probe doctor', ''];
-  for (const c of r.checks) lines.push(`  ${c.ok ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(13)} ${c.detail}`);
+  for (const c of r.checks) lines.push(`  ${c.ok ? 'ok  ' : c.optional ? 'no  ' : 'FAIL'}  ${c.name.padEnd(13)} ${c.detail}`);
   lines.push('', 'probes:');
   for (const p of r.probes) {
     lines.push(`  ${p.ok ? 'ok  ' : 'FAIL'}  ${p.probe.padEnd(9)} ${p.ok ? p.attach : p.why}`);

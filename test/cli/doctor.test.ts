@@ -1,0 +1,48 @@
+// doctor reports what this kernel allows, checked against the machine itself:
+// kprobes (CONFIG_KPROBES) detection, BTF, tracefs, and per-probe attach plans,
+// including a machine view where the syscall tracepoints are missing.
+import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { BIN, ROOT, runCli } from '../helpers/cli.js';
+import { isRoot } from '../helpers/probes.js';
+
+interface Report {
+  checks: Array<{ name: string; ok: boolean; detail: string }>;
+  probes: Array<{ probe: string; ok: boolean; attach?: string; kind?: string; why?: string; tried: Array<{ plan: string; ok: boolean; why?: string }> }>;
+}
+
+describe.skipIf(!isRoot)('v2probe doctor', () => {
+  it('reports kernel facts as the machine has them, and an attach plan per probe', () => {
+    const r = runCli(['doctor', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const rep = JSON.parse(r.stdout) as Report;
+    const check = (n: string) => rep.checks.find((c) => c.name === n)!;
+    expect(check('btf').ok).toBe(existsSync('/sys/kernel/btf/vmlinux'));
+    expect(check('tracefs').ok).toBe(true); // doctor mounts it when it can
+    // kprobes: the answer must match the kernel (this machine: CONFIG_KPROBES off)
+    expect(check('kprobes').ok).toBe(existsSync('/sys/kernel/tracing/kprobe_events'));
+    if (!check('kprobes').ok) expect(check('kprobes').detail).toMatch(/not available/);
+    for (const p of ['uds', 'sched', 'blockio']) {
+      const pr = rep.probes.find((x) => x.probe === p)!;
+      expect(pr.ok, `${p}: ${pr.why}`).toBe(true);
+    }
+    expect(rep.probes.find((x) => x.probe === 'sched')!.kind).toBe('tp_btf');
+    expect(rep.probes.find((x) => x.probe === 'uds')!.kind).toBe('tracepoint');
+    // the human format names each probe and its attach point
+    const text = runCli(['doctor']).stdout;
+    expect(text).toMatch(/ok\s+sched\s+tp_btf sched_switch/);
+  });
+
+  it('says why a probe gets no attach point (syscall tracepoints missing) and keeps the others', () => {
+    const script = `mount -t tmpfs none /sys/kernel/tracing && mkdir /sys/kernel/tracing/events && exec "$@"`;
+    const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', process.execPath, BIN, 'doctor', '--json'], { encoding: 'utf8', cwd: ROOT });
+    expect(r.status, r.stderr).toBe(0);
+    const rep = JSON.parse(r.stdout) as Report;
+    const uds = rep.probes.find((x) => x.probe === 'uds')!;
+    expect(uds.ok).toBe(false);
+    expect(uds.why).toMatch(/tracepoints missing: syscalls\/sys_enter_sendmsg/);
+    expect(uds.why).toMatch(/kprobes not available|kprobe/);
+    expect(rep.probes.find((x) => x.probe === 'sched')!.ok).toBe(true);
+  });
+});

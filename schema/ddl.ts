@@ -23,6 +23,15 @@ function columns(cols: ReadonlyArray<{ name: string; type: string; codec?: strin
     .join(',\n');
 }
 
+/** The engine clause every time-series table shares: daily partitions, TTL, a dedup window. */
+function mergeTree(order: string, ttlDays: number): string {
+  return `ENGINE = MergeTree
+PARTITION BY toDate(ts)
+ORDER BY (${order})
+TTL toDateTime(ts) + INTERVAL ${ttlDays} DAY
+SETTINGS non_replicated_deduplication_window = 10000`;
+}
+
 /** Every statement, in order; each is idempotent (IF NOT EXISTS). */
 export function schemaStatements(retention: RetentionDays = DEFAULT_RETENTION): string[] {
   return [
@@ -34,11 +43,7 @@ export function schemaStatements(retention: RetentionDays = DEFAULT_RETENTION): 
 ) ENGINE = MergeTree ORDER BY version`,
     `CREATE TABLE IF NOT EXISTS ${DATABASE}.events (
 ${columns(EVENT_COLUMNS)}
-) ENGINE = MergeTree
-PARTITION BY toDate(ts)
-ORDER BY (probe, event, host, ts)
-TTL toDateTime(ts) + INTERVAL ${retention.events} DAY
-SETTINGS non_replicated_deduplication_window = 10000`,
+) ${mergeTree('probe, event, host, ts', retention.events)}`,
     `CREATE TABLE IF NOT EXISTS ${DATABASE}.counters (
     ts DateTime64(3) COMMENT 'snapshot time' CODEC(Delta, ZSTD(1)),
     host LowCardinality(String),
@@ -49,22 +54,14 @@ SETTINGS non_replicated_deduplication_window = 10000`,
     key String COMMENT 'extra key (device, ...) or empty',
     value UInt64 COMMENT 'cumulative since the probe started' CODEC(T64, ZSTD(1)),
     delta UInt64 COMMENT 'increase since the previous snapshot' CODEC(T64, ZSTD(1))
-) ENGINE = MergeTree
-PARTITION BY toDate(ts)
-ORDER BY (probe, name, host, pid, ts)
-TTL toDateTime(ts) + INTERVAL ${retention.counters} DAY
-SETTINGS non_replicated_deduplication_window = 10000`,
+) ${mergeTree('probe, name, host, pid, ts', retention.counters)}`,
     `CREATE TABLE IF NOT EXISTS ${DATABASE}.histograms (
     ts DateTime64(3) COMMENT 'snapshot time' CODEC(Delta, ZSTD(1)),
     host LowCardinality(String),
     probe LowCardinality(String),
     event LowCardinality(String),
     counts Array(UInt64) COMMENT 'per log2 slot s (${HIST_SLOTS} slots, values in [2^s, 2^(s+1)) ns): increase since the previous snapshot'
-) ENGINE = MergeTree
-PARTITION BY toDate(ts)
-ORDER BY (probe, event, host, ts)
-TTL toDateTime(ts) + INTERVAL ${retention.histograms} DAY
-SETTINGS non_replicated_deduplication_window = 10000`,
+) ${mergeTree('probe, event, host, ts', retention.histograms)}`,
   ];
 }
 

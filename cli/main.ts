@@ -10,7 +10,7 @@ import { DEFAULT_STORE, openStore, parseStoreDsn } from '../store/index.js';
 import type { QueryFormat } from '../store/types.js';
 import { describe, exitCodeFor, UsageError } from './errors.js';
 import { makeLogger } from './log.js';
-import { parseComm, parseDuration, parseIntFlag, parsePid, parseProbes, parseSample } from './parse.js';
+import { parseComm, parseDuration, parseIntFlag, parseListen, parsePid, parseProbes, parseSample } from './parse.js';
 import { runCollector } from './run-collector.js';
 import { doctor, formatDoctor } from './doctor.js';
 
@@ -50,7 +50,8 @@ export function buildProgram(): Command {
       .option('--duration <d>', 'stop after this long (e.g. 10s); default: until SIGINT/SIGTERM')
       .option('--sample <spec>', 'per-probe 1-in-N event sampling, e.g. uds=1000,sched=100')
       .option('--ring-bytes <n>', 'ring buffer size per probe (power of two, >= 4096)')
-      .option('--snapshot <d>', 'counter/histogram snapshot interval', '5s');
+      .option('--snapshot <d>', 'counter/histogram snapshot interval', '5s')
+      .option('--metrics-top <n>', 'per-process metric series for at most this many processes', '20');
 
   const runAction = (statusEvery: number) => async (o: Record<string, string | undefined>) => {
     const probes = parseProbes('--probes', o.probes!);
@@ -65,6 +66,8 @@ export function buildProgram(): Command {
       sample: o.sample !== undefined ? parseSample('--sample', o.sample) : {},
       ringBytes: o.ringBytes !== undefined ? parseIntFlag('--ring-bytes', o.ringBytes, 4096, 1 << 30) : undefined,
       snapshotMs: parseDuration('--snapshot', o.snapshot ?? '5s'),
+      metrics: o.metrics && o.metrics !== 'off' ? parseListen('--metrics', o.metrics) : undefined,
+      metricsTop: parseIntFlag('--metrics-top', o.metricsTop ?? '20', 1, 10_000),
       statusEveryMs: statusEvery,
       logger,
     });
@@ -77,12 +80,15 @@ export function buildProgram(): Command {
 
   collectOpts(program.command('collect').description('collect probe events into a sink'), { probes: 'uds,sched', sink: DEFAULT_STORE })
     .addOption(new Option('--status <d>', 'print live counts to stderr every interval (0: off)').default('0'))
+    .option('--metrics <host:port>', 'serve Prometheus /metrics here (default: off)')
     .action(async (o) => runAction(o.status === '0' ? 0 : parseDuration('--status', o.status))(o));
 
   collectOpts(program.command('up').description('single host: collect uds, sched, blockio into chDB with live status'), {
     probes: 'uds,sched,blockio',
     sink: DEFAULT_STORE,
-  }).action(async (o) => runAction(2000)(o));
+  })
+    .option('--metrics <host:port|off>', 'serve Prometheus /metrics here', '127.0.0.1:9435')
+    .action(async (o) => runAction(2000)(o));
 
   program
     .command('query')

@@ -53,3 +53,10 @@ export function parseIntFlag(flag: string, text: string, min: number, max: numbe
   if (n < min || n > max) throw new UsageError(`${flag}: ${text} is outside ${min}..${max}`);
   return n;
 }
+
+/** `--metrics HOST:PORT` (port 0: any free port). */
+export function parseListen(flag: string, text: string): { host: string; port: number } {
+  const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text.trim());
+  if (!m || Number(m[2]) > 65535) throw new UsageError(`${flag}: '${text}' should be HOST:PORT (e.g. 127.0.0.1:9435)`);
+  return { host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}

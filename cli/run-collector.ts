@@ -8,6 +8,7 @@ import { Collector, type ProbeOptions, type ProbeStatus } from '../collector/col
 import { bpfPrivilege, ensureTracefs } from '../collector/kernel.js';
 import { KernelError } from '../collector/errors.js';
 import { openSink } from '../collector/sinks.js';
+import { collectorRegistry, serveMetrics } from '../collector/metrics.js';
 import type { ProbeName } from '../schema/event.js';
 
 export interface RunOptions {
@@ -21,6 +22,9 @@ export interface RunOptions {
   snapshotMs?: number;
   /** print a status line every N ms on stderr (0: off) */
   statusEveryMs: number;
+  /** serve Prometheus /metrics on this address (undefined: off) */
+  metrics?: { host: string; port: number };
+  metricsTop?: number;
   logger: Logger;
 }
 
@@ -57,8 +61,14 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
   process.on('SIGTERM', onSignal);
 
   let statusTimer: NodeJS.Timeout | undefined;
+  let metricsServer: { close(): void } | undefined;
   try {
     const started = await collector.start();
+    if (o.metrics) {
+      const m = await serveMetrics(collectorRegistry(collector, o.probes, { topProcesses: o.metricsTop }), o.metrics);
+      metricsServer = m.server;
+      o.logger.info({ url: m.url }, 'serving Prometheus metrics');
+    }
     for (const s of started) {
       if (s.state === 'failed') o.logger.error({ probe: s.probe, err: s.error }, `probe ${s.probe} failed to attach; the others keep running`);
     }
@@ -79,6 +89,7 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
     return { status: final, rows: collector.sinkRows };
   } finally {
     if (statusTimer) clearInterval(statusTimer);
+    metricsServer?.close();
     await stop();
     await sink.close();
     process.off('SIGINT', onSignal);

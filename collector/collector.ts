@@ -246,6 +246,11 @@ export class Collector {
     return out;
   }
 
+  /** The task name of a process (cached; '' once it has exited). */
+  commOf(pid: number): string {
+    return comm(pid, this.commCache);
+  }
+
   /** Per-program run time and count (non-zero with kernel.bpf_stats_enabled=1). */
   programStats(name: ProbeName): Array<{ name: string; runTimeNs: bigint; runCnt: bigint }> {
     const p = this.probes.find((x) => x.name === name);

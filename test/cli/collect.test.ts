@@ -2,31 +2,13 @@
 // counted end to end with `v2probe query`; clean detach on SIGTERM (no program
 // left in the kernel); a clear refusal without privileges; and one probe that
 // cannot attach while the others keep running.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BIN, ROOT, runCli } from '../helpers/cli.js';
+import { BIN, ROOT, runCli, startCli } from '../helpers/cli.js';
 import { isRoot, runFixture, sleep } from '../helpers/probes.js';
-
-/** Start the CLI in the background; resolves once it logs `collecting`. */
-function startCli(args: string[], prefix: string[] = []) {
-  const [cmd, ...pre] = prefix.length ? prefix : [process.execPath];
-  const child = spawn(cmd, [...pre, ...(prefix.length ? [process.execPath] : []), BIN, ...args], { cwd: ROOT });
-  let stderr = '';
-  let stdout = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  const ready = new Promise<void>((resolve, reject) => {
-    child.stderr.on('data', (d) => {
-      stderr += d;
-      if (stderr.includes('"msg":"collecting"')) resolve();
-    });
-    child.on('exit', (code) => reject(new Error(`exited ${code} before collecting: ${stderr}`)));
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, ready, exited, out: () => ({ stdout, stderr }) };
-}
 
 function v2probePrograms(): string[] {
   const r = spawnSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' });

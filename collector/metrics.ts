@@ -1,0 +1,179 @@
+/**
+ * collector/metrics.ts — Prometheus /metrics for a running collector
+ * (prom-client). Every value is read from the collector at scrape time: the
+ * exact in-kernel counters, the log2 latency histograms (as classic buckets),
+ * per-process context switches for the top N processes (the rest folded into
+ * process_id="other"), drops by reason, hook CPU time from bpf_stats, and the
+ * collector's own CPU and RSS. Labels follow the seed: process_id, event_type,
+ * subsystem (plus probe, comm).
+ */
+import { createServer, type Server } from 'node:http';
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
+import { HIST_SLOTS, PROBES, type ProbeDef, type ProbeName } from '../schema/event.js';
+import type { Collector } from './collector.js';
+
+/** Which platform subsystem a probe family belongs to (the `subsystem` label). */
+export const SUBSYSTEM: Record<string, string> = {
+  uds: 'ipc', shm: 'ipc', sched: 'scheduler', blockio: 'block', fsync: 'filesystem',
+  lock: 'locking', futex: 'locking', pagefault: 'memory', kmem: 'memory', tcp: 'network',
+  cpufreq: 'power', go_gc: 'go_runtime', go_sched: 'go_runtime', go_malloc: 'go_runtime', profile: 'cpu', app: 'application',
+};
+const subsystemOf = (p: string) => SUBSYSTEM[p] ?? p;
+
+/** Counter names that are per-event exact counts: `<prefix><event>` → event_type. */
+const PER_EVENT = /^(calls|completed)_(.+)$/;
+const DROPS: Record<string, string> = {
+  lost_ringbuf: 'ringbuf_full', lost_mapfull: 'map_full', lost_userspace: 'userspace_queue_full',
+  lost_sink: 'sink', burst_dropped: 'burst_limit', rejected_decode: 'undecodable',
+};
+const SKIP = new Set(['seen', 'sampled', 'delivered']);
+
+/**
+ * A classic Prometheus histogram whose buckets are the in-kernel log2 slots:
+ * slot s counts values in [2^s, 2^(s+1)) ns, so bucket le = 2^(s+1) ns. The
+ * kernel keeps no exact sum: `_sum` is estimated at each slot's midpoint.
+ */
+class Log2Histogram {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly read: () => Array<{ labels: Record<string, string>; counts: number[] }>,
+  ) {}
+  async get() {
+    const values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> = [];
+    for (const h of this.read()) {
+      let cum = 0;
+      let sum = 0;
+      for (let s = 0; s < HIST_SLOTS; s++) {
+        cum += h.counts[s] ?? 0;
+        sum += (h.counts[s] ?? 0) * 1.5 * 2 ** s * 1e-9;
+        if (s < HIST_SLOTS - 1) values.push({ labels: { ...h.labels, le: 2 ** (s + 1) * 1e-9 }, value: cum, metricName: `${this.name}_bucket` });
+      }
+      values.push({ labels: { ...h.labels, le: '+Inf' }, value: cum, metricName: `${this.name}_bucket` });
+      values.push({ labels: h.labels, value: sum, metricName: `${this.name}_sum` });
+      values.push({ labels: h.labels, value: cum, metricName: `${this.name}_count` });
+    }
+    return { name: this.name, help: this.help, type: 'histogram' as never, values: values as never, aggregator: 'sum' as const };
+  }
+  reset() {}
+  remove() {}
+}
+
+export interface MetricsOptions {
+  /** per-process series for at most this many processes (by recent activity) */
+  topProcesses?: number;
+}
+
+/** Build a registry whose values are read from `collector` at each scrape. */
+export function collectorRegistry(collector: Collector, probes: readonly ProbeName[], opts: MetricsOptions = {}): Registry {
+  const reg = new Registry();
+  collectDefaultMetrics({ register: reg, prefix: 'v2probe_collector_' });
+  const topN = opts.topProcesses ?? 20;
+  const status = () => collector.status();
+
+  const setAll = <T extends string>(m: Counter<T> | Gauge<T>, rows: Array<[Record<T, string>, number]>) => {
+    m.reset();
+    for (const [labels, v] of rows) (m as Counter<T>).inc(labels, v);
+  };
+
+  new Gauge({
+    name: 'v2probe_probe_up', help: 'Whether the probe is attached (1) or failed/stopped (0).', labelNames: ['probe', 'subsystem'], registers: [reg],
+    collect() { this.reset(); for (const s of status()) this.set({ probe: s.probe, subsystem: subsystemOf(s.probe) }, s.state === 'running' ? 1 : 0); },
+  });
+  new Counter({
+    name: 'v2probe_probe_events_seen_total', help: 'Events that passed the filters, counted in the kernel (exact).', labelNames: ['probe', 'subsystem'], registers: [reg],
+    collect() { setAll(this, status().map((s) => [{ probe: s.probe, subsystem: subsystemOf(s.probe) }, s.counters.seen ?? 0])); },
+  });
+  new Counter({
+    name: 'v2probe_probe_events_sampled_total', help: 'Events chosen for per-event rows (the sampled share).', labelNames: ['probe', 'subsystem'], registers: [reg],
+    collect() { setAll(this, status().map((s) => [{ probe: s.probe, subsystem: subsystemOf(s.probe) }, s.counters.sampled ?? 0])); },
+  });
+  new Counter({
+    name: 'v2probe_probe_dropped_total', help: 'Events dropped, by probe and reason (ring buffer full, map full, userspace queue, sink, burst limit).', labelNames: ['probe', 'subsystem', 'reason'], registers: [reg],
+    collect() {
+      setAll(this, status().flatMap((s) => Object.entries(DROPS).map(([k, reason]) => [{ probe: s.probe, subsystem: subsystemOf(s.probe), reason }, s.counters[k] ?? 0] as [Record<'probe' | 'subsystem' | 'reason', string>, number])));
+    },
+  });
+  new Counter({
+    name: 'v2probe_events_total', help: 'Exact per-event-type counts from the kernel (syscalls, completions, ...).', labelNames: ['probe', 'subsystem', 'event_type'], registers: [reg],
+    collect() {
+      const rows: Array<[Record<'probe' | 'subsystem' | 'event_type', string>, number]> = [];
+      for (const s of status()) for (const [k, v] of Object.entries(s.counters)) {
+        const m = PER_EVENT.exec(k);
+        if (m) rows.push([{ probe: s.probe, subsystem: subsystemOf(s.probe), event_type: m[2] }, v]);
+      }
+      setAll(this, rows);
+    },
+  });
+  new Counter({
+    name: 'v2probe_probe_counter_total', help: 'Other exact in-kernel counters of a probe family (context switches, wakeups, bytes, ...).', labelNames: ['probe', 'subsystem', 'counter'], registers: [reg],
+    collect() {
+      const rows: Array<[Record<'probe' | 'subsystem' | 'counter', string>, number]> = [];
+      for (const s of status()) for (const [k, v] of Object.entries(s.counters)) {
+        if (!PER_EVENT.test(k) && !(k in DROPS) && !SKIP.has(k)) rows.push([{ probe: s.probe, subsystem: subsystemOf(s.probe), counter: k }, v]);
+      }
+      setAll(this, rows);
+    },
+  });
+
+  // per-process context switches, top N by increase since the last scrape
+  let lastPerPid = new Map<number, number>();
+  new Counter({
+    name: 'v2probe_process_context_switches_total', help: `Context switches out of each process (exact), for the top ${topN} processes by recent activity; the rest are summed in process_id="other".`,
+    labelNames: ['process_id', 'comm', 'subsystem', 'event_type'], registers: [reg],
+    collect() {
+      if (!probes.includes('sched')) return;
+      const rows = collector.keyedCounts('sched').filter((k) => k.counter === 'switches');
+      const activity = rows.map((r) => ({ ...r, recent: r.count - (lastPerPid.get(r.pid) ?? 0) })).sort((a, b) => b.recent - a.recent);
+      lastPerPid = new Map(rows.map((r) => [r.pid, r.count]));
+      const out: Array<[Record<'process_id' | 'comm' | 'subsystem' | 'event_type', string>, number]> = [];
+      let other = 0;
+      activity.forEach((r, i) => {
+        if (i < topN && r.recent > 0) out.push([{ process_id: String(r.pid), comm: collector.commOf(r.pid), subsystem: 'scheduler', event_type: 'switch' }, r.count]);
+        else other += r.count;
+      });
+      out.push([{ process_id: 'other', comm: '', subsystem: 'scheduler', event_type: 'switch' }, other]);
+      setAll(this, out);
+    },
+  });
+
+  reg.registerMetric(new Log2Histogram('v2probe_latency_seconds', 'Latency of every event, from in-kernel log2 histograms (bucket le = 2^(slot+1) ns; _sum estimated at slot midpoints).', () =>
+    probes.filter((p) => (PROBES[p] as ProbeDef).unit === 'ns').flatMap((p) =>
+      Object.entries(collector.histograms(p)).map(([ev, counts]) => ({ labels: { probe: p, subsystem: subsystemOf(p), event_type: ev }, counts })))) as unknown as Metric<string>);
+
+  new Counter({
+    name: 'v2probe_probe_run_time_seconds_total', help: 'CPU time spent in the probe\'s BPF programs (bpf_stats; needs kernel.bpf_stats_enabled=1).', labelNames: ['probe', 'program'], registers: [reg],
+    collect() { setAll(this, probes.flatMap((p) => collector.programStats(p).map((s) => [{ probe: p, program: s.name }, Number(s.runTimeNs) / 1e9] as [Record<'probe' | 'program', string>, number]))); },
+  });
+  new Counter({
+    name: 'v2probe_probe_runs_total', help: 'Runs of the probe\'s BPF programs (bpf_stats).', labelNames: ['probe', 'program'], registers: [reg],
+    collect() { setAll(this, probes.flatMap((p) => collector.programStats(p).map((s) => [{ probe: p, program: s.name }, Number(s.runCnt)] as [Record<'probe' | 'program', string>, number]))); },
+  });
+  new Counter({
+    name: 'v2probe_sink_rows_total', help: 'Event rows written to the sink.', registers: [reg],
+    collect() { this.reset(); this.inc(collector.sinkRows); },
+  });
+  return reg;
+}
+
+/** Serve `reg` on http://HOST:PORT/metrics; resolves with the bound address. */
+export function serveMetrics(reg: Registry, listen: { host: string; port: number }): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end('not found: try /metrics\n');
+      return;
+    }
+    reg.metrics().then(
+      (text) => res.writeHead(200, { 'Content-Type': reg.contentType }).end(text),
+      (err: Error) => res.writeHead(500).end(`metrics failed: ${err.message}\n`),
+    );
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => {
+      const a = server.address();
+      const port = typeof a === 'object' && a ? a.port : listen.port;
+      resolve({ server, url: `http://${listen.host}:${port}/metrics` });
+    });
+  });
+}

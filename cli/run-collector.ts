@@ -9,6 +9,7 @@ import { bpfPrivilege, ensureTracefs } from '../collector/kernel.js';
 import { KernelError } from '../collector/errors.js';
 import { openSink } from '../collector/sinks.js';
 import { collectorRegistry, serveMetrics } from '../collector/metrics.js';
+import { serveControl, type ControlListen } from '../collector/control.js';
 import type { ProbeName } from '../schema/event.js';
 
 export interface RunOptions {
@@ -25,6 +26,8 @@ export interface RunOptions {
   /** serve Prometheus /metrics on this address (undefined: off) */
   metrics?: { host: string; port: number };
   metricsTop?: number;
+  /** serve the control API here (undefined: off) */
+  control?: ControlListen;
   logger: Logger;
 }
 
@@ -62,6 +65,7 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
 
   let statusTimer: NodeJS.Timeout | undefined;
   let metricsServer: { close(): void } | undefined;
+  let controlServer: { close(): void } | undefined;
   try {
     const started = await collector.start();
     if (o.metrics) {
@@ -69,6 +73,7 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
       metricsServer = m.server;
       o.logger.info({ url: m.url }, 'serving Prometheus metrics');
     }
+    if (o.control) controlServer = await serveControl(collector, o.control, o.logger);
     for (const s of started) {
       if (s.state === 'failed') o.logger.error({ probe: s.probe, err: s.error }, `probe ${s.probe} failed to attach; the others keep running`);
     }
@@ -90,6 +95,7 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
   } finally {
     if (statusTimer) clearInterval(statusTimer);
     metricsServer?.close();
+    controlServer?.close();
     await stop();
     await sink.close();
     process.off('SIGINT', onSignal);

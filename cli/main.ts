@@ -13,6 +13,8 @@ import { makeLogger } from './log.js';
 import { parseComm, parseDuration, parseIntFlag, parseListen, parsePid, parseProbes, parseSample } from './parse.js';
 import { runCollector } from './run-collector.js';
 import { doctor, formatDoctor } from './doctor.js';
+import { registerCtl } from './ctl.js';
+import { DEFAULT_CONTROL_SOCKET, type ControlListen } from '../collector/control.js';
 
 const probeList = USER_PROBES.map((p) => `  ${p.padEnd(9)} ${(PROBES[p] as ProbeDef).summary}`).join('\n');
 
@@ -21,6 +23,23 @@ function checkSink(flag: string, spec: string): string {
   if (spec.startsWith('kafka://')) throw new UsageError(`${flag}: the Kafka sink is not in this build yet`);
   parseStoreDsn(spec); // throws BAD_DSN (exit 2)
   return spec;
+}
+
+function parseBudget(text: string | undefined): number | undefined {
+  if (text === undefined || text === 'off') return undefined;
+  const m = /^(\d+(?:\.\d+)?)%?$/.exec(text);
+  const n = m ? Number(m[1]) : NaN;
+  if (!(n > 0 && n <= 100)) throw new UsageError(`--budget: '${text}' should be a percentage of all CPUs in (0, 100], e.g. 1 or 0.5%`);
+  return n / 100;
+}
+
+function parseControl(spec: string | undefined, token: string | undefined): ControlListen | undefined {
+  if (!spec || spec === 'off') return undefined;
+  if (spec.startsWith('/') || spec.startsWith('.')) return { socket: spec };
+  const l = parseListen('--control', spec);
+  if (!token) throw new UsageError('--control HOST:PORT needs --control-token (or V2PROBE_CONTROL_TOKEN): the TCP API refuses requests without it');
+  if (token.length < 16) throw new UsageError('--control-token: use at least 16 characters');
+  return { ...l, token };
 }
 
 export function buildProgram(): Command {
@@ -51,9 +70,11 @@ export function buildProgram(): Command {
       .option('--sample <spec>', 'per-probe 1-in-N event sampling, e.g. uds=1000,sched=100')
       .option('--ring-bytes <n>', 'ring buffer size per probe (power of two, >= 4096)')
       .option('--snapshot <d>', 'counter/histogram snapshot interval', '5s')
-      .option('--metrics-top <n>', 'per-process metric series for at most this many processes', '20');
+      .option('--metrics-top <n>', 'per-process metric series for at most this many processes', '20')
+      .option('--control-token <t>', 'bearer token for a TCP --control address (or V2PROBE_CONTROL_TOKEN)')
+      .option('--budget <percent>', 'overhead governor: keep the probes under this % of all CPUs (off: no governor)');
 
-  const runAction = (statusEvery: number) => async (o: Record<string, string | undefined>) => {
+  const runAction = (statusEvery: number, defaults: { budget?: string } = {}) => async (o: Record<string, string | undefined>) => {
     const probes = parseProbes('--probes', o.probes!);
     const sink = checkSink('--sink', o.sink!);
     const logger = makeLogger();
@@ -68,6 +89,8 @@ export function buildProgram(): Command {
       snapshotMs: parseDuration('--snapshot', o.snapshot ?? '5s'),
       metrics: o.metrics && o.metrics !== 'off' ? parseListen('--metrics', o.metrics) : undefined,
       metricsTop: parseIntFlag('--metrics-top', o.metricsTop ?? '20', 1, 10_000),
+      control: parseControl(o.control, o.controlToken ?? process.env.V2PROBE_CONTROL_TOKEN),
+      budget: parseBudget(o.budget ?? defaults.budget),
       statusEveryMs: statusEvery,
       logger,
     });
@@ -81,6 +104,7 @@ export function buildProgram(): Command {
   collectOpts(program.command('collect').description('collect probe events into a sink'), { probes: 'uds,sched', sink: DEFAULT_STORE })
     .addOption(new Option('--status <d>', 'print live counts to stderr every interval (0: off)').default('0'))
     .option('--metrics <host:port>', 'serve Prometheus /metrics here (default: off)')
+    .option('--control <socket|host:port>', 'serve the control API (v2probe ctl) on a Unix socket path or 127.0.0.1:PORT with --control-token (default: off)')
     .action(async (o) => runAction(o.status === '0' ? 0 : parseDuration('--status', o.status))(o));
 
   collectOpts(program.command('up').description('single host: collect uds, sched, blockio into chDB with live status'), {
@@ -88,7 +112,8 @@ export function buildProgram(): Command {
     sink: DEFAULT_STORE,
   })
     .option('--metrics <host:port|off>', 'serve Prometheus /metrics here', '127.0.0.1:9435')
-    .action(async (o) => runAction(2000)(o));
+    .option('--control <socket|host:port|off>', 'serve the control API (v2probe ctl) here', DEFAULT_CONTROL_SOCKET)
+    .action(async (o) => runAction(2000, { budget: '1' })(o));
 
   program
     .command('query')
@@ -120,6 +145,8 @@ export function buildProgram(): Command {
         await store.close();
       }
     });
+
+  registerCtl(program);
 
   // usage errors from commander itself (unknown option, missing argument) exit 2
   const exitOverride = (c: Command) => {

@@ -10,6 +10,7 @@ import { KernelError } from '../collector/errors.js';
 import { openSink } from '../collector/sinks.js';
 import { collectorRegistry, serveMetrics } from '../collector/metrics.js';
 import { serveControl, type ControlListen } from '../collector/control.js';
+import { defaultSampleOf, Governor } from '../collector/governor.js';
 import type { ProbeName } from '../schema/event.js';
 
 export interface RunOptions {
@@ -28,6 +29,8 @@ export interface RunOptions {
   metricsTop?: number;
   /** serve the control API here (undefined: off) */
   control?: ControlListen;
+  /** CPU budget of the probes (fraction of all CPUs); undefined: no governor */
+  budget?: number;
   logger: Logger;
 }
 
@@ -66,10 +69,14 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
   let statusTimer: NodeJS.Timeout | undefined;
   let metricsServer: { close(): void } | undefined;
   let controlServer: { close(): void } | undefined;
+  let stopGovernor = () => {};
   try {
     const started = await collector.start();
+    const governor = o.budget !== undefined ? new Governor(collector, o.probes, defaultSampleOf(collector), { budget: o.budget }, o.logger) : undefined;
+    governor?.start();
+    stopGovernor = () => governor?.stop();
     if (o.metrics) {
-      const m = await serveMetrics(collectorRegistry(collector, o.probes, { topProcesses: o.metricsTop }), o.metrics);
+      const m = await serveMetrics(collectorRegistry(collector, o.probes, { topProcesses: o.metricsTop, governor }), o.metrics);
       metricsServer = m.server;
       o.logger.info({ url: m.url }, 'serving Prometheus metrics');
     }
@@ -94,6 +101,7 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
     return { status: final, rows: collector.sinkRows };
   } finally {
     if (statusTimer) clearInterval(statusTimer);
+    stopGovernor();
     metricsServer?.close();
     controlServer?.close();
     await stop();

@@ -11,6 +11,7 @@ import { createServer, type Server } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 import { HIST_SLOTS, PROBES, type ProbeDef, type ProbeName } from '../schema/event.js';
 import type { Collector } from './collector.js';
+import type { Governor } from './governor.js';
 
 /** Which platform subsystem a probe family belongs to (the `subsystem` label). */
 export const SUBSYSTEM: Record<string, string> = {
@@ -62,6 +63,7 @@ class Log2Histogram {
 export interface MetricsOptions {
   /** per-process series for at most this many processes (by recent activity) */
   topProcesses?: number;
+  governor?: Governor;
 }
 
 /** Build a registry whose values are read from `collector` at each scrape. */
@@ -153,6 +155,17 @@ export function collectorRegistry(collector: Collector, probes: readonly ProbeNa
     name: 'v2probe_sink_rows_total', help: 'Event rows written to the sink.', registers: [reg],
     collect() { this.reset(); this.inc(collector.sinkRows); },
   });
+  const gov = opts.governor;
+  if (gov) {
+    new Gauge({
+      name: 'v2probe_probe_cpu_ratio', help: 'CPU share of all CPUs taken by the probes\' BPF programs over the last governor interval (bpf_stats).', labelNames: ['probe'], registers: [reg],
+      collect() { this.reset(); for (const [p, v] of Object.entries(gov.perProbe)) this.set({ probe: p }, v ?? 0); },
+    });
+    new Gauge({ name: 'v2probe_governor_budget_ratio', help: 'The probes\' CPU budget (share of all CPUs).', registers: [reg], collect() { this.set(gov.budgetRatio); } });
+    new Gauge({ name: 'v2probe_governor_active_actions', help: 'Governor actions (sample-rate raises, disables) currently in force.', registers: [reg], collect() { this.set(gov.actions.length); } });
+    new Counter({ name: 'v2probe_governor_actions_total', help: 'Governor actions taken since start.', registers: [reg], collect() { this.reset(); this.inc(gov.actionsTotal); } });
+    new Counter({ name: 'v2probe_governor_restores_total', help: 'Governor actions undone since start.', registers: [reg], collect() { this.reset(); this.inc(gov.restoresTotal); } });
+  }
   return reg;
 }
 

@@ -27,7 +27,7 @@ describe.skipIf(!isRoot)('v2probe ctl', () => {
       const a = await runFixture<{ client_pid: number; client_recv: number; client_send: number }>('uds_pingpong', ['-n', '200', '-d', '50', '-m', 'sendmsg']);
       expect(ctl('sample', 'uds', '1').code).toBe(0);
       const b = await runFixture<{ client_pid: number; client_recv: number; client_send: number }>('uds_pingpong', ['-n', '200', '-d', '50', '-m', 'sendmsg']);
-      await sleep(400);
+      await sleep(1500); // the batcher lingers up to 1 s
       expect(rowsOf(run.out().stdout, a.client_pid).length).toBeLessThan(5);
       expect(rowsOf(run.out().stdout, b.client_pid).length).toBe(b.client_recv + b.client_send);
 
@@ -44,7 +44,7 @@ describe.skipIf(!isRoot)('v2probe ctl', () => {
       const c = await runFixture<{ client_pid: number }>('uds_pingpong', ['-n', '100', '-d', '50', '-m', 'sendmsg']);
       expect(ctl('enable', 'uds').code).toBe(0);
       const d = await runFixture<{ client_pid: number; client_recv: number }>('uds_pingpong', ['-n', '100', '-d', '50', '-m', 'sendmsg']);
-      await sleep(400);
+      await sleep(1500); // the batcher lingers up to 1 s
       expect(rowsOf(run.out().stdout, c.client_pid)).toHaveLength(0);
       // re-enabled with the options it had (1:1 after the change above)
       expect(rowsOf(run.out().stdout, d.client_pid).length).toBeGreaterThanOrEqual(d.client_recv);

@@ -87,6 +87,24 @@ struct {
 	__type(value, __u64);
 } sample_skip SEC(".maps");
 
+/*
+ * Per-CPU token bucket for sampled rows (cfg->burst_rate rows/s, depth
+ * cfg->burst_size). Tokens are kept in nano-rows so refill needs no division.
+ * A row over the limit is counted in V2_C_BURST_DROPPED and its weight is
+ * carried to the next row of its kind, like a ring-full drop.
+ */
+struct v2_burst_state {
+	__u64 nano_tokens;
+	__u64 last_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct v2_burst_state);
+} burst SEC(".maps");
+
 char LICENSE[] SEC("license") = "GPL";
 
 /*
@@ -160,7 +178,40 @@ static __always_inline bool v2_comm_match(const struct v2_config *cfg, const cha
 	return true;
 }
 
-/* Filters for a task given by tgid and an already-read comm. */
+/* May one more row go out on this CPU? (token bucket; always true when off) */
+static __always_inline bool v2_burst_ok(const struct v2_config *cfg)
+{
+	__u32 rate = *(volatile const __u32 *)&cfg->burst_rate;
+	__u32 size = *(volatile const __u32 *)&cfg->burst_size;
+	struct v2_burst_state *b;
+	__u64 now, elapsed, cap, t;
+	__u32 zero = 0;
+
+	if (!rate)
+		return true;
+	b = bpf_map_lookup_elem(&burst, &zero);
+	if (!b)
+		return true;
+	if (!size)
+		size = rate;
+	cap = (__u64)size * 1000000000ULL;
+	now = bpf_ktime_get_ns();
+	elapsed = now - b->last_ns;
+	if (elapsed > 4000000000ULL)	/* 4 s * 2^32 rows/s still fits in u64 */
+		elapsed = 4000000000ULL;
+	b->last_ns = now;
+	t = b->nano_tokens + elapsed * rate;
+	if (t > cap)
+		t = cap;
+	if (t < 1000000000ULL) {
+		b->nano_tokens = t;
+		return false;
+	}
+	b->nano_tokens = t - 1000000000ULL;
+	return true;
+}
+
+/* Filters for a task given by tgid and an already-read comm (no cgroup check). */
 static __always_inline bool v2_filter_comm(const struct v2_config *cfg, __u32 tgid,
 					   const char *comm)
 {
@@ -176,6 +227,8 @@ static __always_inline bool v2_filter(const struct v2_config *cfg, __u64 pid_tgi
 
 	if (cfg->targ_tgid && (__u32)(pid_tgid >> 32) != cfg->targ_tgid)
 		return false;
+	if (cfg->targ_cgroup && bpf_get_current_cgroup_id() != cfg->targ_cgroup)
+		return false;
 	if (!cfg->targ_comm[0])
 		return true;
 	bpf_get_current_comm(comm, sizeof(comm));
@@ -189,6 +242,9 @@ static __always_inline bool v2_filter_task(const struct v2_config *cfg, __u32 tg
 	char comm[V2_COMM_LEN];
 
 	if (cfg->targ_tgid && tgid != cfg->targ_tgid)
+		return false;
+	if (cfg->targ_cgroup &&
+	    BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id) != cfg->targ_cgroup)
 		return false;
 	if (!cfg->targ_comm[0])
 		return true;
@@ -215,6 +271,11 @@ static __always_inline bool v2_sample(__u32 event, __u64 value, const struct v2_
 	n = *skip + 1;
 	if (every > 1 && !(min_value && value >= min_value) &&
 	    bpf_get_prandom_u32() % every) {
+		*skip = n;
+		return false;
+	}
+	if (!v2_burst_ok(cfg)) {
+		v2_count(V2_C_BURST_DROPPED);
 		*skip = n;
 		return false;
 	}

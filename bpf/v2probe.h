@@ -21,7 +21,21 @@ enum v2_probe_id {
 	V2_PROBE_UDS = 1,
 	V2_PROBE_SCHED = 2,
 	V2_PROBE_BLOCKIO = 3,
+	V2_PROBE_SHM = 4,
+	V2_PROBE_LOCK = 5,
+	V2_PROBE_FUTEX = 6,
+	V2_PROBE_PAGEFAULT = 7,
+	V2_PROBE_KMEM = 8,
+	V2_PROBE_FSYNC = 9,
+	V2_PROBE_TCP = 10,
+	V2_PROBE_CPUFREQ = 11,
 	V2_PROBE_EMPTY = 15, /* bench baseline: empty programs on the same hooks */
+	V2_PROBE_GO_GC = 16,
+	V2_PROBE_GO_SCHED = 17,
+	V2_PROBE_GO_MALLOC = 18,
+	V2_PROBE_PROFILE = 19,
+	V2_PROBE_APP = 20,
+	V2_PROBE_OFFCPU = 21,
 };
 
 /*
@@ -30,9 +44,28 @@ enum v2_probe_id {
  */
 enum v2_uds_event { V2_UDS_SENDMSG = 0, V2_UDS_RECVMSG = 1, V2_UDS_CONNECT = 2,
 		    V2_UDS_SENDTO = 3, V2_UDS_RECVFROM = 4 };
+/* Go runtime and profiling families (bpf/go_*.bpf.c, profile, offcpu, app) */
+enum v2_go_gc_event { V2_GO_GC_STW_SWEEP_TERM = 0, V2_GO_GC_STW_MARK_TERM = 1,
+		      V2_GO_GC_STW_OTHER = 2, V2_GO_GC_CYCLE = 3 };
+enum v2_go_sched_event { V2_GO_SCHED_CREATE = 0, V2_GO_SCHED_EXIT = 1 };
+enum v2_go_malloc_event { V2_GO_MALLOC_ALLOC = 0 };
+enum v2_app_event { V2_APP_CALL = 0, V2_APP_PAIR = 1 };
 enum v2_sched_event { V2_SCHED_RUNQ = 0, V2_SCHED_SWITCH = 1 };
 enum v2_blockio_event { V2_BLOCKIO_READ = 0, V2_BLOCKIO_WRITE = 1, V2_BLOCKIO_FLUSH = 2,
 			V2_BLOCKIO_DISCARD = 3, V2_BLOCKIO_OTHER = 4 };
+enum v2_shm_event { V2_SHM_MEMFD_CREATE = 0, V2_SHM_MMAP = 1, V2_SHM_MUNMAP = 2,
+		    V2_SHM_FTRUNCATE = 3 };
+enum v2_lock_event { V2_LOCK_SPIN = 0, V2_LOCK_MUTEX = 1, V2_LOCK_RWSEM_READ = 2,
+		     V2_LOCK_RWSEM_WRITE = 3, V2_LOCK_OTHER = 4 };
+enum v2_futex_event { V2_FUTEX_WAIT = 0, V2_FUTEX_WAIT_BITSET = 1, V2_FUTEX_LOCK_PI = 2,
+		      V2_FUTEX_WAIT_REQUEUE_PI = 3 };
+enum v2_pagefault_event { V2_PAGEFAULT_USER = 0, V2_PAGEFAULT_KERNEL = 1 };
+enum v2_kmem_event { V2_KMEM_KMALLOC = 0, V2_KMEM_KFREE = 1 };
+enum v2_fsync_event { V2_FSYNC_FSYNC = 0, V2_FSYNC_FDATASYNC = 1, V2_FSYNC_SYNC_FILE_RANGE = 2,
+		      V2_FSYNC_WRITE = 3, V2_FSYNC_PWRITE = 4 };
+enum v2_tcp_event { V2_TCP_CONNECT = 0, V2_TCP_CONNECT_FAIL = 1, V2_TCP_RETRANSMIT = 2,
+		    V2_TCP_STATE = 3, V2_TCP_RTT = 4 };
+enum v2_cpufreq_event { V2_CPUFREQ_FREQ = 0, V2_CPUFREQ_IDLE = 1 };
 
 /*
  * Counter slots in each family's `counters` per-CPU array. Slots 0..7 are
@@ -44,6 +77,7 @@ enum v2_counter {
 	V2_C_LOST_RINGBUF = 2,/* bpf_ringbuf_reserve failed: ring full */
 	V2_C_LOST_MAPFULL = 3,/* a state map (start times, per-pid) was full */
 	V2_C_MISSED_START = 4,/* an exit/complete without a recorded start */
+	V2_C_BURST_DROPPED = 5,/* sampled rows over the per-CPU token bucket (cfg burst_rate) */
 	V2_C_FAMILY = 8,
 	/* sched */
 	V2_C_SCHED_SWITCHES = V2_C_FAMILY + 0, /* every sched_switch, unfiltered: compare /proc/stat ctxt */
@@ -62,6 +96,9 @@ struct v2_config {
 	__u32 sample_every;    /* 1-in-N events go to the ring buffer; 0 or 1: all */
 	__u32 min_value;       /* outliers: events with value >= min_value (ns) always sampled; 0: off */
 	char targ_comm[V2_COMM_LEN]; /* "": every comm */
+	__u64 targ_cgroup;     /* 32 cgroup v2 id (inode number of the cgroup dir); 0: every cgroup */
+	__u32 burst_rate;      /* 40 rows/s per CPU (token bucket refill); 0: no limit */
+	__u32 burst_size;      /* 44 bucket depth (rows); 0: burst_rate */
 };
 
 /* One record in the ring buffer: 64 bytes, every family. */

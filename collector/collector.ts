@@ -6,7 +6,7 @@
  * A probe that cannot attach is reported and the others keep running.
  */
 import { hostname } from 'node:os';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import {
   COMMON_COUNTERS,
@@ -33,6 +33,11 @@ export interface ProbeOptions {
   comm?: string;
   /** ns: events at least this long are always sampled (0: off) */
   minValue?: number;
+  /** cgroup v2 id (inode number of the cgroup directory, see cgroupId()); 0: every cgroup */
+  cgroup?: number;
+  /** per-CPU token bucket for sampled rows: rows/s (0: off) and depth (default = rate) */
+  burstRate?: number;
+  burstSize?: number;
 }
 
 export interface CollectorOptions {
@@ -44,6 +49,8 @@ export interface CollectorOptions {
   perProbe?: Partial<Record<ProbeName, ProbeOptions>>;
   pid?: number;
   comm?: string;
+  /** cgroup filter for every probe (cgroup v2 id) */
+  cgroup?: number;
   ringBytes?: number;
   snapshotMs?: number;
   batch?: Partial<BatcherOptions>;
@@ -59,6 +66,8 @@ export interface ProbeStatus {
   attach?: string;
   error?: string;
   attachErrors: string[];
+  /** e.g. cpufreq: "frequency transitions: not available here (...)" */
+  notes?: string[];
   counters: Record<string, number>;
 }
 
@@ -89,14 +98,25 @@ function comm(pid: number, cache: Map<number, string>): string {
   return c;
 }
 
-export function encodeConfig(o: { enabled: boolean; pid?: number; sampleEvery?: number; minValue?: number; comm?: string }): Buffer {
+export function encodeConfig(o: {
+  enabled: boolean; pid?: number; sampleEvery?: number; minValue?: number; comm?: string;
+  cgroup?: number; burstRate?: number; burstSize?: number;
+}): Buffer {
   const b = Buffer.alloc(CONFIG_SIZE);
   b.writeUInt32LE(o.enabled ? 1 : 0, 0);
   b.writeUInt32LE(o.pid ?? 0, 4);
   b.writeUInt32LE(Math.max(1, o.sampleEvery ?? 1), 8);
   b.writeUInt32LE(Math.min(o.minValue ?? 0, 0xffffffff), 12);
   if (o.comm) b.write(o.comm.slice(0, 15), 16, 'latin1');
+  b.writeBigUInt64LE(BigInt(o.cgroup ?? 0), 32);
+  b.writeUInt32LE(Math.min(o.burstRate ?? 0, 0xffffffff), 40);
+  b.writeUInt32LE(Math.min(o.burstSize ?? 0, 0xffffffff), 44);
   return b;
+}
+
+/** The cgroup v2 id of a cgroup directory (what bpf_get_current_cgroup_id returns): its inode number. */
+export function cgroupId(path: string): number {
+  return Number(statSync(path).ino);
 }
 
 /** Sum a per-CPU u64 array map into one number per index. */
@@ -156,11 +176,17 @@ export class Collector {
       await this.stop();
       throw new KernelError('ATTACH', `no probe could start: ${why}`);
     }
-    const every = this.opts.snapshotMs ?? 5000;
+    const every = this.opts.snapshotMs ?? 1000;
     this.snapshotTimer = setInterval(() => {
       this.snapshotting = this.snapshotting.then(() => this.snapshot()).catch((err) => this.opts.logger.error({ err: (err as Error).message }, 'snapshot failed'));
     }, every);
     return this.status();
+  }
+
+  /** The options a probe runs with now (sampling, filters). */
+  probeOptionsOf(name: ProbeName): ProbeOptions | undefined {
+    const p = this.probes.find((x) => x.name === name);
+    return p ? this.probeOptions(p) : undefined;
   }
 
   private probeOptions(p: Running): ProbeOptions {
@@ -170,6 +196,9 @@ export class Collector {
       pid: o.pid ?? this.opts.pid,
       comm: o.comm ?? this.opts.comm,
       minValue: o.minValue ?? 0,
+      cgroup: o.cgroup ?? this.opts.cgroup,
+      burstRate: o.burstRate,
+      burstSize: o.burstSize,
     };
   }
 
@@ -216,13 +245,46 @@ export class Collector {
     this.events.add(rows);
   }
 
-  /** Change a running probe's options (sample rate, filters, enabled) without reloading. */
-  configure(name: ProbeName, o: ProbeOptions & { enabled?: boolean }): void {
+  /**
+   * Enable (attach) or disable (detach) a probe family at run time. Disabling
+   * takes a last snapshot of it, then frees its BPF object; enabling opens and
+   * attaches it again (counters start from zero; deltas restart cleanly).
+   * Probes not given to the constructor can be enabled too.
+   */
+  async setEnabled(name: ProbeName, enabled: boolean): Promise<ProbeStatus> {
+    if (this.stopped) throw new KernelError('STOPPED', 'collector is stopped');
+    let p = this.probes.find((x) => x.name === name);
+    if (enabled) {
+      if (!p) {
+        p = { name, def: PROBES[name] as ProbeDef, state: 'starting', attachErrors: [], last: new Map(), lastHist: new Map(), decodeRejected: 0 };
+        this.probes.push(p);
+      }
+      if (!p.native) {
+        p.state = 'starting';
+        p.error = undefined;
+        p.attachErrors = [];
+        p.last.clear();
+        p.lastHist.clear();
+        await this.startProbe(loadNative(), p);
+      }
+    } else if (p?.native) {
+      await this.snapshotting;
+      await this.snapshot();
+      p.native.close();
+      p.native = undefined;
+      p.plan = undefined;
+      p.state = 'stopped';
+    }
+    return this.status().find((s) => s.probe === name)!;
+  }
+
+  /** Change a running probe's options (sample rate, filters) without reloading. */
+  configure(name: ProbeName, o: ProbeOptions): void {
     const p = this.probes.find((x) => x.name === name);
     if (!p?.native) throw new KernelError('NOT_RUNNING', `probe ${name} is not running`);
     const cur = { ...this.probeOptions(p), ...o };
     this.opts.perProbe = { ...this.opts.perProbe, [name]: cur };
-    p.native.updateMap('config', Buffer.alloc(4), encodeConfig({ enabled: o.enabled ?? true, ...cur }));
+    p.native.updateMap('config', Buffer.alloc(4), encodeConfig({ enabled: true, ...cur }));
   }
 
   /** Exact counters of a probe: common + family + userspace drops, summed over CPUs. */
@@ -269,9 +331,9 @@ export class Collector {
   }
 
   /** Per-key exact counts of family maps (sched: switches per pid; blockio: per device and kind). */
-  keyedCounts(name: ProbeName): Array<{ counter: string; pid: number; key: string; count: number; total: number }> {
+  keyedCounts(name: ProbeName): Array<{ counter: string; pid: number; key: string; count: number; total: number; totalCounter?: string }> {
     const p = this.probes.find((x) => x.name === name);
-    const out: Array<{ counter: string; pid: number; key: string; count: number; total: number }> = [];
+    const out: Array<{ counter: string; pid: number; key: string; count: number; total: number; totalCounter?: string }> = [];
     if (!p?.native) return out;
     for (const k of ATTACH[name].keyedCounts ?? []) {
       const m = p.native.readMap(k.map);
@@ -281,7 +343,11 @@ export class Collector {
         const count = m.values.readUInt32LE(vo + 4) * 0x1_0000_0000 + m.values.readUInt32LE(vo);
         const total = m.values.readUInt32LE(vo + 12) * 0x1_0000_0000 + m.values.readUInt32LE(vo + 8);
         if (k.key === 'pid') {
-          out.push({ counter: k.counter, pid: m.keys.readUInt32LE(ko), key: '', count, total });
+          out.push({ counter: k.counter, pid: m.keys.readUInt32LE(ko), key: '', count, total, totalCounter: k.total });
+        } else if (k.key === 'pid_addr') {
+          // {u32 tgid, u32 pad, u64 addr}: e.g. futex waits per process and futex word
+          const addr = m.keys.readBigUInt64LE(ko + 8).toString(16);
+          out.push({ counter: k.counter, pid: m.keys.readUInt32LE(ko), key: `0x${addr}`, count, total, totalCounter: k.total });
         } else {
           const dev = m.keys.readUInt32LE(ko);
           const kind = p.def.events[m.keys.readUInt32LE(ko + 4)] ?? 'other';
@@ -310,7 +376,8 @@ export class Collector {
       for (const [n, v] of Object.entries(this.readCounters(p))) push(n, 0, '', v);
       for (const k of this.keyedCounts(p.name)) {
         push(k.counter, k.pid, k.key, k.count);
-        if (k.key) push(k.counter.replace('completed', 'bytes'), 0, k.key, k.total);
+        if (k.totalCounter) push(k.totalCounter, k.pid, k.key, k.total);
+        else if (k.key) push(k.counter.replace('completed', 'bytes'), 0, k.key, k.total);
       }
       for (const [ev, counts] of Object.entries(this.histograms(p.name))) {
         const prev = p.lastHist.get(ev) ?? new Array<number>(HIST_SLOTS).fill(0);
@@ -332,6 +399,7 @@ export class Collector {
       attach: p.plan?.label,
       error: p.error,
       attachErrors: p.attachErrors,
+      notes: ATTACH[p.name].notes?.(),
       counters: p.native ? this.readCounters(p) : {},
     }));
   }

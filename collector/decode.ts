@@ -72,4 +72,4 @@ export function decodeBatch(buf: Buffer, ctx: DecodeContext): DecodeResult {
 function setArg(row: EventRow, name: keyof typeof ATTR_SIGNED, buf: Buffer, off: number): void {
   (row as Record<string, unknown>)[name] = ATTR_SIGNED[name] ? readS64(buf, off) : readU64(buf, off);
 }
-const ATTR_SIGNED = { fd: true, ret: true, dev: false, bytes: false, peer_pid: false, state: false } as const;
+const ATTR_SIGNED = { fd: true, ret: true, dev: false, bytes: false, peer_pid: false, state: false, addr: true, seq: false, target: false } as const;

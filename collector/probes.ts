@@ -4,6 +4,7 @@
  * what tracepoints it needs, and the family-specific maps it exposes.
  * The collector tries the plans in order and reports which one it got.
  */
+import { existsSync, readdirSync } from 'node:fs';
 import type { ProbeName } from '../schema/event.js';
 
 export interface AttachPlan {
@@ -16,15 +17,46 @@ export interface AttachPlan {
   /** needs kernel BTF (tp_btf) */
   needsBtf: boolean;
   /** attach type family, for doctor (kprobe fallbacks cannot run where kprobes are off) */
-  kind: 'tracepoint' | 'tp_btf' | 'raw_tp' | 'kprobe';
+  kind: 'tracepoint' | 'tp_btf' | 'raw_tp' | 'kprobe' | 'uprobe' | 'perf_event';
+  /** uprobe plans: where each program goes in the target binaries (collector/go-attach.ts) */
+  uprobes?: UprobeTarget[];
+}
+
+/**
+ * An entry uprobe of a plan. `at: 'entry'`: the first of `symbols` the binary
+ * has. `at: 'after-call'`: the instruction after every CALL to that symbol
+ * inside the functions named by `callers` (a plain uprobe where the callee
+ * returns: the end of a function without a uretprobe, which crashes Go).
+ */
+export interface UprobeTarget {
+  program: string;
+  symbols: string[];
+  at?: 'entry' | 'after-call';
+  /** after-call: caller function names (regular expression) */
+  callers?: string;
 }
 
 export interface FamilyAttach {
   object: string;
   plans: AttachPlan[];
   /** extra maps with per-key exact counts: map name → how to read its key */
-  keyedCounts?: Array<{ map: string; key: 'pid' | 'dev_kind'; counter: string }>;
+  keyedCounts?: Array<{ map: string; key: 'pid' | 'dev_kind' | 'pid_addr'; counter: string; /** name for the value's `total` */ total?: string }>;
+  /** parts of the family this machine cannot provide although the probe attaches (doctor and status show them) */
+  notes?: () => string[] | undefined;
 }
+
+/** cpufreq: is there a frequency-scaling driver? (VMs usually have none: power:cpu_frequency never fires) */
+export function cpufreqNotes(sysCpu = '/sys/devices/system/cpu'): string[] | undefined {
+  const notes: string[] = [];
+  const dir = `${sysCpu}/cpufreq`;
+  const policies = existsSync(dir) ? readdirSync(dir).filter((d) => d.startsWith('policy')) : [];
+  if (policies.length === 0) notes.push(`frequency transitions: not available here (no cpufreq driver: ${dir} has no policy*; usual in VMs)`);
+  const idle = `${sysCpu}/cpuidle/current_driver`;
+  if (!existsSync(idle)) notes.push(`idle states: not available here (no cpuidle driver: ${idle} missing)`);
+  return notes.length ? notes : undefined;
+}
+
+const kprobeOnly = (label: string): AttachPlan => ({ label: `${label} (not built: kprobes are a fallback for kernels without the tracepoints)`, programs: [], tracepoints: [], needsBtf: false, kind: 'kprobe' });
 
 const sys = (names: string[]) => names.flatMap((n) => [`syscalls/sys_enter_${n}`, `syscalls/sys_exit_${n}`]);
 const UDS_SYSCALLS = ['sendmsg', 'recvmsg', 'connect', 'sendto', 'recvfrom'];
@@ -95,6 +127,196 @@ export const ATTACH: Record<ProbeName, FamilyAttach> = {
       },
     ],
     keyedCounts: [{ map: 'dev_counts', key: 'dev_kind', counter: 'completed' }],
+  },
+  shm: {
+    object: 'shm',
+    plans: [
+      {
+        label: 'tracepoint syscalls:sys_{enter,exit}_{memfd_create,mmap,munmap,ftruncate}, tp_btf sched_process_exit',
+        programs: ['shm_exit_memfd_create', 'shm_enter_mmap', 'shm_exit_mmap', 'shm_enter_munmap', 'shm_enter_ftruncate', 'shm_exit_ftruncate', 'shm_process_exit'],
+        tracepoints: ['syscalls/sys_exit_memfd_create', ...sys(['mmap', 'ftruncate']), 'syscalls/sys_enter_munmap', 'sched/sched_process_exit'],
+        needsBtf: false,
+        kind: 'tracepoint',
+      },
+      kprobeOnly('kprobe shmem_file_setup'),
+    ],
+    keyedCounts: [{ map: 'pid_shm', key: 'pid', counter: 'shm_live_maps', total: 'shm_live_bytes' }],
+  },
+  lock: {
+    object: 'lock',
+    plans: [
+      {
+        label: 'tp_btf lock:contention_begin, contention_end',
+        programs: ['contention_begin_btf', 'contention_end_btf'],
+        tracepoints: ['lock/contention_begin', 'lock/contention_end'],
+        needsBtf: true,
+        kind: 'tp_btf',
+      },
+      {
+        label: 'raw_tp lock:contention_begin, contention_end',
+        programs: ['contention_begin_raw', 'contention_end_raw'],
+        tracepoints: ['lock/contention_begin', 'lock/contention_end'],
+        needsBtf: false,
+        kind: 'raw_tp',
+      },
+      kprobeOnly('kprobe mutex_lock slowpath'),
+    ],
+    keyedCounts: [{ map: 'pid_lock', key: 'pid', counter: 'lock_waits', total: 'lock_wait_ns' }],
+  },
+  futex: {
+    object: 'futex',
+    plans: [
+      {
+        label: 'tracepoint syscalls:sys_{enter,exit}_futex',
+        programs: ['futex_enter', 'futex_exit'],
+        tracepoints: sys(['futex']),
+        needsBtf: false,
+        kind: 'tracepoint',
+      },
+    ],
+    keyedCounts: [{ map: 'futex_addr_waits', key: 'pid_addr', counter: 'futex_waits', total: 'futex_wait_ns' }],
+  },
+  pagefault: {
+    object: 'pagefault',
+    plans: [
+      {
+        label: 'tracepoint exceptions:page_fault_user, page_fault_kernel',
+        programs: ['page_fault_user', 'page_fault_kernel'],
+        tracepoints: ['exceptions/page_fault_user', 'exceptions/page_fault_kernel'],
+        needsBtf: false,
+        kind: 'tracepoint',
+      },
+    ],
+    keyedCounts: [{ map: 'pid_faults', key: 'pid', counter: 'faults_user', total: 'faults_kernel' }],
+  },
+  kmem: {
+    object: 'kmem',
+    plans: [
+      {
+        label: 'tp_btf kmem:kmalloc, kmem:kfree',
+        programs: ['kmalloc_btf', 'kfree_btf'],
+        tracepoints: ['kmem/kmalloc', 'kmem/kfree'],
+        needsBtf: true,
+        kind: 'tp_btf',
+      },
+      {
+        label: 'raw_tp kmem:kmalloc, kmem:kfree',
+        programs: ['kmalloc_raw', 'kfree_raw'],
+        tracepoints: ['kmem/kmalloc', 'kmem/kfree'],
+        needsBtf: false,
+        kind: 'raw_tp',
+      },
+      kprobeOnly('kprobe __kmalloc'),
+    ],
+  },
+  fsync: {
+    object: 'fsync',
+    plans: [
+      {
+        label: 'tracepoint syscalls:sys_{enter,exit}_{fsync,fdatasync,sync_file_range,write,pwrite64}',
+        programs: ['fsync', 'fdatasync', 'sync_file_range', 'write', 'pwrite64'].flatMap((n) => [`fsync_enter_${n}`, `fsync_exit_${n}`]),
+        tracepoints: sys(['fsync', 'fdatasync', 'sync_file_range', 'write', 'pwrite64']),
+        needsBtf: false,
+        kind: 'tracepoint',
+      },
+    ],
+  },
+  tcp: {
+    object: 'tcp',
+    plans: [
+      {
+        label: 'tracepoint sock:inet_sock_set_state, tcp:tcp_retransmit_skb, tcp:tcp_probe',
+        programs: ['tcp_set_state', 'tcp_retransmit', 'tcp_probe'],
+        tracepoints: ['sock/inet_sock_set_state', 'tcp/tcp_retransmit_skb', 'tcp/tcp_probe'],
+        needsBtf: false,
+        kind: 'tracepoint',
+      },
+      kprobeOnly('kprobe tcp_v4_connect'),
+    ],
+  },
+  cpufreq: {
+    object: 'cpufreq',
+    plans: [
+      {
+        label: 'tracepoint power:cpu_frequency, power:cpu_idle',
+        programs: ['cpu_frequency', 'cpu_idle'],
+        tracepoints: ['power/cpu_frequency', 'power/cpu_idle'],
+        needsBtf: false,
+        kind: 'tracepoint',
+      },
+    ],
+    notes: () => cpufreqNotes(),
+  },
+  go_gc: {
+    object: 'go_gc',
+    plans: [
+      {
+        label: 'uprobe runtime.stopTheWorldWithSema + after-call sites of runtime.startTheWorldWithSema',
+        programs: ['go_stop_world', 'go_start_world'],
+        tracepoints: [],
+        needsBtf: false,
+        kind: 'uprobe',
+        uprobes: [
+          { program: 'go_stop_world', symbols: ['runtime.stopTheWorldWithSema'] },
+          { program: 'go_start_world', symbols: ['runtime.startTheWorldWithSema'], at: 'after-call', callers: '^runtime\\.(gcStart|gcMarkDone|gcMarkTermination|startTheWorld|startTheWorldGC)(\\.|$)' },
+        ],
+      },
+      {
+        label: 'uprobe runtime.stopTheWorldWithSema + runtime.startTheWorldWithSema entry (pause without the restart itself)',
+        programs: ['go_stop_world', 'go_start_world'],
+        tracepoints: [],
+        needsBtf: false,
+        kind: 'uprobe',
+        uprobes: [
+          { program: 'go_stop_world', symbols: ['runtime.stopTheWorldWithSema'] },
+          { program: 'go_start_world', symbols: ['runtime.startTheWorldWithSema'] },
+        ],
+      },
+    ],
+    keyedCounts: [{ map: 'gc_procs', key: 'pid', counter: 'gc_cycles', total: 'gc_stw_ns' }],
+  },
+  go_sched: {
+    object: 'go_sched',
+    plans: [
+      {
+        label: 'uprobe runtime.newproc1, runtime.goexit1',
+        programs: ['go_newproc', 'go_goexit'],
+        tracepoints: [],
+        needsBtf: false,
+        kind: 'uprobe',
+        uprobes: [
+          { program: 'go_newproc', symbols: ['runtime.newproc1'] },
+          { program: 'go_goexit', symbols: ['runtime.goexit1'] },
+        ],
+      },
+    ],
+    keyedCounts: [{ map: 'goroutines', key: 'pid', counter: 'goroutines_created', total: 'goroutines_exited' }],
+  },
+  go_malloc: {
+    object: 'go_malloc',
+    plans: [
+      {
+        label: 'uprobe runtime.mallocgc',
+        programs: ['go_mallocgc'],
+        tracepoints: [],
+        needsBtf: false,
+        kind: 'uprobe',
+        uprobes: [{ program: 'go_mallocgc', symbols: ['runtime.mallocgc'] }],
+      },
+    ],
+    keyedCounts: [{ map: 'malloc_procs', key: 'pid', counter: 'mallocs', total: 'malloc_bytes' }],
+  },
+  profile: {
+    object: 'profile',
+    plans: [{ label: 'perf_event cpu-clock 99 Hz per CPU + bpf_get_stackid', programs: ['profile_cpu'], tracepoints: [], needsBtf: false, kind: 'perf_event' }],
+  },
+  offcpu: {
+    object: 'offcpu',
+    plans: [{ label: 'tp_btf sched_switch (stack at switch-out, time to switch-in)', programs: ['offcpu_switch'], tracepoints: ['sched/sched_switch'], needsBtf: true, kind: 'tp_btf' }],
+  },
+  app: {
+    object: 'app',
+    plans: [{ label: 'uprobe BINARY:SYMBOL (user targets, --uprobe)', programs: ['app_uprobe'], tracepoints: [], needsBtf: false, kind: 'uprobe', uprobes: [] }],
   },
   empty: {
     object: 'empty',

@@ -65,6 +65,7 @@ export class StdoutSink implements Sink {
 /** `--sink`: a store DSN, or `stdout`. Opens the store and applies the schema. */
 export async function openSink(spec: string, opts: { snapshotsToStdout?: boolean } = {}): Promise<Sink> {
   if (spec === 'stdout' || spec === '-') return new StdoutSink(process.stdout, opts.snapshotsToStdout ?? false);
+  if (spec.startsWith('kafka://')) return (await import('./kafka-sink.js')).openKafkaSink(spec);
   const store = await openStore(spec);
   await applySchema(store);
   return new StoreSink(store);

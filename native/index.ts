@@ -91,6 +91,41 @@ export interface ProgramStat {
   id: number;
 }
 
+/**
+ * An entry uprobe at a file offset of a binary (attachUprobes). Entry only:
+ * there is deliberately no return-probe option (uretprobes crash Go programs).
+ */
+export interface UprobeSpec {
+  /** BPF program name (a SEC("uprobe") program of the family) */
+  program: string;
+  /** path of the executable or library */
+  binary: string;
+  /** file offset of the instruction (not the virtual address) */
+  offset: number;
+  /** only this process; omitted or -1: every process of the binary, including later ones */
+  pid?: number;
+  /** value of bpf_get_attach_cookie() in the program */
+  cookie?: number | bigint;
+}
+
+/** Sampling perf events, one per CPU (attachPerfEvent). Default: cpu-clock at 99 Hz on every online CPU. */
+export interface PerfEventSpec {
+  /** BPF program name (a SEC("perf_event") program of the family) */
+  program: string;
+  /** samples per second (frequency mode); default 99 */
+  frequency?: number;
+  /** or: one sample every `period` events (overrides frequency) */
+  period?: number;
+  /** perf_event_attr.type, default 1 (PERF_TYPE_SOFTWARE) */
+  type?: number;
+  /** perf_event_attr.config, default 0 (PERF_COUNT_SW_CPU_CLOCK) */
+  config?: number;
+  /** only this process's tasks; omitted or -1: every task */
+  pid?: number;
+  /** CPUs to open on; default every online CPU */
+  cpus?: number[];
+}
+
 export interface Probe {
   readonly family: string;
   programs(): ProgramInfo[];
@@ -106,6 +141,12 @@ export interface Probe {
   programStats(): ProgramStat[];
   /** Detaches, stops polling, frees the object. Idempotent; also runs at process exit. */
   close(): void;
+  /** Entry uprobes at explicit offsets; one result per spec (section names binary+offset). */
+  attachUprobes(specs: UprobeSpec[]): Promise<AttachResult[]>;
+  /** perf_event_open per CPU + attach; one result per CPU. */
+  attachPerfEvent(spec: PerfEventSpec): Promise<AttachResult[]>;
+  /** Destroys the links of one program (or of all when omitted); returns how many. */
+  detach(program?: string): number;
 }
 
 export interface NativeAddon {
@@ -138,6 +179,7 @@ export const BpfMapType = {
   PERCPU_ARRAY: 6,
   LRU_HASH: 9,
   LRU_PERCPU_HASH: 10,
+  STACK_TRACE: 7,
   RINGBUF: 27,
 } as const;
 

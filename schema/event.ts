@@ -28,13 +28,16 @@ export const RECORD_FIELDS = [
 ] as const;
 
 /** Layout of `struct v2_config` (key 0 of each family's `config` map). */
-export const CONFIG_SIZE = 32;
+export const CONFIG_SIZE = 48;
 export const CONFIG_FIELDS = [
   { name: 'enabled', offset: 0, size: 4, kind: 'u32' },
   { name: 'targ_tgid', offset: 4, size: 4, kind: 'u32' },
   { name: 'sample_every', offset: 8, size: 4, kind: 'u32' },
   { name: 'min_value', offset: 12, size: 4, kind: 'u32' },
   { name: 'targ_comm', offset: 16, size: 16, kind: 'char[16]' },
+  { name: 'targ_cgroup', offset: 32, size: 8, kind: 'u64' },
+  { name: 'burst_rate', offset: 40, size: 4, kind: 'u32' },
+  { name: 'burst_size', offset: 44, size: 4, kind: 'u32' },
 ] as const;
 
 /** Counter slots shared by every family (enum v2_counter). */
@@ -44,6 +47,7 @@ export const COMMON_COUNTERS = {
   lost_ringbuf: 2,
   lost_mapfull: 3,
   missed_start: 4,
+  burst_dropped: 5,
 } as const;
 export const FAMILY_COUNTER_BASE = 8;
 export const HIST_SLOTS = 32;
@@ -60,6 +64,13 @@ export const ATTRIBUTE_COLUMNS = {
   bytes: { type: 'UInt64', from: 'u64' },
   peer_pid: { type: 'UInt32', from: 'u64' },
   state: { type: 'UInt32', from: 'u64' },
+  /** an address (fault address, futex/lock word, mapping, kmalloc call site; tcp: IPv4 daddr << 16 | dport).
+   * Signed so that kernel addresses (0xffff...) stay exact as JS numbers: hex(reinterpretAsUInt64(addr)) in SQL. */
+  addr: { type: 'Int64', from: 'i64' },
+  /** a sequence number (go_gc: the process's GC cycle) */
+  seq: { type: 'UInt64', from: 'u64' },
+  /** app: index of the --uprobe target */
+  target: { type: 'UInt16', from: 'u64' },
 } as const;
 export type AttributeName = keyof typeof ATTRIBUTE_COLUMNS;
 
@@ -88,6 +99,10 @@ function perEvent(events: readonly string[], base: number, prefix: string): Reco
 
 const UDS_EVENTS = ['sendmsg', 'recvmsg', 'connect', 'sendto', 'recvfrom'] as const;
 const BLOCKIO_EVENTS = ['read', 'write', 'flush', 'discard', 'other'] as const;
+const SHM_EVENTS = ['memfd_create', 'mmap', 'munmap', 'ftruncate'] as const;
+const LOCK_EVENTS = ['spin', 'mutex', 'rwsem_read', 'rwsem_write', 'other'] as const;
+const FUTEX_EVENTS = ['wait', 'wait_bitset', 'lock_pi', 'wait_requeue_pi'] as const;
+const FSYNC_EVENTS = ['fsync', 'fdatasync', 'sync_file_range', 'write', 'pwrite'] as const;
 
 export const PROBES = {
   uds: {
@@ -119,6 +134,154 @@ export const PROBES = {
     },
     unit: 'ns',
     defaultSampleEvery: 1,
+  },
+  shm: {
+    id: 4,
+    summary: 'memfd_create, shared mmap/munmap of shmem/memfd/anon-shared memory, ftruncate sizes; live shared bytes per process',
+    events: SHM_EVENTS,
+    args: { arg0: 'addr', arg1: 'fd' },
+    counters: {
+      ...perEvent(SHM_EVENTS, FAMILY_COUNTER_BASE, 'calls_'),
+      ...perEvent(SHM_EVENTS, FAMILY_COUNTER_BASE + 8, 'bytes_'),
+    },
+    unit: 'bytes',
+    defaultSampleEvery: 1,
+  },
+  lock: {
+    id: 5,
+    summary: 'kernel lock contention wait time (spin, mutex, rwsem read/write) per process',
+    events: LOCK_EVENTS,
+    args: { arg0: 'addr', arg1: 'state' },
+    counters: {
+      ...perEvent(LOCK_EVENTS, FAMILY_COUNTER_BASE, 'waits_'),
+      ...perEvent(LOCK_EVENTS, FAMILY_COUNTER_BASE + 8, 'wait_ns_'),
+    },
+    unit: 'ns',
+    defaultSampleEvery: 1,
+  },
+  futex: {
+    id: 6,
+    summary: 'user-space lock waits (FUTEX_WAIT/WAIT_BITSET/LOCK_PI time to return) per process and futex address',
+    events: FUTEX_EVENTS,
+    args: { arg0: 'addr', arg1: 'ret' },
+    counters: {
+      ...perEvent(FUTEX_EVENTS, FAMILY_COUNTER_BASE, 'waits_'),
+      ...perEvent(FUTEX_EVENTS, FAMILY_COUNTER_BASE + 8, 'wait_ns_'),
+    },
+    unit: 'ns',
+    defaultSampleEvery: 100,
+  },
+  pagefault: {
+    id: 7,
+    summary: 'user and kernel page faults (exact per process), sampled with address and error code',
+    events: ['user', 'kernel'],
+    args: { arg0: 'addr', arg1: 'state' },
+    counters: { faults_user: FAMILY_COUNTER_BASE, faults_kernel: FAMILY_COUNTER_BASE + 1 },
+    unit: 'count',
+    defaultSampleEvery: 1000,
+  },
+  kmem: {
+    id: 8,
+    summary: 'kmalloc/kfree calls and bytes (exact), sampled with call site',
+    events: ['kmalloc', 'kfree'],
+    args: { arg0: 'addr', arg1: 'bytes' },
+    counters: {
+      kmalloc: FAMILY_COUNTER_BASE,
+      kfree: FAMILY_COUNTER_BASE + 1,
+      kmalloc_bytes: FAMILY_COUNTER_BASE + 2,
+      kmalloc_req_bytes: FAMILY_COUNTER_BASE + 3,
+    },
+    unit: 'bytes',
+    defaultSampleEvery: 1000,
+  },
+  fsync: {
+    id: 9,
+    summary: 'fsync/fdatasync/sync_file_range latency and small (<= 4 KiB) regular-file write/pwrite latency',
+    events: FSYNC_EVENTS,
+    args: { arg0: 'fd', arg1: 'ret' },
+    counters: { ...perEvent(FSYNC_EVENTS, FAMILY_COUNTER_BASE, 'calls_'), small_write_bytes: FAMILY_COUNTER_BASE + 8 },
+    unit: 'ns',
+    defaultSampleEvery: 1,
+  },
+  tcp: {
+    id: 10,
+    summary: 'TCP connect latency and failures, retransmits, state changes, sampled RTT',
+    events: ['connect', 'connect_fail', 'retransmit', 'state', 'rtt'],
+    args: { arg0: 'addr', arg1: 'state' },
+    counters: {
+      connects: FAMILY_COUNTER_BASE,
+      connect_fails: FAMILY_COUNTER_BASE + 1,
+      retransmits: FAMILY_COUNTER_BASE + 2,
+      state_changes: FAMILY_COUNTER_BASE + 3,
+      rtt_samples: FAMILY_COUNTER_BASE + 4,
+    },
+    unit: 'ns',
+    defaultSampleEvery: 1,
+  },
+  cpufreq: {
+    id: 11,
+    summary: 'CPU frequency transitions (kHz) and idle-state residency',
+    events: ['freq', 'idle'],
+    args: { arg0: 'state' },
+    counters: { freq_changes: FAMILY_COUNTER_BASE, idle_entries: FAMILY_COUNTER_BASE + 1, idle_ns: FAMILY_COUNTER_BASE + 2 },
+    unit: 'ns',
+    defaultSampleEvery: 100,
+  },
+  go_gc: {
+    id: 16,
+    summary: 'Go GC cycles and stop-the-world pauses (entry uprobes on the runtime; per process)',
+    events: ['stw_sweep_term', 'stw_mark_term', 'stw_other', 'cycle'],
+    args: { arg0: 'state', arg1: 'seq' },
+    counters: { gc_cycles: FAMILY_COUNTER_BASE, gc_stw_ns: FAMILY_COUNTER_BASE + 1, stw_other: FAMILY_COUNTER_BASE + 2, stw_other_ns: FAMILY_COUNTER_BASE + 3 },
+    unit: 'ns',
+    defaultSampleEvery: 1,
+  },
+  go_sched: {
+    id: 17,
+    summary: 'Go goroutines created and exited (exact) and live count per process',
+    events: ['create', 'exit'],
+    args: { arg0: 'addr' },
+    counters: { goroutines_created: FAMILY_COUNTER_BASE, goroutines_exited: FAMILY_COUNTER_BASE + 1 },
+    unit: 'count',
+    defaultSampleEvery: 1000,
+  },
+  go_malloc: {
+    id: 18,
+    summary: 'Go heap allocations (runtime.mallocgc calls and bytes), sampled with weight',
+    events: ['alloc'],
+    args: { arg0: 'addr' },
+    counters: { mallocs: FAMILY_COUNTER_BASE, malloc_bytes: FAMILY_COUNTER_BASE + 1 },
+    unit: 'bytes',
+    defaultSampleEvery: 1000,
+  },
+  profile: {
+    id: 19,
+    summary: 'on-CPU stacks (perf_event cpu-clock, 99 Hz) for flame graphs',
+    events: [],
+    args: {},
+    counters: { user_stack_lost: FAMILY_COUNTER_BASE, kern_stack_lost: FAMILY_COUNTER_BASE + 1, idle_samples: FAMILY_COUNTER_BASE + 2 },
+    unit: 'count',
+    defaultSampleEvery: 1,
+    internal: true,
+  },
+  app: {
+    id: 20,
+    summary: 'user-defined entry uprobes (--uprobe BINARY:SYMBOL[:pair=SYMBOL2]): calls and entry-to-entry latency',
+    events: ['call', 'pair'],
+    args: { arg0: 'target' },
+    counters: {},
+    unit: 'ns',
+    defaultSampleEvery: 100,
+  },
+  offcpu: {
+    id: 21,
+    summary: 'off-CPU time by stack (sched_switch out to in) for off-CPU flame graphs',
+    events: [],
+    args: {},
+    counters: { offcpu_ns: FAMILY_COUNTER_BASE, stack_lost: FAMILY_COUNTER_BASE + 1 },
+    unit: 'ns',
+    defaultSampleEvery: 1,
+    internal: true,
   },
   empty: {
     id: 15,
@@ -162,6 +325,9 @@ export const EventRow = z.object({
   bytes: z.number().int().min(0).optional(),
   peer_pid: z.number().int().min(0).optional(),
   state: z.number().int().min(0).optional(),
+  addr: z.number().int().optional(),
+  seq: z.number().int().min(0).optional(),
+  target: z.number().int().min(0).max(0xffff).optional(),
 });
 export type EventRow = z.infer<typeof EventRow>;
 

@@ -3,6 +3,7 @@
 // ThreadSafeFunction that carries ring-buffer batches to JavaScript.
 #include "js_probe.h"
 
+#include <functional>
 #include <utility>
 
 #include "js_util.h"
@@ -14,14 +15,16 @@ namespace {
 // attach() runs libbpf's attach calls off the JavaScript thread.
 class AttachWorker : public Napi::AsyncWorker {
  public:
-  AttachWorker(Napi::Env env, std::shared_ptr<v2::Probe> core)
+  using Fn = std::function<v2::Status(v2::Probe&, std::vector<v2::AttachResult>*)>;
+  AttachWorker(Napi::Env env, std::shared_ptr<v2::Probe> core, Fn fn = nullptr)
       : Napi::AsyncWorker(env, "v2probe.attach"),
         deferred_(Napi::Promise::Deferred::New(env)),
-        core_(std::move(core)) {}
+        core_(std::move(core)),
+        fn_(std::move(fn)) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
-    st_ = core_->Attach(&results_);
+    st_ = fn_ ? fn_(*core_, &results_) : core_->Attach(&results_);
     if (!st_.ok()) SetError(st_.message);
   }
   void OnOK() override {
@@ -60,6 +63,7 @@ class AttachWorker : public Napi::AsyncWorker {
 
   Napi::Promise::Deferred deferred_;
   std::shared_ptr<v2::Probe> core_;
+  Fn fn_;
   v2::Status st_;
   std::vector<v2::AttachResult> results_;
 };
@@ -83,6 +87,9 @@ Napi::Function ProbeWrap::DefineClass(Napi::Env env) {
           InstanceMethod<&ProbeWrap::UpdateMap>("updateMap"),
           InstanceMethod<&ProbeWrap::ProgramStats>("programStats"),
           InstanceMethod<&ProbeWrap::Close>("close"),
+          InstanceMethod<&ProbeWrap::AttachUprobes>("attachUprobes"),
+          InstanceMethod<&ProbeWrap::AttachPerfEvent>("attachPerfEvent"),
+          InstanceMethod<&ProbeWrap::Detach>("detach"),
       });
 }
 
@@ -366,6 +373,96 @@ Napi::Value ProbeWrap::ProgramStats(const Napi::CallbackInfo& info) {
 Napi::Value ProbeWrap::Close(const Napi::CallbackInfo& info) {
   CloseAll();
   return info.Env().Undefined();
+}
+
+// ---- uprobes, perf events, detach -------------------------------------------
+
+// attachUprobes([{ program, binary, offset, pid?, cookie? }]) -> Promise<AttachResult[]>
+Napi::Value ProbeWrap::AttachUprobes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray())
+    ThrowType(env, "expected specs to be an array of { program, binary, offset, pid?, cookie? }");
+  Napi::Array arr = info[0].As<Napi::Array>();
+  std::vector<v2::UprobeSpec> specs;
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    std::string at = "specs[" + std::to_string(i) + "]";
+    Napi::Object o = ReadOptObject(env, arr.Get(i), at);
+    v2::UprobeSpec sp;
+    sp.program = ReadString(env, o.Get("program"), at + ".program");
+    sp.binary = ReadString(env, o.Get("binary"), at + ".binary");
+    if (o.Get("offset").IsUndefined()) ThrowType(env, "expected " + at + ".offset to be a number");
+    ReadUint(env, o.Get("offset"), at + ".offset", 0, 9007199254740991.0, &sp.offset);
+    uint64_t pid = 0;
+    Napi::Value pv = o.Get("pid");
+    if (!pv.IsUndefined() && !(pv.IsNumber() && pv.As<Napi::Number>().Int64Value() == -1)) {
+      ReadUint(env, pv, at + ".pid", 1, 4194304, &pid);
+      sp.pid = int(pid);
+    }
+    Napi::Value cv = o.Get("cookie");
+    if (cv.IsBigInt()) {
+      bool lossless;
+      sp.cookie = cv.As<Napi::BigInt>().Uint64Value(&lossless);
+    } else {
+      ReadUint(env, cv, at + ".cookie", 0, 9007199254740991.0, &sp.cookie);
+    }
+    specs.push_back(std::move(sp));
+  }
+  auto* w = new AttachWorker(env, core_, [specs](v2::Probe& p, std::vector<v2::AttachResult>* out) {
+    return p.AttachUprobes(specs, out);
+  });
+  Napi::Promise pr = w->Promise();
+  w->Queue();
+  return pr;
+}
+
+// attachPerfEvent({ program, frequency?, period?, type?, config?, pid?, cpus? }) -> Promise<AttachResult[]>
+Napi::Value ProbeWrap::AttachPerfEvent(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = ReadOptObject(env, info[0], "spec");
+  v2::PerfEventSpec sp;
+  sp.program = ReadString(env, o.Get("program"), "spec.program");
+  uint64_t v = 0;
+  if (!o.Get("period").IsUndefined()) {
+    ReadUint(env, o.Get("period"), "spec.period", 1, 9007199254740991.0, &sp.period);
+    sp.frequency = 0;
+  }
+  ReadUint(env, o.Get("frequency"), "spec.frequency", 1, 100000, &sp.frequency);
+  v = sp.type;
+  ReadUint(env, o.Get("type"), "spec.type", 0, 0xffffffff, &v);
+  sp.type = uint32_t(v);
+  ReadUint(env, o.Get("config"), "spec.config", 0, 9007199254740991.0, &sp.config);
+  Napi::Value pv = o.Get("pid");
+  if (!pv.IsUndefined() && !(pv.IsNumber() && pv.As<Napi::Number>().Int64Value() == -1)) {
+    uint64_t pid = 0;
+    ReadUint(env, pv, "spec.pid", 1, 4194304, &pid);
+    sp.pid = int(pid);
+  }
+  Napi::Value cv = o.Get("cpus");
+  if (!cv.IsUndefined()) {
+    if (!cv.IsArray()) ThrowType(env, "expected spec.cpus to be an array of CPU numbers");
+    Napi::Array a = cv.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      uint64_t c = 0;
+      ReadUint(env, a.Get(i), "spec.cpus[" + std::to_string(i) + "]", 0, 4095, &c);
+      sp.cpus.push_back(int(c));
+    }
+  }
+  auto* w = new AttachWorker(env, core_, [sp](v2::Probe& p, std::vector<v2::AttachResult>* out) {
+    return p.AttachPerfEvent(sp, out);
+  });
+  Napi::Promise pr = w->Promise();
+  w->Queue();
+  return pr;
+}
+
+// detach(program?) -> number of links destroyed ("" or undefined: all)
+Napi::Value ProbeWrap::Detach(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string prog = info.Length() > 0 && !info[0].IsUndefined() ? ReadString(env, info[0], "program") : "";
+  uint32_t n = 0;
+  v2::Status st = core_->Detach(prog, &n);
+  if (!st.ok()) ThrowStatus(env, st, core_->family());
+  return Napi::Number::New(env, n);
 }
 
 }  // namespace v2js

@@ -38,6 +38,9 @@ class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
   Napi::Value UpdateMap(const Napi::CallbackInfo& info);
   Napi::Value ProgramStats(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value AttachUprobes(const Napi::CallbackInfo& info);
+  Napi::Value AttachPerfEvent(const Napi::CallbackInfo& info);
+  Napi::Value Detach(const Napi::CallbackInfo& info);
 
   // Stops everything; safe to call many times, from close(), the finalizer
   // and the environment cleanup hook.

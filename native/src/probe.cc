@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
 
 #include <algorithm>
 #include <system_error>
@@ -18,7 +20,7 @@
 #include "v2probe.h"
 
 static_assert(sizeof(struct v2_event) == 64, "struct v2_event must stay 64 bytes");
-static_assert(sizeof(struct v2_config) == 32, "struct v2_config must stay 32 bytes");
+static_assert(sizeof(struct v2_config) == 48, "struct v2_config must stay 48 bytes");
 
 namespace v2 {
 
@@ -419,6 +421,164 @@ Status Probe::Attach(std::vector<AttachResult>* out) {
       }
     }
     out->push_back(std::move(r));
+  }
+  return {};
+}
+
+// ---- uprobes and perf events ----------------------------------------------
+
+namespace {
+
+std::string UprobeHint(int err) {
+  switch (err) {
+    case ENOENT:
+      return "no such binary (or the process is gone): check the path and pid";
+    case EINVAL:
+      return "offset is not an instruction start in an executable mapping of the binary";
+    case ESRCH:
+      return "no such process";
+    case EPERM:
+    case EACCES:
+      return kNeedPriv;
+    default:
+      return "";
+  }
+}
+
+}  // namespace
+
+Status Probe::AttachUprobes(const std::vector<UprobeSpec>& specs, std::vector<AttachResult>* out) {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (closed_) return Closed("attach uprobes of");
+  for (const auto& sp : specs) {
+    AttachResult r;
+    r.program = sp.program;
+    r.section = "uprobe " + sp.binary + "+0x" + [&] {
+      char b[32];
+      snprintf(b, sizeof b, "%llx", (unsigned long long)sp.offset);
+      return std::string(b);
+    }() + (sp.pid >= 0 ? " pid " + std::to_string(sp.pid) : "");
+    bpf_program* prog = bpf_object__find_program_by_name(obj_, sp.program.c_str());
+    if (!prog || bpf_program__fd(prog) < 0) {
+      r.err = ENOENT;
+      r.code = ErrnoName(ENOENT);
+      r.error = "failed to attach " + family_ + "/" + sp.program + ": no such loaded program (ENOENT)";
+      out->push_back(std::move(r));
+      continue;
+    }
+    ScopedLog log;
+    bpf_uprobe_opts uo;
+    memset(&uo, 0, sizeof uo);
+    uo.sz = sizeof uo;
+    uo.bpf_cookie = sp.cookie;
+    uo.retprobe = false;
+    errno = 0;
+    bpf_link* link = bpf_program__attach_uprobe_opts(prog, sp.pid, sp.binary.c_str(),
+                                                     size_t(sp.offset), &uo);
+    int err = errno;
+    if (link) {
+      links_.emplace_back(prog, link);
+      r.ok = true;
+    } else {
+      if (!err) err = EINVAL;
+      r.err = err;
+      r.code = ErrnoName(err);
+      std::string hint = UprobeHint(err);
+      if (hint.empty()) hint = AttachHint(err, log);
+      r.error = Describe("attach " + family_ + "/" + sp.program + " at " + r.section, err, hint);
+    }
+    out->push_back(std::move(r));
+  }
+  return {};
+}
+
+Status Probe::AttachPerfEvent(const PerfEventSpec& spec, std::vector<AttachResult>* out) {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (closed_) return Closed("attach perf events of");
+  bpf_program* prog = bpf_object__find_program_by_name(obj_, spec.program.c_str());
+  if (!prog || bpf_program__fd(prog) < 0)
+    return Fail(ENOENT, "failed to attach " + family_ + "/" + spec.program +
+                            ": no such loaded program (ENOENT)");
+  std::vector<int> cpus = spec.cpus;
+  if (cpus.empty()) {
+    // "0-3,5,7-8"
+    FILE* f = fopen("/sys/devices/system/cpu/online", "re");
+    if (!f) return Fail(errno, Describe("read the online CPUs", errno, "is /sys mounted?"));
+    char buf[1024] = {0};
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    for (char* p = buf; *p && *p != '\n';) {
+      char* end;
+      long a = strtol(p, &end, 10), b = a;
+      if (end == p) break;
+      if (*end == '-') b = strtol(end + 1, &end, 10);
+      for (long c = a; c <= b && c < 4096; c++) cpus.push_back(int(c));
+      p = *end == ',' ? end + 1 : end;
+      if (*end != ',') break;
+    }
+    if (cpus.empty()) return Fail(ENODEV, "failed to read the online CPUs: none listed (ENODEV)");
+  }
+  for (int cpu : cpus) {
+    AttachResult r;
+    r.program = spec.program;
+    r.section = "perf_event cpu " + std::to_string(cpu);
+    perf_event_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.size = sizeof attr;
+    attr.type = spec.type;
+    attr.config = spec.config;
+    if (spec.frequency) {
+      attr.freq = 1;
+      attr.sample_freq = spec.frequency;
+    } else {
+      attr.sample_period = spec.period ? spec.period : 1;
+    }
+    int fd = int(syscall(__NR_perf_event_open, &attr, spec.pid, cpu, -1, PERF_FLAG_FD_CLOEXEC));
+    if (fd < 0) {
+      int err = errno;
+      r.err = err;
+      r.code = ErrnoName(err);
+      r.error = Describe("open a perf event on cpu " + std::to_string(cpu), err,
+                         err == ENODEV ? "CPU offline" : err == EACCES || err == EPERM
+                                                             ? std::string(kNeedPriv) +
+                                                                   " (or kernel.perf_event_paranoid)"
+                                                             : "");
+      out->push_back(std::move(r));
+      continue;
+    }
+    ScopedLog log;
+    errno = 0;
+    bpf_link* link = bpf_program__attach_perf_event(prog, fd);
+    int err = errno;
+    if (link) {
+      links_.emplace_back(prog, link);  // the link owns fd from now on
+      r.ok = true;
+    } else {
+      close(fd);
+      if (!err) err = EINVAL;
+      r.err = err;
+      r.code = ErrnoName(err);
+      r.error = Describe("attach " + family_ + "/" + spec.program + " to " + r.section, err,
+                         AttachHint(err, log));
+    }
+    out->push_back(std::move(r));
+  }
+  return {};
+}
+
+Status Probe::Detach(const std::string& program, uint32_t* destroyed) {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (closed_) return Closed("detach");
+  *destroyed = 0;
+  for (auto it = links_.begin(); it != links_.end();) {
+    if (program.empty() || program == bpf_program__name(it->first)) {
+      bpf_link__destroy(it->second);
+      it = links_.erase(it);
+      (*destroyed)++;
+    } else {
+      ++it;
+    }
   }
   return {};
 }

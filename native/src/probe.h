@@ -77,6 +77,26 @@ struct MapDump {
   std::vector<uint8_t> keys, values;  // values: count * (perCpu ? round_up(valueSize, 8) * nCpu : valueSize)
 };
 
+// One uprobe to attach (attachUprobes): an entry uprobe on `binary` at file
+// offset `offset`. pid -1: every process running the binary, now and later.
+struct UprobeSpec {
+  std::string program, binary;
+  uint64_t offset = 0;
+  int pid = -1;
+  uint64_t cookie = 0;  // bpf_get_attach_cookie()
+};
+
+// Sampling perf events (attachPerfEvent): one per CPU (or per listed CPU).
+struct PerfEventSpec {
+  std::string program;
+  uint32_t type = 1;       // PERF_TYPE_SOFTWARE
+  uint64_t config = 0;     // PERF_COUNT_SW_CPU_CLOCK
+  uint64_t frequency = 99; // samples per second (freq mode); 0: use period
+  uint64_t period = 0;
+  int pid = -1;            // -1: every task on the CPU
+  std::vector<int> cpus;   // empty: every online CPU
+};
+
 struct ProgramStat {
   std::string name;
   uint64_t runTimeNs = 0, runCnt = 0;
@@ -140,6 +160,14 @@ class Probe {
   // Attaches every autoloaded program that is not attached yet; one failure
   // does not stop the others. Fails as a whole only when the probe is closed.
   Status Attach(std::vector<AttachResult>* out);
+  // Entry uprobes at explicit file offsets (never uretprobes: Go binaries
+  // move their stacks). One result per spec; one failure does not stop the others.
+  Status AttachUprobes(const std::vector<UprobeSpec>& specs, std::vector<AttachResult>* out);
+  // perf_event_open per CPU + bpf_program__attach_perf_event. One result per CPU.
+  Status AttachPerfEvent(const PerfEventSpec& spec, std::vector<AttachResult>* out);
+  // Destroys the links of program `program` made by AttachUprobes /
+  // AttachPerfEvent / Attach. Returns how many were destroyed.
+  Status Detach(const std::string& program, uint32_t* destroyed);
   // Starts the poll thread over map `events`.
   Status StartPolling(const PollOptions& opts, BatchSink sink);
   std::shared_ptr<PollStats> stats() const { return stats_; }

@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * shm — shared memory set-up and size per process: memfd_create, mmap with
+ * MAP_SHARED of a shmem/memfd/hugetlbfs file (shm_open's /dev/shm files are
+ * tmpfs) or of anonymous memory, munmap of those mappings, ftruncate of
+ * shmem files; live shared-mapping bytes per process.
+ *
+ * Hooks: classic tracepoints syscalls:sys_{enter,exit}_{memfd_create,mmap,
+ * ftruncate} and sys_enter_munmap; sched:sched_process_exit drops the
+ * per-process totals of an exited process. Call arguments wait in
+ * task-local storage from enter to exit.
+ *
+ * Exact (filtered on tgid/comm/cgroup):
+ *   counters[V2_C_FAMILY + event]       calls (successful)
+ *   counters[V2_C_FAMILY + 8 + event]   bytes (mmap/munmap: length,
+ *                                       ftruncate: new size)
+ *   pid_shm[tgid]                       count = live shared mappings,
+ *                                       total = their bytes
+ *   hist[event]                         log2 of the sizes
+ * Sampled rows: value = bytes, arg0 = mapping address (addr; 0 for
+ * memfd_create/ftruncate), arg1 = fd (-1 for anonymous, munmap).
+ *
+ * Limits: mappings inherited over fork, mremap and partial munmap from the
+ * middle of a mapping are not followed; shm_maps is an LRU so mappings of
+ * processes that exited without munmap age out instead of filling it.
+ */
+#define V2_THIS_PROBE V2_PROBE_SHM
+#include "common.bpf.h"
+
+#define V2_MAP_SHARED 0x01
+#define V2_MAP_TYPE 0x0f
+#define V2_MAP_SHARED_VALIDATE 0x03
+#define V2_MAP_ANONYMOUS 0x20
+#define V2_TMPFS_MAGIC 0x01021994
+#define V2_HUGETLBFS_MAGIC 0x958458f6
+#define V2_MAX_ERRNO 4095
+
+struct shm_call {
+	__u64 ts;	/* 0: no call in flight */
+	__u64 len;
+	__s32 fd;
+	__u32 event;
+};
+
+struct shm_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 addr;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct shm_call);
+} shm_task_call SEC(".maps");
+
+/* Live shared mappings: {tgid, start} -> length. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct shm_key);
+	__type(value, __u64);
+} shm_maps SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct v2_pid_count);
+} pid_shm SEC(".maps");
+
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+
+/* Is fd of the current task a file on tmpfs/shmem (memfd, /dev/shm) or hugetlbfs? */
+static __always_inline bool fd_is_shmem(__s64 fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
+	struct file **fds;
+	struct file *file;
+	unsigned long magic;
+
+	if (fd < 0 || fd >= fdt->max_fds)
+		return false;
+	fds = fdt->fd;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return false;
+	file = bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file));
+	magic = file->f_inode->i_sb->s_magic;
+	return magic == V2_TMPFS_MAGIC || magic == V2_HUGETLBFS_MAGIC;
+}
+
+static __always_inline bool shm_begin(__u32 event, __u64 len, __s32 fd)
+{
+	struct shm_call *c;
+
+	c = bpf_task_storage_get(&shm_task_call, bpf_get_current_task_btf(), NULL,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!c) {
+		v2_count(V2_C_LOST_MAPFULL);
+		return false;
+	}
+	c->len = len;
+	c->fd = fd;
+	c->event = event;
+	c->ts = bpf_ktime_get_ns();
+	return true;
+}
+
+/* Count and maybe sample one successful call. */
+static __always_inline void shm_event(const struct v2_config *cfg, __u32 event, __u64 bytes,
+				      __u64 addr, __s64 fd)
+{
+	__u32 weight;
+
+	v2_count(V2_C_SEEN);
+	v2_count(V2_C_FAMILY + event);
+	v2_count_add(V2_C_FAMILY + 8 + event, bytes);
+	v2_hist(event, bytes);
+	if (v2_sample(event, bytes, cfg, &weight))
+		v2_submit(event, bpf_ktime_get_ns(), bytes, addr, fd, weight);
+}
+
+static __always_inline const struct v2_config *shm_cfg(void)
+{
+	const struct v2_config *cfg = v2_cfg();
+
+	if (!cfg || !cfg->enabled || !v2_filter(cfg, bpf_get_current_pid_tgid()))
+		return NULL;
+	return cfg;
+}
+
+SEC("tracepoint/syscalls/sys_exit_memfd_create")
+int shm_exit_memfd_create(struct trace_event_raw_sys_exit *ctx)
+{
+	const struct v2_config *cfg = shm_cfg();
+
+	if (cfg && ctx->ret >= 0)
+		shm_event(cfg, V2_SHM_MEMFD_CREATE, 0, 0, ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_mmap")
+int shm_enter_mmap(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 flags = ctx->args[3], type = flags & V2_MAP_TYPE;
+	__s32 fd = (__s32)ctx->args[4];
+
+	if (type != V2_MAP_SHARED && type != V2_MAP_SHARED_VALIDATE)
+		return 0;	/* private mappings: the common case, out first */
+	if (!shm_cfg())
+		return 0;
+	if (flags & V2_MAP_ANONYMOUS)
+		fd = -1;
+	else if (!fd_is_shmem(fd))
+		return 0;
+	shm_begin(V2_SHM_MMAP, ctx->args[1], fd);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_mmap")
+int shm_exit_mmap(struct trace_event_raw_sys_exit *ctx)
+{
+	const struct v2_config *cfg;
+	struct shm_call *c;
+	struct shm_key key = {};
+	__u64 addr = ctx->ret, len;
+
+	c = bpf_task_storage_get(&shm_task_call, bpf_get_current_task_btf(), NULL, 0);
+	if (!c || !c->ts)
+		return 0;
+	if (c->event != V2_SHM_MMAP) {
+		v2_count(V2_C_MISSED_START);
+		goto cleanup;
+	}
+	cfg = v2_cfg();
+	if (!cfg || !cfg->enabled || addr >= (__u64)-V2_MAX_ERRNO)
+		goto cleanup;
+	len = (c->len + 4095) & ~4095ULL;	/* the kernel maps whole pages */
+	key.tgid = bpf_get_current_pid_tgid() >> 32;
+	key.addr = addr;
+	if (bpf_map_update_elem(&shm_maps, &key, &len, BPF_ANY))
+		v2_count(V2_C_LOST_MAPFULL);
+	else
+		v2_pid_count_add(&pid_shm, &key.tgid, 1, len);
+	shm_event(cfg, V2_SHM_MMAP, len, addr, c->fd);
+cleanup:
+	c->ts = 0;
+	return 0;
+}
+
+/* munmap of a recorded shared mapping (from its start; a prefix shrinks it). */
+SEC("tracepoint/syscalls/sys_enter_munmap")
+int shm_enter_munmap(struct trace_event_raw_sys_enter *ctx)
+{
+	const struct v2_config *cfg;
+	struct shm_key key = {};
+	__u64 *rec, rec_len, len = (ctx->args[1] + 4095) & ~4095ULL, gone;
+
+	key.tgid = bpf_get_current_pid_tgid() >> 32;
+	key.addr = ctx->args[0];
+	rec = bpf_map_lookup_elem(&shm_maps, &key);
+	if (!rec)
+		return 0;
+	rec_len = *rec;
+	bpf_map_delete_elem(&shm_maps, &key);
+	if (len < rec_len) {
+		__u64 rest = rec_len - len;
+
+		gone = len;
+		key.addr += len;
+		if (bpf_map_update_elem(&shm_maps, &key, &rest, BPF_ANY))
+			v2_count(V2_C_LOST_MAPFULL);
+		v2_pid_count_add(&pid_shm, &key.tgid, 0, -gone);
+	} else {
+		gone = rec_len;
+		v2_pid_count_add(&pid_shm, &key.tgid, -1ULL, -gone);
+	}
+	cfg = shm_cfg();
+	if (cfg)
+		shm_event(cfg, V2_SHM_MUNMAP, gone, ctx->args[0], -1);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_ftruncate")
+int shm_enter_ftruncate(struct trace_event_raw_sys_enter *ctx)
+{
+	__s32 fd = (__s32)ctx->args[0];
+
+	if (!shm_cfg() || !fd_is_shmem(fd))
+		return 0;
+	shm_begin(V2_SHM_FTRUNCATE, ctx->args[1], fd);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_ftruncate")
+int shm_exit_ftruncate(struct trace_event_raw_sys_exit *ctx)
+{
+	const struct v2_config *cfg;
+	struct shm_call *c;
+
+	c = bpf_task_storage_get(&shm_task_call, bpf_get_current_task_btf(), NULL, 0);
+	if (!c || !c->ts)
+		return 0;
+	if (c->event != V2_SHM_FTRUNCATE) {
+		v2_count(V2_C_MISSED_START);
+		goto cleanup;
+	}
+	cfg = v2_cfg();
+	if (cfg && cfg->enabled && ctx->ret == 0)
+		shm_event(cfg, V2_SHM_FTRUNCATE, c->len, 0, c->fd);
+cleanup:
+	c->ts = 0;
+	return 0;
+}
+
+/* A process is gone: its live totals with it (its shm_maps entries age out). */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(shm_process_exit, struct task_struct *p)
+{
+	__u32 pid = p->pid, tgid = p->tgid;
+
+	if (pid == tgid)
+		bpf_map_delete_elem(&pid_shm, &tgid);
+	return 0;
+}

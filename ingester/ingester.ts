@@ -1,0 +1,300 @@
+/**
+ * ingester/ingester.ts — Kafka → store, exactly once.
+ *
+ * A consumer group member (scale out by partition). For each fetched batch of a
+ * partition it cuts ranges of messages [first, last] (bounded by rows), and for
+ * each range, in this order:
+ *   1. decodes every message; undecodable / wrong-version / invalid-row
+ *      messages become dead letters (never a crash, never a blocked partition);
+ *   2. inserts one ledger row per message into v2e.ingest_ledger,
+ *   3. inserts the rows into v2e.events / counters / histograms and the dead
+ *      letters into v2e.ingest_errors — every insert of the range carries the
+ *      same insert_deduplication_token `topic:partition:first-last`;
+ *   4. produces the dead letters to the DLQ topic;
+ *   5. commits offset last+1 — only after the store acknowledged.
+ * A crash between 2 and 5 leaves the range in the ledger but not committed: the
+ * next owner of the partition reads the newest ledger range and rebuilds exactly
+ * that range (same messages, same token) whatever its fetch returned, so the
+ * store drops the repeated blocks (tables have non_replicated_deduplication_window).
+ * This is ClickHouse Kafka Connect's "state before processing" idea with the
+ * state kept in the store itself, next to the data.
+ */
+import { hostname } from 'node:os';
+import type { Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import { decodeEnvelope, peekEnvelope, type Envelope } from '../collector/kafka-envelope.js';
+import { makeKafka } from '../collector/kafka.js';
+import type { Store } from '../store/types.js';
+import { applyIngestSchema } from './ddl.js';
+import type { IngestMetrics } from './metrics.js';
+
+export interface IngesterOptions {
+  brokers: string[];
+  topic: string;
+  groupId: string;
+  dlqTopic: string;
+  store: Store;
+  logger: Logger;
+  metrics?: IngestMetrics;
+  /** rows per insert range (default 200k) */
+  maxRows?: number;
+  id?: string;
+}
+
+interface Decoded {
+  offset: bigint;
+  msg: KafkaMessage;
+  env?: Envelope;
+  err?: string;
+}
+
+const RAW_PREFIX = 4096;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class Ingester {
+  readonly id: string;
+  private consumer: Consumer | undefined;
+  private producer: Producer | undefined;
+  /** newest ledger range per partition (undefined: not read since the last join) */
+  private ranges = new Map<number, { first: bigint; last: bigint } | null>();
+  private stopping = false;
+  stats = { messages: 0, rows: 0, dlq: 0, ranges: 0, redo: 0 };
+
+  constructor(private readonly o: IngesterOptions) {
+    this.id = o.id ?? `${hostname()}-${process.pid}`;
+  }
+
+  async start(): Promise<void> {
+    await applyIngestSchema(this.o.store);
+    const log = this.o.logger;
+    const kafka = makeKafka(this.o.brokers, {
+      clientId: `v2probe-ingester-${this.id}`,
+      retries: 8,
+      onLog: (level, msg, extra) => log[level === 'error' ? 'warn' : 'debug']({ kafka: extra }, msg),
+    });
+    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    await this.producer.connect();
+    this.consumer = kafka.consumer({
+      groupId: this.o.groupId,
+      sessionTimeout: 6000,
+      rebalanceTimeout: 10000,
+      heartbeatInterval: 1000,
+      maxBytesPerPartition: 8 << 20,
+      maxBytes: 32 << 20,
+      maxWaitTimeInMs: 250,
+      allowAutoTopicCreation: false,
+    });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+      this.ranges.clear();
+      log.info({ assignment: e.payload.memberAssignment }, 'joined the consumer group');
+    });
+    this.consumer.on(this.consumer.events.CRASH, (e) => log.error({ err: e.payload.error?.message, restart: e.payload.restart }, 'consumer crashed'));
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.o.topic, fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (p) => this.onBatch(p),
+    });
+  }
+
+  /** Finish the in-flight range, commit, leave the group. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.consumer?.stop().catch(() => {});
+    await this.consumer?.disconnect().catch(() => {});
+    await this.producer?.disconnect().catch(() => {});
+  }
+
+  /** Run `fn` until it succeeds, with backoff, saying what it waits for; gives up only when stopping. */
+  private async retrying<T>(what: string, fn: () => Promise<T>, alive: () => boolean): Promise<T> {
+    let backoff = 250;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const r = await fn();
+        if (attempt > 1) {
+          this.o.logger.info({ what, attempts: attempt }, `${what}: ok again`);
+          this.o.metrics?.waiting.set({ for: what }, 0);
+        }
+        return r;
+      } catch (err) {
+        if (!alive()) throw err;
+        this.o.metrics?.waiting.set({ for: what }, 1);
+        this.o.logger.warn({ err: (err as Error).message, retryInMs: backoff, attempt }, `waiting for ${what}`);
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, 10_000);
+      }
+    }
+  }
+
+  private async newestRange(partition: number): Promise<{ first: bigint; last: bigint } | null> {
+    if (this.ranges.has(partition)) return this.ranges.get(partition)!;
+    const t = this.o.topic.replace(/'/g, '');
+    const r = await this.o.store.queryRows<{ first_offset: string | number; last_offset: string | number }>(
+      `SELECT first_offset, last_offset FROM v2e.ingest_ledger WHERE topic = '${t}' AND partition = ${partition} ORDER BY last_offset DESC LIMIT 1`,
+    );
+    const v = r.length ? { first: BigInt(r[0].first_offset), last: BigInt(r[0].last_offset) } : null;
+    this.ranges.set(partition, v);
+    return v;
+  }
+
+  private decode(msg: KafkaMessage): Decoded {
+    const d: Decoded = { offset: BigInt(msg.offset), msg };
+    try {
+      d.env = decodeEnvelope(msg.value);
+    } catch (err) {
+      d.err = (err as Error).message;
+    }
+    return d;
+  }
+
+  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const { topic, partition } = batch;
+    const alive = () => isRunning() && !isStale();
+    const msgs = batch.messages;
+    const maxRows = this.o.maxRows ?? 200_000;
+    let i = 0;
+    while (i < msgs.length && alive()) {
+      const pending = await this.retrying('the store (ledger read)', () => this.newestRange(partition), alive);
+      const firstOff = BigInt(msgs[i].offset);
+      const chunk: Decoded[] = [];
+      let redo = false;
+      if (pending && firstOff >= pending.first && firstOff <= pending.last) {
+        // an interrupted range: rebuild exactly [pending.first, pending.last]
+        if (BigInt(batch.lastOffset()) < pending.last) {
+          this.o.logger.info({ partition, from: String(firstOff), to: String(pending.last), have: batch.lastOffset() }, 'waiting for the whole interrupted range to be fetched');
+          await sleep(200);
+          this.consumer!.seek({ topic, partition, offset: String(firstOff) });
+          return;
+        }
+        if (firstOff !== pending.first) this.o.logger.warn({ partition, at: String(firstOff), range: [String(pending.first), String(pending.last)] }, 'resuming inside a recorded range');
+        while (i < msgs.length && BigInt(msgs[i].offset) <= pending.last) chunk.push(this.decode(msgs[i++]));
+        redo = true;
+      } else {
+        let rows = 0;
+        while (i < msgs.length && (chunk.length === 0 || rows < maxRows)) {
+          const d = this.decode(msgs[i++]);
+          rows += d.env?.rows.length ?? 0;
+          chunk.push(d);
+        }
+      }
+      const ok = await this.processRange(topic, partition, chunk, redo, alive);
+      if (!ok) return;
+      resolveOffset(msgs[i - 1].offset);
+      const hw = BigInt(batch.highWatermark);
+      this.o.metrics?.lag.set({ topic, partition: String(partition) }, Number(hw - chunk[chunk.length - 1].offset - 1n));
+      await heartbeat().catch(() => {});
+    }
+  }
+
+  /** Ledger, inserts (one token), DLQ, commit. Returns false when the partition was lost (do not go on). */
+  private async processRange(topic: string, partition: number, chunk: Decoded[], redo: boolean, alive: () => boolean): Promise<boolean> {
+    const first = chunk[0].offset;
+    const last = chunk[chunk.length - 1].offset;
+    const token = `${topic}:${partition}:${first}-${last}`;
+    const now = Date.now();
+    const ledger: object[] = [];
+    const events: object[] = [];
+    const counters: object[] = [];
+    const histograms: object[] = [];
+    const errors: object[] = [];
+    const dead: Decoded[] = [];
+    const base = { ts: now, topic, partition, first_offset: String(first), last_offset: String(last), ingester: this.id };
+    const latencies: number[] = [];
+    for (const d of chunk) {
+      const off = { ...base, offset: String(d.offset) };
+      if (d.env) {
+        const e = d.env;
+        const head = { ...off, status: 'ok', kind: e.kind, host: e.host, session: e.session, seq: e.seq, sent_ns: e.sentNs };
+        if (e.kind === 'events') {
+          const per = new Map<string, { rows: number; weight: number }>();
+          for (const r of e.rows as Array<{ probe: string; weight: number }>) {
+            const p = per.get(r.probe) ?? { rows: 0, weight: 0 };
+            p.rows++;
+            p.weight += r.weight;
+            per.set(r.probe, p);
+          }
+          for (const [probe, p] of per) ledger.push({ ...head, probe, rows: p.rows, weight: p.weight });
+          if (per.size === 0) ledger.push({ ...head, probe: '', rows: 0, weight: 0 });
+          for (const r of e.rows) events.push(r);
+        } else {
+          ledger.push({ ...head, probe: '', rows: e.rows.length, weight: 0 });
+          const into = e.kind === 'counters' ? counters : histograms;
+          for (const r of e.rows) into.push(r);
+        }
+        latencies.push(now - Number(BigInt(e.sentNs) / 1_000_000n));
+      } else {
+        dead.push(d);
+        const peek = peekEnvelope(d.msg.value);
+        const key = d.msg.key?.toString('utf8') ?? '';
+        const host = peek?.host ?? '';
+        for (const [probe, rows] of Object.entries(peek?.rowsByProbe ?? { '': 0 }))
+          ledger.push({ ...off, status: 'dlq', kind: peek?.kind ?? '', host, probe, session: peek?.session ?? '', seq: peek?.seq ?? 0, rows, weight: 0, sent_ns: 0 });
+        const raw = d.msg.value ?? Buffer.alloc(0);
+        errors.push({ ts: now, topic, partition, offset: String(d.offset), key, host, raw_base64: raw.subarray(0, RAW_PREFIX).toString('base64'), raw_size: raw.length, error: d.err ?? 'unknown', ingester: this.id });
+      }
+    }
+    const store = this.o.store;
+    const t0 = performance.now();
+    const ins = (table: string, rows: object[]) =>
+      rows.length ? this.retrying(`the store (insert into ${table})`, () => store.insertRows(table, rows, { dedupToken: token }), alive) : Promise.resolve();
+    try {
+      await ins('v2e.ingest_ledger', ledger);
+      this.ranges.set(partition, { first, last });
+      await ins('v2e.events', events);
+      await ins('v2e.counters', counters);
+      await ins('v2e.histograms', histograms);
+      await ins('v2e.ingest_errors', errors);
+    } catch (err) {
+      this.o.logger.warn({ err: (err as Error).message, partition, range: token }, 'insert abandoned (partition revoked or stopping); the next owner redoes the range');
+      return false;
+    }
+    const m = this.o.metrics;
+    m?.insertSeconds.observe((performance.now() - t0) / 1000);
+    if (dead.length) {
+      await this.retrying(
+        `Kafka (dead letters to ${this.o.dlqTopic})`,
+        () =>
+          this.producer!.send({
+            topic: this.o.dlqTopic,
+            acks: -1,
+            messages: dead.map((d) => ({
+              key: d.msg.key,
+              value: d.msg.value,
+              headers: { 'v2probe-error': d.err ?? '', 'v2probe-source': `${topic}:${partition}:${d.offset}` },
+            })),
+          }),
+        alive,
+      ).catch(() => {});
+    }
+    try {
+      await this.consumer!.commitOffsets([{ topic, partition, offset: String(last + 1n) }]);
+    } catch (err) {
+      this.o.logger.warn({ err: (err as Error).message, partition, range: token }, 'commit failed (rebalance?): the next owner redoes the range, the store drops the repeat');
+      return false;
+    }
+    this.stats.messages += chunk.length;
+    this.stats.rows += events.length;
+    this.stats.dlq += dead.length;
+    this.stats.ranges++;
+    if (redo) this.stats.redo++;
+    if (m) {
+      m.batches.inc();
+      m.messages.inc({ status: 'ok' }, chunk.length - dead.length);
+      if (dead.length) {
+        m.messages.inc({ status: 'dlq' }, dead.length);
+        m.dlq.inc(dead.length);
+      }
+      if (redo) m.dedupHits.inc();
+      m.rows.inc({ table: 'events' }, events.length);
+      m.rows.inc({ table: 'counters' }, counters.length);
+      m.rows.inc({ table: 'histograms' }, histograms.length);
+      m.addEventRows(events.length);
+      const done = Date.now();
+      for (const l of latencies) m.latency.observe((done - now + l) / 1000);
+    }
+    this.o.logger.debug({ partition, range: token, rows: events.length, dlq: dead.length, redo }, 'range stored');
+    return true;
+  }
+}

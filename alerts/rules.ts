@@ -167,9 +167,12 @@ function lineOf(doc: Document, lc: LineCounter, path: Array<string | number>): n
 function zodMessage(err: z.ZodError): Array<{ path: Array<string | number>; message: string }> {
   return err.issues.map((i) => {
     const path = i.path.map((p) => (typeof p === 'symbol' ? String(p) : p)) as Array<string | number>;
-    let message = i.message;
-    if (i.code === 'unrecognized_keys') message = `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `'${k}'`).join(', ')}`;
-    return { path, message: `${path.length ? `${path.join('.')}: ` : ''}${message}` };
+    if (i.code === 'unrecognized_keys') {
+      // point at the unknown key's line
+      const where = path.length ? `${path.join('.')}: ` : '';
+      return { path: [...path, i.keys[0]], message: `${where}unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `'${k}'`).join(', ')}` };
+    }
+    return { path, message: `${path.length ? `${path.join('.')}: ` : ''}${i.message}` };
   });
 }
 

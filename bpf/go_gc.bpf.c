@@ -5,12 +5,17 @@
  *
  *   go_stop_world   runtime.stopTheWorldWithSema(reason stwReason) entry:
  *                   remember ts and reason (Go ABIInternal: reason in RAX)
- *   go_start_world  the end of the pause: userspace attaches it either at the
- *                   return addresses of the calls to
- *                   runtime.startTheWorldWithSema (the instruction after each
- *                   CALL, a plain entry-style uprobe: precise), or, when those
- *                   cannot be found, at its entry (the world restart itself,
- *                   typically tens of us, is then not counted).
+ *   go_start_world  the end of the pause, where the runtime itself ends it
+ *                   (gctrace, runtime/metrics /sched/pauses): the GC
+ *                   mark-termination pause ends at the entry of
+ *                   runtime.startTheWorldWithSema (its `now` is taken before
+ *                   the call), every other pause when startTheWorldWithSema
+ *                   has restarted the Ps, i.e. at the return addresses of the
+ *                   calls to it (the instruction after each CALL: a plain
+ *                   entry-style uprobe, no uretprobe). Cookie bits 32..: 1 =
+ *                   entry site of that plan, 2 = after-call site, 0 = the
+ *                   fallback plan's entry site (ends every pause; the restart
+ *                   is then not counted).
  *
  * Only one stop-the-world runs per process at a time (worldsema), so the
  * state is per tgid. A GC cycle starts with the sweep-termination STW and
@@ -86,7 +91,10 @@ int BPF_KPROBE(go_start_world)
 		return 0;
 	start = s->stw_start_ns;
 	if (!start)
-		return 0;	/* no stop seen (attached mid-STW) */
+		return 0;	/* no stop seen (attached mid-STW), or ended already */
+	/* entry site of the precise plan: only the mark-termination pause ends here */
+	if ((bpf_get_attach_cookie(ctx) >> 32) == 1 && s->stw_reason != V2_GO_STW_GC_MARK_TERM)
+		return 0;
 	s->stw_start_ns = 0;
 	now = bpf_ktime_get_ns();
 	delta = now - start;

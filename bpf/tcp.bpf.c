@@ -25,6 +25,7 @@
  */
 #define V2_THIS_PROBE V2_PROBE_TCP
 #include "common.bpf.h"
+#include <bpf/bpf_endian.h>
 
 #define V2_IPPROTO_TCP 6
 #define V2_AF_INET 2
@@ -46,14 +47,13 @@ struct {
 	__type(value, struct conn_start);
 } conn_start SEC(".maps");
 
-static __always_inline __u64 v4_addr(const __u8 *d, __u16 family, __u16 dport)
-{
-	__u64 a = 0;
-
-	if (family == V2_AF_INET)
-		a = ((__u64)d[0] << 24) | ((__u64)d[1] << 16) | ((__u64)d[2] << 8) | d[3];
-	return (a << 16) | dport;
-}
+/* IPv4 daddr (4 bytes, network order, copied out of the ctx) << 16 | dport */
+#define V4_ADDR(daddr, family, dport) ({					\
+	__u32 __raw = 0;							\
+	if ((family) == V2_AF_INET)						\
+		bpf_probe_read_kernel(&__raw, 4, (daddr)); /* unaligned in ctx */ \
+	((__u64)bpf_ntohl(__raw) << 16) | (__u16)(dport);			\
+})
 
 SEC("tracepoint/sock/inet_sock_set_state")
 int tcp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
@@ -71,7 +71,7 @@ int tcp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		return 0;
 	v2_count(V2_C_FAMILY + 3);
 	now = bpf_ktime_get_ns();
-	addr = v4_addr(ctx->daddr, ctx->family, ctx->dport);
+	addr = V4_ADDR(ctx->daddr, ctx->family, ctx->dport);
 	states = ((__u32)ctx->oldstate << 8) | (__u32)ctx->newstate;
 	if (v2_sample(V2_TCP_STATE, 0, cfg, &weight))
 		v2_submit(V2_TCP_STATE, now, 0, addr, states, weight);
@@ -123,7 +123,7 @@ int tcp_retransmit(struct trace_event_raw_tcp_retransmit_skb *ctx)
 	v2_count(V2_C_FAMILY + V2_TCP_RETRANSMIT);
 	if (v2_sample(V2_TCP_RETRANSMIT, 0, cfg, &weight))
 		v2_submit(V2_TCP_RETRANSMIT, bpf_ktime_get_ns(), 0,
-			  v4_addr(ctx->daddr, ctx->family, ctx->dport), ctx->state, weight);
+			  V4_ADDR(ctx->daddr, ctx->family, ctx->dport), ctx->state, weight);
 	return 0;
 }
 
@@ -145,7 +145,7 @@ int tcp_probe(struct trace_event_raw_tcp_probe *ctx)
 	if (!v2_sample(V2_TCP_RTT, srtt_ns, &rtt_cfg, &weight))
 		return 0;
 	if (ctx->family == V2_AF_INET)	/* saddr/daddr are struct sockaddr_in here */
-		addr = v4_addr(&ctx->daddr[4], V2_AF_INET, ctx->dport);
+		addr = V4_ADDR(&ctx->daddr[4], V2_AF_INET, ctx->dport);
 	else
 		addr = ctx->dport;
 	v2_submit(V2_TCP_RTT, bpf_ktime_get_ns(), srtt_ns, addr, 0, weight);

@@ -44,6 +44,8 @@ export interface ProbeReport {
   kind?: string;
   why?: string;
   tried: Array<{ plan: string; ok: boolean; why?: string }>;
+  /** parts of an attached probe this machine cannot provide (cpufreq in a VM: "not available here") */
+  notes?: string[];
 }
 export interface DoctorReport {
   checks: Check[];
@@ -94,6 +96,8 @@ export async function doctor(opts: { mountTracefs?: boolean; tryAttach?: boolean
       }
     }
     if (!rep.ok) rep.why = rep.tried.map((t) => `${t.plan}: ${t.why}`).join('; ');
+    const notes = ATTACH[name].notes?.();
+    if (notes) rep.notes = notes;
     probes.push(rep);
   }
   return { checks, probes };
@@ -124,6 +128,7 @@ export function formatDoctor(r: DoctorReport): string {
   lines.push('', 'probes:');
   for (const p of r.probes) {
     lines.push(`  ${p.ok ? 'ok  ' : 'FAIL'}  ${p.probe.padEnd(9)} ${p.ok ? p.attach : p.why}`);
+    for (const n of p.notes ?? []) lines.push(`        ${''.padEnd(9)} ${n}`);
     if (p.ok) lines.push(`        ${''.padEnd(9)} (${(PROBES[p.probe] as { summary: string }).summary})`);
   }
   if (existsSync('/.dockerenv')) lines.push('', 'note: running in a container');

@@ -5,6 +5,7 @@
  */
 import { StoreError } from '../store/errors.js';
 import { KernelError } from '../collector/errors.js';
+import { KafkaError } from '../collector/kafka.js';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -16,6 +17,7 @@ export class UsageError extends Error {
 export function exitCodeFor(err: unknown): number {
   if (err instanceof UsageError) return 2;
   if (err instanceof StoreError && (err.code === 'BAD_DSN' || err.code === 'UNREACHABLE')) return 2;
+  if (err instanceof KafkaError && ['BAD_ADDRESS', 'UNREACHABLE', 'NO_TOPIC'].includes(err.code)) return 2;
   return 1;
 }
 

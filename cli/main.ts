@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { PROBES, USER_PROBES, type ProbeDef } from '../schema/event.js';
-import { applySchema, SCHEMA_VERSION } from '../schema/ddl.js';
+import { applySchema, schemaStatements, SCHEMA_VERSION } from '../schema/ddl.js';
 import { DEFAULT_STORE, openStore, parseStoreDsn } from '../store/index.js';
 import type { QueryFormat } from '../store/types.js';
 import { describe, exitCodeFor, UsageError } from './errors.js';
@@ -14,13 +14,18 @@ import { parseComm, parseDuration, parseIntFlag, parseListen, parsePid, parsePro
 import { runCollector } from './run-collector.js';
 import { doctor, formatDoctor } from './doctor.js';
 import { registerCtl } from './ctl.js';
+import { applyConfigFile, governorOrder, registerConfig } from './config.js';
+import { checkKafkaSink, registerIngest } from './ingest.js';
+import { registerFlame } from './flame.js';
+import { registerAlerts } from './alerts.js';
+import { registerIncident } from './incident.js';
 import { DEFAULT_CONTROL_SOCKET, type ControlListen } from '../collector/control.js';
 
 const probeList = USER_PROBES.map((p) => `  ${p.padEnd(9)} ${(PROBES[p] as ProbeDef).summary}`).join('\n');
 
 function checkSink(flag: string, spec: string): string {
   if (spec === 'stdout' || spec === '-') return spec;
-  if (spec.startsWith('kafka://')) throw new UsageError(`${flag}: the Kafka sink is not in this build yet`);
+  if (spec.startsWith('kafka://')) return checkKafkaSink(flag, spec);
   parseStoreDsn(spec); // throws BAD_DSN (exit 2)
   return spec;
 }
@@ -47,7 +52,7 @@ export function buildProgram(): Command {
     .description('eBPF telemetry for the v2e platform: kernel and runtime probes into ClickHouse/chDB')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
-    .addHelpText('after', `\nProbes:\n${probeList}\n\nStores: chdb:PATH (default ${DEFAULT_STORE}) | clickhouse://user:pass@host:8123/db\nSinks:  a store | stdout (NDJSON)`);
+    .addHelpText('after', `\nProbes:\n${probeList}\n\nStores: chdb:PATH (default ${DEFAULT_STORE}) | clickhouse://user:pass@host:8123/db\nSinks:  a store | kafka://HOST:PORT/TOPIC | stdout (NDJSON)`);
 
   program
     .command('doctor')
@@ -63,7 +68,7 @@ export function buildProgram(): Command {
   const collectOpts = (c: Command, defaults: { probes: string; sink: string }) =>
     c
       .option('--probes <list>', `comma-separated probes (${USER_PROBES.join(', ')})`, defaults.probes)
-      .option('--sink <sink>', 'a store DSN or stdout', defaults.sink)
+      .option('--sink <sink>', 'a store DSN, kafka://HOST:PORT/TOPIC, or stdout', defaults.sink)
       .option('--pid <pid>', 'only this process (tgid)')
       .option('--comm <name>', 'only tasks with this name')
       .option('--duration <d>', 'stop after this long (e.g. 10s); default: until SIGINT/SIGTERM')
@@ -72,9 +77,11 @@ export function buildProgram(): Command {
       .option('--snapshot <d>', 'counter/histogram snapshot interval', '5s')
       .option('--metrics-top <n>', 'per-process metric series for at most this many processes', '20')
       .option('--control-token <t>', 'bearer token for a TCP --control address (or V2PROBE_CONTROL_TOKEN)')
-      .option('--budget <percent>', 'overhead governor: keep the probes under this % of all CPUs (off: no governor)');
+      .option('--budget <percent>', 'overhead governor: keep the probes under this % of all CPUs (off: no governor)')
+      .option('--config <file>', 'YAML config file (see `v2probe config check`); flags given here override it');
 
-  const runAction = (statusEvery: number, defaults: { budget?: string } = {}) => async (o: Record<string, string | undefined>) => {
+  const runAction = (statusEvery: number, defaults: { budget?: string } = {}) => async (o: Record<string, string | undefined>, cmd?: Command) => {
+    const fromFile = applyConfigFile(o, (k) => cmd?.getOptionValueSource(k)); // exit 2 on a bad file
     const probes = parseProbes('--probes', o.probes!);
     const sink = checkSink('--sink', o.sink!);
     const logger = makeLogger();
@@ -92,6 +99,8 @@ export function buildProgram(): Command {
       control: parseControl(o.control, o.controlToken ?? process.env.V2PROBE_CONTROL_TOKEN),
       budget: parseBudget(o.budget ?? defaults.budget),
       statusEveryMs: statusEvery,
+      perProbe: fromFile.perProbe,
+      governorPriority: governorOrder(fromFile.governorPriority, probes),
       logger,
     });
     for (const s of res.status) {
@@ -105,7 +114,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--status <d>', 'print live counts to stderr every interval (0: off)').default('0'))
     .option('--metrics <host:port>', 'serve Prometheus /metrics here (default: off)')
     .option('--control <socket|host:port>', 'serve the control API (v2probe ctl) on a Unix socket path or 127.0.0.1:PORT with --control-token (default: off)')
-    .action(async (o) => runAction(o.status === '0' ? 0 : parseDuration('--status', o.status))(o));
+    .action(async (o, cmd) => runAction(o.status === '0' ? 0 : parseDuration('--status', o.status))(o, cmd));
 
   collectOpts(program.command('up').description('single host: collect uds, sched, blockio into chDB with live status'), {
     probes: 'uds,sched,blockio',
@@ -113,7 +122,7 @@ export function buildProgram(): Command {
   })
     .option('--metrics <host:port|off>', 'serve Prometheus /metrics here', '127.0.0.1:9435')
     .option('--control <socket|host:port|off>', 'serve the control API (v2probe ctl) here', DEFAULT_CONTROL_SOCKET)
-    .action(async (o) => runAction(2000, { budget: '1' })(o));
+    .action(async (o, cmd) => runAction(2000, { budget: '1' })(o, cmd));
 
   program
     .command('query')
@@ -136,17 +145,30 @@ export function buildProgram(): Command {
     .command('apply')
     .description(`create database v2e and its tables (schema version ${SCHEMA_VERSION}); idempotent`)
     .option('--store <dsn>', 'store DSN', DEFAULT_STORE)
-    .action(async (o: { store: string }) => {
+    .option('--cluster <name>', 'ClickHouse cluster: Replicated engines, ON CLUSTER, Distributed tables')
+    .action(async (o: { store: string; cluster?: string }) => {
       const store = await openStore(o.store);
       try {
-        const r = await applySchema(store);
-        process.stdout.write(`schema version ${r.version} applied to ${store.dsn} (was ${r.previous || 'empty'})\n`);
+        const r = await applySchema(store, undefined, { cluster: o.cluster });
+        process.stdout.write(`schema version ${r.version} applied to ${store.dsn} (was ${r.previous || 'empty'})${r.applied.length ? `; migrations: ${r.applied.map((m) => `${m.version} ${m.name}`).join('; ')}` : ''}${r.addedColumns.length ? `; added columns: ${r.addedColumns.join(', ')}` : ''}\n`);
       } finally {
         await store.close();
       }
     });
+  schema
+    .command('print')
+    .description('print the DDL of a fresh install (with --cluster: the cluster variant)')
+    .option('--cluster <name>', 'ClickHouse cluster name')
+    .action((o: { cluster?: string }) => {
+      process.stdout.write(schemaStatements(undefined, o.cluster).map((s) => `${s};\n`).join('\n'));
+    });
 
   registerCtl(program);
+  registerConfig(program);
+  registerIngest(program);
+  registerFlame(program);
+  registerAlerts(program);
+  registerIncident(program);
 
   // usage errors from commander itself (unknown option, missing argument) exit 2
   const exitOverride = (c: Command) => {

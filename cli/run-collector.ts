@@ -31,6 +31,10 @@ export interface RunOptions {
   control?: ControlListen;
   /** CPU budget of the probes (fraction of all CPUs); undefined: no governor */
   budget?: number;
+  /** per-probe options from the config file (filters, min_value, burst limit); `sample` wins for sampleEvery */
+  perProbe?: Partial<Record<ProbeName, ProbeOptions>>;
+  /** governor: probes acted on first come first */
+  governorPriority?: ProbeName[];
   logger: Logger;
 }
 
@@ -42,8 +46,8 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
   if (!tfs.mounted) o.logger.warn({ err: tfs.error }, 'tracefs is not mounted and could not be mounted: tracepoint probes will fail to attach');
 
   const sink = await openSink(o.sink);
-  const perProbe: Partial<Record<ProbeName, ProbeOptions>> = {};
-  for (const [p, n] of Object.entries(o.sample)) perProbe[p as ProbeName] = { sampleEvery: n };
+  const perProbe: Partial<Record<ProbeName, ProbeOptions>> = { ...o.perProbe };
+  for (const [p, n] of Object.entries(o.sample)) perProbe[p as ProbeName] = { ...perProbe[p as ProbeName], sampleEvery: n };
   const collector = new Collector({
     probes: o.probes,
     sink,
@@ -72,7 +76,7 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
   let stopGovernor = () => {};
   try {
     const started = await collector.start();
-    const governor = o.budget !== undefined ? new Governor(collector, o.probes, defaultSampleOf(collector), { budget: o.budget }, o.logger) : undefined;
+    const governor = o.budget !== undefined ? new Governor(collector, o.probes, defaultSampleOf(collector), { budget: o.budget, priority: o.governorPriority }, o.logger) : undefined;
     governor?.start();
     stopGovernor = () => governor?.stop();
     if (o.metrics) {

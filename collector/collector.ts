@@ -23,6 +23,7 @@ import {
 import { loadNative, type Probe as NativeProbe } from '../native/index.js';
 import { Batcher, DEFAULT_BATCH, type BatcherOptions } from './batcher.js';
 import { decodeBatch, monoToWallOffset } from './decode.js';
+import { attachUprobeResults, type UprobeTargets } from './go-attach.js';
 import { ATTACH, type AttachPlan } from './probes.js';
 import type { Sink } from './sinks.js';
 import { KernelError } from './errors.js';
@@ -56,6 +57,8 @@ export interface CollectorOptions {
   batch?: Partial<BatcherOptions>;
   /** native batch hand-off tuning */
   poll?: { batchRecords?: number; batchMs?: number; maxQueuedBatches?: number };
+  /** uprobe families (go_*, app): the binaries and processes to attach to */
+  targets?: UprobeTargets;
 }
 
 export type ProbeState = 'starting' | 'running' | 'failed' | 'stopped';
@@ -217,7 +220,7 @@ export class Collector {
         for (const prog of plan.programs) autoload[prog] = true;
         probe = await native.open(fam.object, { ringBytes: this.opts.ringBytes, autoload });
         probe.updateMap('config', Buffer.alloc(4), encodeConfig({ enabled: true, ...this.probeOptions(p) }));
-        const results = await probe.attach();
+        const results = plan.kind === 'uprobe' ? await attachUprobeResults(probe, p.name, plan, this.opts.targets ?? {}) : await probe.attach();
         const failed = results.filter((r) => !r.ok);
         if (failed.length > 0) throw new KernelError('ATTACH', failed.map((f) => f.error).join('; '));
         p.native = probe;
@@ -252,7 +255,7 @@ export class Collector {
    * Probes not given to the constructor can be enabled too.
    */
   async setEnabled(name: ProbeName, enabled: boolean): Promise<ProbeStatus> {
-    if (this.stopped) throw new KernelError('STOPPED', 'collector is stopped');
+    if (this.stopped) throw new KernelError('NOT_RUNNING', 'collector is stopped');
     let p = this.probes.find((x) => x.name === name);
     if (enabled) {
       if (!p) {
@@ -311,6 +314,12 @@ export class Collector {
   /** The task name of a process (cached; '' once it has exited). */
   commOf(pid: number): string {
     return comm(pid, this.commCache);
+  }
+
+  /** A map of a running probe's BPF object (family-specific tables: go_sched goroutines, app calls, ...). */
+  readFamilyMap(name: ProbeName, map: string): ReturnType<NativeProbe['readMap']> | undefined {
+    const p = this.probes.find((x) => x.name === name);
+    return p?.native ? p.native.readMap(map) : undefined;
   }
 
   /** Per-program run time and count (non-zero with kernel.bpf_stats_enabled=1). */

@@ -30,12 +30,12 @@ export const HEADER_BYTES = 5;
 export const CODECS = { none: 0, gzip: 1, brotli: 2 } as const;
 export type Codec = keyof typeof CODECS;
 /** Picked by bench/pipeline.ts (bytes/event and CPU; see README). */
-export const DEFAULT_CODEC: Codec = 'gzip';
-const CODEC_BY_ID = new Map(Object.entries(CODECS).map(([k, v]) => [v, k as Codec]));
+export const DEFAULT_CODEC: Codec = 'brotli';
+const CODEC_BY_ID = new Map<number, Codec>(Object.entries(CODECS).map(([k, v]) => [v, k as Codec]));
 
 export const KINDS = { events: 1, counters: 2, histograms: 3 } as const;
 export type Kind = keyof typeof KINDS;
-const KIND_BY_ID = new Map(Object.entries(KINDS).map(([k, v]) => [v, k as Kind]));
+const KIND_BY_ID = new Map<number, Kind>(Object.entries(KINDS).map(([k, v]) => [v, k as Kind]));
 
 export type RowOf<K extends Kind> = K extends 'events' ? EventRow : K extends 'counters' ? CounterRow : HistogramRow;
 

@@ -72,7 +72,7 @@ export class KafkaSink implements Sink {
     const kafka = makeKafka(this.spec.brokers, {
       clientId: `v2probe-collector-${this.host}`,
       retries: 2,
-      onLog: (level, msg, extra) => log?.[level === 'error' ? 'warn' : 'debug']({ kafka: extra }, msg),
+      onLog: (_level, msg, extra) => log?.debug({ kafka: extra }, msg), // our own 'waiting for Kafka' line says it once
     });
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
     await this.producer.connect();

@@ -34,6 +34,8 @@ export interface UprobeTarget {
   at?: 'entry' | 'after-call';
   /** after-call: caller function names (regular expression) */
   callers?: string;
+  /** bits 32.. of the uprobe's cookie (the program tells the sites apart); bits 0..31 are the target index */
+  cookieRole?: number;
 }
 
 export interface FamilyAttach {
@@ -258,7 +260,8 @@ export const ATTACH: Record<ProbeName, FamilyAttach> = {
         kind: 'uprobe',
         uprobes: [
           { program: 'go_stop_world', symbols: ['runtime.stopTheWorldWithSema'] },
-          { program: 'go_start_world', symbols: ['runtime.startTheWorldWithSema'], at: 'after-call', callers: '^runtime\\.(gcStart|gcMarkDone|gcMarkTermination|startTheWorld|startTheWorldGC)(\\.|$)' },
+          { program: 'go_start_world', symbols: ['runtime.startTheWorldWithSema'], cookieRole: 1 },
+          { program: 'go_start_world', symbols: ['runtime.startTheWorldWithSema'], at: 'after-call', cookieRole: 2, callers: '^runtime\\.(gcStart|gcMarkDone|gcMarkTermination|startTheWorld|startTheWorldGC)(\\.|$)' },
         ],
       },
       {

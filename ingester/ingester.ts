@@ -36,6 +36,8 @@ export interface IngesterOptions {
   store: Store;
   logger: Logger;
   metrics?: IngestMetrics;
+  /** called after each committed range with the collector-encode → insert-acknowledged latency (ms) of its messages */
+  onStored?: (latencyMs: number[]) => void;
   /** rows per insert range (default 200k) */
   maxRows?: number;
   id?: string;
@@ -293,6 +295,10 @@ export class Ingester {
       m.addEventRows(events.length);
       const done = Date.now();
       for (const l of latencies) m.latency.observe((done - now + l) / 1000);
+    }
+    if (this.o.onStored) {
+      const done = Date.now();
+      this.o.onStored(latencies.map((l) => done - now + l));
     }
     this.o.logger.debug({ partition, range: token, rows: events.length, dlq: dead.length, redo }, 'range stored');
     return true;

@@ -29,9 +29,9 @@ WITH
     FROM v2e.counters WHERE pid = 0 AND key = '' AND ${w} GROUP BY host, probe),
   e AS (SELECT host, probe, count() AS stored, sum(weight) AS stored_weight FROM v2e.events WHERE ${w} GROUP BY host, probe),
   d AS (SELECT host, probe, sum(rows) AS dlq_rows FROM v2e.ingest_ledger WHERE status = 'dlq' AND kind = 'events' AND ${w} GROUP BY host, probe)
-SELECT c.host AS host, c.probe AS probe, seen, sampled, stored, stored_weight,
+SELECT c.host AS host, c.probe AS probe, seen, sampled, ifNull(e.stored, 0) AS stored, ifNull(e.stored_weight, 0) AS stored_weight,
   lost_kernel, lost_userspace, rejected_decode, lost_collector, lost_spool, ifNull(d.dlq_rows, 0) AS dead_lettered,
-  toInt64(sampled) - toInt64(stored) - toInt64(lost_userspace) - toInt64(rejected_decode) - toInt64(lost_collector) - toInt64(lost_spool) - toInt64(ifNull(d.dlq_rows, 0)) AS unaccounted
+  toInt64(sampled) - toInt64(ifNull(e.stored, 0)) - toInt64(lost_userspace) - toInt64(rejected_decode) - toInt64(lost_collector) - toInt64(lost_spool) - toInt64(ifNull(d.dlq_rows, 0)) AS unaccounted
 FROM c LEFT JOIN e ON c.host = e.host AND c.probe = e.probe
 LEFT JOIN d ON c.host = d.host AND c.probe = d.probe
 ORDER BY host, probe

@@ -40,7 +40,7 @@ LOG_DIR="$ROOT/build/setup"
 NPM_STAMP="node_modules/.v2probe-stamp"
 NATIVE_OUT="native/build/Release/v2probe_native.node"
 TS_STAMP="dist/.stamp"
-TS_DIRS_ALL=(cli collector native schema store bench)
+TS_DIRS_ALL=(cli collector native schema store bench ingester)
 
 now_ms() { date +%s%3N; }
 T_START=$(now_ms)

@@ -19,6 +19,8 @@ import {
 } from '../../schema/event.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
+/** the kernel probe families of issue 3: ids and event enums are checked generically */
+const KERNEL_FAMILIES = ['shm', 'lock', 'futex', 'pagefault', 'kmem', 'fsync', 'tcp', 'cpufreq'] as const;
 
 function cLayout(): Record<string, number> {
   const dir = mkdtempSync(join(tmpdir(), 'v2layout-'));
@@ -42,6 +44,8 @@ ${fields('v2_config', CONFIG_FIELDS)}
   P("V2_SCHED_RUNQ", V2_SCHED_RUNQ); P("V2_SCHED_SWITCH", V2_SCHED_SWITCH);
   P("V2_BLOCKIO_READ", V2_BLOCKIO_READ); P("V2_BLOCKIO_WRITE", V2_BLOCKIO_WRITE); P("V2_BLOCKIO_FLUSH", V2_BLOCKIO_FLUSH); P("V2_BLOCKIO_DISCARD", V2_BLOCKIO_DISCARD); P("V2_BLOCKIO_OTHER", V2_BLOCKIO_OTHER);
   P("V2_C_SEEN", V2_C_SEEN); P("V2_C_SAMPLED", V2_C_SAMPLED); P("V2_C_LOST_RINGBUF", V2_C_LOST_RINGBUF); P("V2_C_LOST_MAPFULL", V2_C_LOST_MAPFULL); P("V2_C_MISSED_START", V2_C_MISSED_START);
+  P("V2_C_BURST_DROPPED", V2_C_BURST_DROPPED);
+${KERNEL_FAMILIES.map((f) => `  P("V2_PROBE_${f.toUpperCase()}", V2_PROBE_${f.toUpperCase()});\n` + PROBES[f].events.map((e) => `  P("V2_${f.toUpperCase()}_${e.toUpperCase()}", V2_${f.toUpperCase()}_${e.toUpperCase()});`).join('\n')).join('\n')}
   P("V2_C_FAMILY", V2_C_FAMILY); P("V2_C_SCHED_SWITCHES", V2_C_SCHED_SWITCHES); P("V2_C_SCHED_WAKEUPS", V2_C_SCHED_WAKEUPS);
   P("V2_HIST_SLOTS", V2_HIST_SLOTS); P("V2_MAX_COUNTERS", V2_MAX_COUNTERS);
   printf("\\"end\\": 0}\\n");
@@ -78,9 +82,16 @@ describe('event definition vs bpf/v2probe.h', () => {
     for (const e of PROBES.uds.events) expect(idx(PROBES.uds.events, e)).toBe(c[`V2_UDS_${e.toUpperCase()}`]);
     for (const e of PROBES.sched.events) expect(idx(PROBES.sched.events, e)).toBe(c[`V2_SCHED_${e.toUpperCase()}`]);
     for (const e of PROBES.blockio.events) expect(idx(PROBES.blockio.events, e)).toBe(c[`V2_BLOCKIO_${e.toUpperCase()}`]);
-    expect(COMMON_COUNTERS).toEqual({ seen: c.V2_C_SEEN, sampled: c.V2_C_SAMPLED, lost_ringbuf: c.V2_C_LOST_RINGBUF, lost_mapfull: c.V2_C_LOST_MAPFULL, missed_start: c.V2_C_MISSED_START });
+    expect(COMMON_COUNTERS).toEqual({ seen: c.V2_C_SEEN, sampled: c.V2_C_SAMPLED, lost_ringbuf: c.V2_C_LOST_RINGBUF, lost_mapfull: c.V2_C_LOST_MAPFULL, missed_start: c.V2_C_MISSED_START, burst_dropped: c.V2_C_BURST_DROPPED });
     expect(FAMILY_COUNTER_BASE).toBe(c.V2_C_FAMILY);
     expect(PROBES.sched.counters).toEqual({ switches: c.V2_C_SCHED_SWITCHES, wakeups: c.V2_C_SCHED_WAKEUPS });
+    for (const f of KERNEL_FAMILIES) {
+      expect([f, PROBES[f].id]).toEqual([f, c[`V2_PROBE_${f.toUpperCase()}`]]);
+      PROBES[f].events.forEach((e, i) => expect([f, e, i]).toEqual([f, e, c[`V2_${f.toUpperCase()}_${e.toUpperCase()}`]]));
+      // at most V2_MAX_EVENTS kinds (histograms, sampling slots); family counters inside the array
+      expect(PROBES[f].events.length).toBeLessThanOrEqual(8);
+      for (const slot of Object.values(PROBES[f].counters)) expect(slot).toBeLessThan(MAX_COUNTERS);
+    }
     expect(HIST_SLOTS).toBe(c.V2_HIST_SLOTS);
     expect(MAX_COUNTERS).toBe(c.V2_MAX_COUNTERS);
   });

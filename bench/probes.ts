@@ -1,0 +1,135 @@
+/**
+ * bench/probes.ts — the hook cost of every kernel probe family of issue 3,
+ * next to empty programs on the same attach points in the same run
+ * (bpf/hookbase.bpf.c), at the family's default sampling and at 1:1; then the
+ * CPU share of all of them together under a mixed workload.
+ *   node dist/bench/probes.js [--quick]          (root; after npm run build)
+ * Enables kernel.bpf_stats_enabled for the run (restores it after): the
+ * kernel then times every program run (run_time_ns / run_cnt).
+ * ns/call = sum(run_time_ns) / sum(run_cnt) over the family's programs (and
+ * over the matching empty programs): every hook of the family weighted by how
+ * often the workload hits it.
+ */
+import { execFile } from 'node:child_process';
+import { createServer } from 'node:net';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { encodeConfig } from '../collector/collector.js';
+import { ensureTracefs } from '../collector/kernel.js';
+import { ATTACH } from '../collector/probes.js';
+import { loadNative, repoRoot, type Probe } from '../native/index.js';
+import { PROBES, type ProbeName } from '../schema/event.js';
+
+const STATS = '/proc/sys/kernel/bpf_stats_enabled';
+const QUICK = process.argv.includes('--quick');
+const pexec = promisify(execFile);
+const fx = (name: string, args: string[]) => pexec(resolve(repoRoot(), 'build/fixtures', name), args, { timeout: 120_000 });
+
+type Family = 'shm' | 'lock' | 'futex' | 'pagefault' | 'kmem' | 'fsync' | 'tcp' | 'cpufreq';
+const BASE: Record<Family, string[]> = {
+  shm: ['base_exit_memfd_create', 'base_enter_mmap', 'base_exit_mmap', 'base_enter_munmap', 'base_enter_ftruncate', 'base_exit_ftruncate', 'base_process_exit'],
+  lock: ['base_contention_begin', 'base_contention_end'],
+  futex: ['base_enter_futex', 'base_exit_futex'],
+  pagefault: ['base_page_fault_user', 'base_page_fault_kernel'],
+  kmem: ['base_kmalloc', 'base_kfree'],
+  fsync: ['fsync', 'fdatasync', 'sync_file_range', 'write', 'pwrite64'].flatMap((n) => [`base_enter_${n}`, `base_exit_${n}`]),
+  tcp: ['base_set_state', 'base_retransmit', 'base_tcp_probe'],
+  cpufreq: ['base_cpu_frequency', 'base_cpu_idle'],
+};
+const FAMILIES = Object.keys(BASE) as Family[];
+
+let tcpPort = 0;
+const n = (full: number) => String(QUICK ? Math.ceil(full / 5) : full);
+const WORKLOAD: Record<Family, () => Promise<unknown>> = {
+  shm: async () => { for (let i = 0; i < (QUICK ? 20 : 100); i++) await fx('shm_maps', []); },
+  lock: () => fx('lock_contend', ['-t', '4', '-d', QUICK ? '200' : '1000', '-f', '/var/tmp/v2probe-bench-lock.dat']),
+  futex: () => fx('futex_contend', ['-t', '3', '-n', n(200), '-h', '200']),
+  pagefault: () => fx('pf_touch', ['-n', n(200_000)]),
+  kmem: () => fx('kmem_poll', ['-n', n(200_000)]),
+  fsync: () => fx('fsync_loop', ['-f', '/var/tmp/v2probe-bench-fsync.dat', '-n', n(200)]),
+  tcp: () => fx('tcp_connect', ['-p', String(tcpPort), '-n', n(2000)]),
+  cpufreq: () => new Promise((r) => setTimeout(r, QUICK ? 300 : 1500)),
+};
+
+async function open(family: string, programs: string[], sampleEvery = 1): Promise<Probe> {
+  const native = loadNative();
+  const autoload: Record<string, boolean> = {};
+  for (const plan of ATTACH[family as ProbeName]?.plans ?? []) for (const p of plan.programs) autoload[p] = false;
+  for (const p of programs) autoload[p] = true;
+  const p = await native.open(family, { autoload });
+  p.updateMap('config', Buffer.alloc(4), encodeConfig({ enabled: true, sampleEvery }));
+  const res = await p.attach();
+  const bad = res.filter((r) => !r.ok);
+  if (bad.length) throw new Error(`${family}: ${bad.map((b) => `${b.program}: ${b.error}`).join('; ')}`);
+  // drain the ring so it never fills (its cost is the kernel side only; rows are dropped here)
+  p.startPolling(() => {}, { batchMs: 50 });
+  return p;
+}
+
+type Stat = { name: string; runTimeNs: bigint; runCnt: bigint };
+function total(stats: Stat[], names?: string[]): { ns: bigint; cnt: bigint } {
+  let ns = 0n, cnt = 0n;
+  for (const s of stats) if (!names || names.includes(s.name)) { ns += s.runTimeNs; cnt += s.runCnt; }
+  return { ns, cnt };
+}
+const per = (t: { ns: bigint; cnt: bigint }) => (t.cnt > 0n ? Number(t.ns) / Number(t.cnt) : NaN);
+
+async function main() {
+  if (process.getuid?.() !== 0) throw new Error('bench/probes needs root (BPF)');
+  ensureTracefs();
+  const oldStats = readFileSync(STATS, 'utf8').trim();
+  writeFileSync(STATS, '1');
+  const server = createServer((s) => s.destroy());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  tcpPort = (server.address() as { port: number }).port;
+  const rows: string[] = [];
+  try {
+    console.log(`hook cost, ns per call (bpf_stats), each family next to empty programs on its attach points, same run${QUICK ? ' (--quick)' : ''}`);
+    console.log(`${'family'.padEnd(10)} ${'sampling'.padEnd(9)} ${'calls'.padStart(9)} ${'probe ns'.padStart(9)} ${'empty ns'.padStart(9)} ${'ratio'.padStart(6)}`);
+    for (const f of FAMILIES) {
+      const progs = ATTACH[f].plans[0].programs;
+      for (const every of [PROBES[f].defaultSampleEvery, 1]) {
+        if (every === 1 && PROBES[f].defaultSampleEvery === 1 && rows.some((r) => r.startsWith(f.padEnd(10)))) continue;
+        const fam = await open(f, progs, every);
+        const base = await open('hookbase', BASE[f]);
+        try {
+          await WORKLOAD[f]();
+          const t = total(fam.programStats());
+          const b = total(base.programStats(), BASE[f]);
+          const line = `${f.padEnd(10)} ${`1:${every}`.padEnd(9)} ${String(t.cnt).padStart(9)} ${per(t).toFixed(0).padStart(9)} ${per(b).toFixed(0).padStart(9)} ${(per(t) / per(b)).toFixed(2).padStart(6)}`;
+          rows.push(line);
+          console.log(line);
+        } finally {
+          fam.close();
+          base.close();
+        }
+      }
+    }
+
+    // mixed workload: every family at its default sampling, all workloads at once
+    const all = await Promise.all(FAMILIES.map((f) => open(f, ATTACH[f].plans[0].programs, PROBES[f].defaultSampleEvery)));
+    try {
+      const t0 = process.hrtime.bigint();
+      const s0 = all.map((p) => total(p.programStats()));
+      await Promise.all(FAMILIES.map((f) => WORKLOAD[f]()));
+      const wallNs = Number(process.hrtime.bigint() - t0);
+      let busyNs = 0;
+      all.forEach((p, i) => { busyNs += Number(total(p.programStats()).ns - s0[i].ns); });
+      const cores = cpus().length;
+      console.log(`\nmixed workload (all ${FAMILIES.length} families, default sampling, all fixtures at once): ${(wallNs / 1e9).toFixed(2)} s wall, ` +
+        `probes ran ${(busyNs / 1e6).toFixed(1)} ms = ${((100 * busyNs) / wallNs).toFixed(2)} % of one core (${((100 * busyNs) / wallNs / cores).toFixed(2)} % of ${cores} cores)`);
+    } finally {
+      for (const p of all) p.close();
+    }
+  } finally {
+    server.close();
+    writeFileSync(STATS, oldStats);
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,119 @@
+/**
+ * cli/ingest.ts — the fleet pipeline's commands:
+ *   v2probe ingest --kafka HOST:PORT --topic T --store STORE [--group G] [--dlq T.dlq] [--metrics HOST:PORT]
+ *   v2probe loss   --store STORE [--since T] [--format table|json|csv]     (the loss ledger)
+ * and the check of `--sink kafka://...` used by collect/up.
+ * Bad --kafka, a missing topic, an unreachable broker or store at start: one
+ * line, exit 2. At run time the ingester retries with backoff and logs what it
+ * waits for.
+ */
+import { Option, type Command } from 'commander';
+import { applySchema } from '../schema/ddl.js';
+import { DEFAULT_STORE, openStore } from '../store/index.js';
+import type { QueryFormat } from '../store/types.js';
+import { checkKafka, checkTopic, ensureTopics, KafkaError, parseBrokers, parseKafkaSink } from '../collector/kafka.js';
+import { CODECS } from '../collector/kafka-envelope.js';
+import { Ingester } from '../ingester/ingester.js';
+import { IngestMetrics, serveMetrics } from '../ingester/metrics.js';
+import { lossQuery } from '../ingester/loss.js';
+import { UsageError } from './errors.js';
+import { makeLogger } from './log.js';
+
+const usage = <T>(fn: () => T): T => {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof KafkaError) throw new UsageError(err.message);
+    throw err;
+  }
+};
+
+/** `--sink kafka://...`: parse only (the broker is checked when the sink opens). Throws UsageError. */
+export function checkKafkaSink(flag: string, spec: string): string {
+  const s = usage(() => parseKafkaSink(spec));
+  if (s.codec && !(s.codec in CODECS)) throw new UsageError(`${flag}: codec '${s.codec}' is not one of ${Object.keys(CODECS).join(', ')}`);
+  return spec;
+}
+
+function parseHostPort(flag: string, v: string): { host: string; port: number } {
+  const m = /^(.*):(\d{1,5})$/.exec(v);
+  if (!m || Number(m[2]) > 65535) throw new UsageError(`${flag}: '${v}' is not HOST:PORT (or 'off')`);
+  return { host: m[1] || '127.0.0.1', port: Number(m[2]) };
+}
+
+export function registerIngest(program: Command): void {
+  program
+    .command('ingest')
+    .description('consume collector batches from Kafka into a store, exactly once (dead letters to a DLQ topic and v2e.ingest_errors)')
+    .requiredOption('--kafka <brokers>', 'HOST:PORT[,HOST:PORT...]')
+    .requiredOption('--topic <topic>', 'the collectors\' topic')
+    .option('--store <dsn>', 'store DSN', DEFAULT_STORE)
+    .option('--group <id>', 'consumer group (ingesters in one group share the partitions)', 'v2probe-ingest')
+    .option('--dlq <topic>', 'dead-letter topic (created when missing; default <topic>.dlq)')
+    .option('--metrics <hostport>', 'serve Prometheus /metrics here (off: none)', '127.0.0.1:9466')
+    .option('--max-rows <n>', 'rows per insert range', '200000')
+    .action(async (o: { kafka: string; topic: string; store: string; group: string; dlq?: string; metrics: string; maxRows: string }) => {
+      const brokers = usage(() => parseBrokers('--kafka', o.kafka));
+      const topic = usage(() => checkTopic('--topic', o.topic));
+      const dlq = usage(() => checkTopic('--dlq', o.dlq ?? `${topic}.dlq`));
+      const maxRows = Number(o.maxRows);
+      if (!Number.isInteger(maxRows) || maxRows < 1) throw new UsageError(`--max-rows: '${o.maxRows}' is not a positive integer`);
+      const listen = o.metrics === 'off' ? undefined : parseHostPort('--metrics', o.metrics);
+      const logger = makeLogger();
+      try {
+        await checkKafka(brokers, [topic]);
+        await ensureTopics(brokers, [{ topic: dlq, partitions: 1 }]);
+      } catch (err) {
+        if (err instanceof KafkaError) throw new UsageError(err.message);
+        throw err;
+      }
+      const store = await openStore(o.store); // UNREACHABLE → exit 2
+      await applySchema(store);
+      const metrics = new IngestMetrics();
+      const ing = new Ingester({ brokers, topic, groupId: o.group, dlqTopic: dlq, store, logger, metrics, maxRows });
+      let server: { close(): void } | undefined;
+      if (listen) {
+        const s = await serveMetrics(metrics.registry, listen.host, listen.port).catch((err: Error) => {
+          throw new UsageError(`--metrics ${o.metrics}: cannot listen: ${err.message}`);
+        });
+        server = s.server;
+        logger.info({ url: s.url }, 'serving Prometheus metrics');
+      }
+      let wake: () => void = () => {};
+      const done = new Promise<void>((r) => (wake = r));
+      const onSignal = (sig: NodeJS.Signals) => {
+        logger.info({ signal: sig }, 'stopping: finishing the in-flight range, committing, leaving the group');
+        wake();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      await ing.start();
+      logger.info({ brokers, topic, group: o.group, dlq, store: store.dsn, id: ing.id }, 'ingesting');
+      const status = setInterval(() => logger.info({ ...ing.stats }, 'ingest status'), 10_000);
+      await done;
+      clearInterval(status);
+      await ing.stop();
+      server?.close();
+      await store.close();
+      logger.info({ ...ing.stats }, 'stopped');
+    });
+
+  program
+    .command('loss')
+    .description('the loss ledger per host and probe: sampled = stored + every counted drop (v2probe query --preset loss)')
+    .option('--store <dsn>', 'store DSN', DEFAULT_STORE)
+    .option('--since <time>', 'window start (ClickHouse date/time text)', '1970-01-01 00:00:00')
+    .addOption(new Option('--format <f>', 'output format').choices(['table', 'json', 'csv']).default('table'))
+    .action(async (o: { store: string; since: string; format: 'table' | 'json' | 'csv' }) => {
+      const fmt: Record<string, QueryFormat> = { table: 'PrettyCompactMonoBlock', json: 'JSONEachRow', csv: 'CSVWithNames' };
+      const store = await openStore(o.store);
+      try {
+        const { applyIngestSchema } = await import('../ingester/ddl.js');
+        await applySchema(store);
+        await applyIngestSchema(store);
+        process.stdout.write(await store.queryText(lossQuery({ since: o.since }), fmt[o.format]));
+      } finally {
+        await store.close();
+      }
+    });
+}

@@ -1,0 +1,189 @@
+/**
+ * collector/go-attach.ts — attach a uprobe plan (collector/probes.ts, kind
+ * 'uprobe') to target binaries and processes: resolve each program's
+ * symbols in each binary (ELF symbols, .gopclntab when stripped), check the
+ * binary is a Go program of a version the probe supports, and attach entry
+ * uprobes through the native addon. Also fills go_sched's table of runtime
+ * start functions (system goroutines) per binary.
+ */
+import { realpathSync } from 'node:fs';
+import type { AttachResult, Probe as NativeProbe, UprobeSpec } from '../native/index.js';
+import { KernelError } from './errors.js';
+import { ElfFile } from './elf.js';
+import { callReturnSites, GoBinaryError, openGoBinary, pclntabSymbols, processBinary, symbolOffset, type GoBinary } from './go-binary.js';
+import type { AttachPlan } from './probes.js';
+
+export interface UprobeTargets {
+  /** executables: every process running them, now and later */
+  binaries?: string[];
+  /** processes: their executable, only for these pids */
+  pids?: number[];
+  /** app family: user uprobes (`--uprobe BINARY:SYMBOL[:pair=SYMBOL2]`), target index = position */
+  app?: AppUprobe[];
+}
+
+export interface AppUprobe {
+  binary: string;
+  symbol: string;
+  /** pair: latency from SYMBOL's entry to PAIR's entry on the same thread */
+  pair?: string;
+}
+
+/** Parse `BINARY:SYMBOL[:pair=SYMBOL2]` (the binary path may not contain ':'). */
+export function parseAppUprobe(spec: string): AppUprobe {
+  const m = /^([^:]+):([^:]+)(?::pair=([^:]+))?$/.exec(spec.trim());
+  if (!m) throw new GoBinaryError('NO_SYMBOL', `--uprobe '${spec}': expected BINARY:SYMBOL[:pair=SYMBOL2]`);
+  return { binary: m[1], symbol: m[2], pair: m[3] };
+}
+
+/** Minimum Go version per family: the register ABI (1.17) puts arguments in RAX; stwReason is 1.21. */
+const MIN_GO: Record<string, [number, number]> = { go_gc: [1, 21], go_sched: [1, 17], go_malloc: [1, 17] };
+
+export interface ResolvedTarget {
+  binary: string;
+  pid?: number;
+  bin: GoBinary;
+}
+
+/** Resolve targets to Go binaries; throws GoBinaryError (clear message) for a bad one. */
+export function resolveTargets(t: UprobeTargets, family: string): ResolvedTarget[] {
+  const out: ResolvedTarget[] = [];
+  for (const b of t.binaries ?? []) {
+    let path: string;
+    try {
+      path = realpathSync(b);
+    } catch {
+      throw new GoBinaryError('NO_PROCESS', `binary ${b} does not exist`);
+    }
+    out.push({ binary: path, bin: checkVersion(openGoBinary(path), family) });
+  }
+  for (const pid of t.pids ?? []) {
+    const exe = processBinary(pid);
+    out.push({ binary: exe, pid, bin: checkVersion(openGoBinary(exe), family) });
+  }
+  return out;
+}
+
+function checkVersion(bin: GoBinary, family: string): GoBinary {
+  const min = MIN_GO[family];
+  if (min) {
+    const [ma, mi] = bin.build.version;
+    if (ma < min[0] || (ma === min[0] && mi < min[1])) {
+      throw new GoBinaryError('OLD_GO', `${bin.path} is ${bin.build.goVersion}: ${family} needs Go >= ${min[0]}.${min[1]} (register ABI${family === 'go_gc' ? ', stwReason' : ''})`);
+    }
+  }
+  return bin;
+}
+
+/** The uprobe specs of a plan for the resolved targets (cookie = target index). */
+export function planSpecs(plan: AttachPlan, targets: ResolvedTarget[]): UprobeSpec[] {
+  const specs: UprobeSpec[] = [];
+  targets.forEach((t, idx) => {
+    for (const u of plan.uprobes ?? []) {
+      const sym = u.symbols.find((s) => t.bin.funcs.some((f) => f.name === s));
+      if (!sym) throw new GoBinaryError('NO_SYMBOL', `${t.bin.path} (${t.bin.build.goVersion}) has none of ${u.symbols.join(', ')}`);
+      const cookie = BigInt(idx) | (BigInt(u.cookieRole ?? 0) << 32n);
+      if (u.at === 'after-call') {
+        const sites = callReturnSites(t.bin, sym, new RegExp(u.callers ?? '.'));
+        if (sites.length === 0) throw new GoBinaryError('NO_SYMBOL', `${t.bin.path}: no call sites of ${sym} in ${u.callers}`);
+        for (const s of sites) specs.push({ program: u.program, binary: t.binary, offset: s.offset, pid: t.pid, cookie });
+      } else {
+        specs.push({ program: u.program, binary: t.binary, offset: symbolOffset(t.bin, sym), pid: t.pid, cookie });
+      }
+    }
+  });
+  return specs;
+}
+
+/** go_sched: entry PCs of runtime.* goroutine start functions, per target (key {cookie, pc}). */
+export function fillSystemStarts(probe: NativeProbe, targets: ResolvedTarget[]): number {
+  let n = 0;
+  targets.forEach((t, idx) => {
+    if (t.bin.pie) return; // addresses need the load bias: not classified
+    for (const f of t.bin.funcs) {
+      if (!f.name.startsWith('runtime.') || f.name === 'runtime.main' || f.name === 'runtime.handleAsyncEvent') continue;
+      const k = Buffer.alloc(16);
+      k.writeBigUInt64LE(BigInt(idx), 0);
+      k.writeBigUInt64LE(BigInt(f.addr), 8);
+      try {
+        probe.updateMap('sys_pcs', k, Buffer.from([1]));
+        n++;
+      } catch {
+        return; // map full: the rest stays unclassified
+      }
+    }
+  });
+  return n;
+}
+
+/** Attach a uprobe plan. Throws KernelError/GoBinaryError when nothing could attach. */
+export async function attachUprobePlan(probe: NativeProbe, family: string, plan: AttachPlan, targets: UprobeTargets): Promise<{ attached: number; targets: ResolvedTarget[] }> {
+  const resolved = resolveTargets(targets, family);
+  if (resolved.length === 0) throw new KernelError('ATTACH', `${family}: no target: give a Go binary (--binary PATH) or a process (--pid N)`);
+  const specs = planSpecs(plan, resolved);
+  if (family === 'go_sched') fillSystemStarts(probe, resolved);
+  const results = await probe.attachUprobes(specs);
+  const failed = results.filter((r) => !r.ok);
+  if (failed.length > 0) {
+    probe.detach();
+    throw new KernelError('ATTACH', failed.map((f) => f.error).join('; '));
+  }
+  return { attached: results.length, targets: resolved };
+}
+
+/** app: one spec per target symbol; cookie = index | role << 32 (0 count, 1 pair start, 2 pair end). */
+export function appSpecs(app: AppUprobe[], pids: number[] = []): UprobeSpec[] {
+  if (app.length > 64) throw new GoBinaryError('NO_SYMBOL', `at most 64 --uprobe targets, got ${app.length}`);
+  const specs: UprobeSpec[] = [];
+  const elfs = new Map<string, { elf: ElfFile; funcs: ReturnType<ElfFile['functionSymbols']> }>();
+  app.forEach((a, idx) => {
+    let path: string;
+    try {
+      path = realpathSync(a.binary);
+    } catch {
+      throw new GoBinaryError('NO_PROCESS', `--uprobe ${a.binary}: no such file`);
+    }
+    let e = elfs.get(path);
+    if (!e) {
+      const elf = ElfFile.read(path);
+      let funcs = elf.functionSymbols();
+      if (funcs.length === 0) funcs = pclntabSymbols(elf) ?? [];
+      e = { elf, funcs };
+      elfs.set(path, e);
+    }
+    const offsetOf = (sym: string) => {
+      const f = e!.funcs.find((x) => x.name === sym);
+      if (!f) throw new GoBinaryError('NO_SYMBOL', `--uprobe ${a.binary}: no function ${sym}`);
+      const off = e!.elf.fileOffset(f.addr);
+      if (off === undefined) throw new GoBinaryError('NO_SYMBOL', `--uprobe ${a.binary}: ${sym} is outside the loadable segments`);
+      return off;
+    };
+    const role = a.pair ? 1 : 0;
+    const targetsPids = pids.length ? pids : [-1];
+    for (const pid of targetsPids) {
+      specs.push({ program: 'app_uprobe', binary: path, offset: offsetOf(a.symbol), pid, cookie: BigInt(idx) | (BigInt(role) << 32n) });
+      if (a.pair) specs.push({ program: 'app_uprobe', binary: path, offset: offsetOf(a.pair), pid, cookie: BigInt(idx) | (2n << 32n) });
+    }
+  });
+  return specs;
+}
+
+/**
+ * The collector's entry point for plans of kind 'uprobe': attach and return
+ * the per-uprobe results (failed ones make the collector try the next plan).
+ */
+export async function attachUprobeResults(probe: NativeProbe, family: string, plan: AttachPlan, targets: UprobeTargets): Promise<AttachResult[]> {
+  let specs: UprobeSpec[];
+  if (family === 'app') {
+    if (!targets.app?.length) throw new KernelError('ATTACH', 'app: no --uprobe BINARY:SYMBOL given');
+    specs = appSpecs(targets.app, targets.pids);
+  } else {
+    const resolved = resolveTargets(targets, family);
+    if (resolved.length === 0) throw new KernelError('ATTACH', `${family}: no target: give a Go binary (--binary PATH) or a Go process (--pid N)`);
+    specs = planSpecs(plan, resolved);
+    if (family === 'go_sched') fillSystemStarts(probe, resolved);
+  }
+  const results = await probe.attachUprobes(specs);
+  if (results.some((r) => !r.ok)) probe.detach();
+  return results;
+}

@@ -1,0 +1,61 @@
+/**
+ * collector/go-stats.ts — per-process Go runtime figures read from the
+ * go_* families' exact maps (goroutines, gc_procs, malloc_procs).
+ */
+import type { Collector } from './collector.js';
+
+export interface GoroutineCounts {
+  /** runtime.newproc1 calls */
+  created: number;
+  /** runtime.goexit1 calls */
+  exited: number;
+  /** of created: runtime.* start functions (system goroutines, not in NumGoroutine) */
+  system: number;
+  /** user goroutines alive: created - system - exited (= runtime.NumGoroutine() when attached before the process started) */
+  live: number;
+}
+
+function u64(b: Buffer, o: number): number {
+  return b.readUInt32LE(o + 4) * 0x1_0000_0000 + b.readUInt32LE(o);
+}
+
+/** go_sched counts of one process, or undefined when the probe has seen none of it. */
+export function readGoroutines(c: Collector, pid: number): GoroutineCounts | undefined {
+  const m = c.readFamilyMap('go_sched', 'goroutines');
+  if (!m) return undefined;
+  for (let i = 0; i < m.count; i++) {
+    if (m.keys.readUInt32LE(i * m.keySize) !== pid) continue;
+    const o = i * m.valueSize;
+    const created = u64(m.values, o);
+    const exited = u64(m.values, o + 8);
+    const system = u64(m.values, o + 16);
+    return { created, exited, system, live: created - system - exited };
+  }
+  return undefined;
+}
+
+/** go_malloc exact counts of one process (runtime.mallocgc calls with size > 0, bytes). */
+export function readMallocs(c: Collector, pid: number): { calls: number; bytes: number } | undefined {
+  const m = c.readFamilyMap('go_malloc', 'malloc_procs');
+  if (!m) return undefined;
+  for (let i = 0; i < m.count; i++) {
+    if (m.keys.readUInt32LE(i * m.keySize) !== pid) continue;
+    return { calls: u64(m.values, i * m.valueSize), bytes: u64(m.values, i * m.valueSize + 8) };
+  }
+  return undefined;
+}
+
+/** app: exact calls per --uprobe target (index = position) and measured pairs. */
+export function readAppCalls(c: Collector): Array<{ calls: number; pairs: number }> {
+  const calls = c.readFamilyMap('app', 'calls_by_target');
+  const pairs = c.readFamilyMap('app', 'pair_ends');
+  if (!calls || !pairs) return [];
+  const sum = (m: NonNullable<typeof calls>, i: number) => {
+    let s = 0;
+    for (let cpu = 0; cpu < m.nCpu; cpu++) s += u64(m.values, (i * m.nCpu + cpu) * 8);
+    return s;
+  };
+  const out: Array<{ calls: number; pairs: number }> = [];
+  for (let i = 0; i < calls.count; i++) out.push({ calls: sum(calls, i), pairs: sum(pairs, i) });
+  return out;
+}

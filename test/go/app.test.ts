@@ -34,7 +34,7 @@ describe.skipIf(!isRoot)('app uprobes on the broker fixture', () => {
   it('counts calls exactly and reports the overflow rate', async () => {
     const baseline = JSON.parse(spawnSync(bin, ARGS, { encoding: 'utf8' }).stdout); // (also probed: counts reset below)
     const c0 = readAppCalls(collector);
-    const run = spawnSync(bin, ARGS, { encoding: 'utf8' });
+    const run = spawnSync(bin, ARGS, { encoding: 'utf8', env: { ...process.env, ...(process.env.V2_NOPREEMPT ? { GODEBUG: 'asyncpreemptoff=1' } : {}) } });
     expect(run.status).toBe(0);
     const out = JSON.parse(run.stdout);
     expect(out).toEqual(baseline); // unchanged behaviour under the probes

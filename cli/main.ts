@@ -10,7 +10,7 @@ import { DEFAULT_STORE, openStore, parseStoreDsn } from '../store/index.js';
 import type { QueryFormat } from '../store/types.js';
 import { describe, exitCodeFor, UsageError } from './errors.js';
 import { makeLogger } from './log.js';
-import { parseComm, parseDuration, parseIntFlag, parseListen, parsePid, parseProbes, parseSample } from './parse.js';
+import { parseBurst, parseCgroup, parseComm, parseDuration, parseIntFlag, parseListen, parsePid, parseProbes, parseSample } from './parse.js';
 import { runCollector } from './run-collector.js';
 import { doctor, formatDoctor } from './doctor.js';
 import { registerCtl } from './ctl.js';
@@ -73,6 +73,8 @@ export function buildProgram(): Command {
       .option('--comm <name>', 'only tasks with this name')
       .option('--duration <d>', 'stop after this long (e.g. 10s); default: until SIGINT/SIGTERM')
       .option('--sample <spec>', 'per-probe 1-in-N event sampling, e.g. uds=1000,sched=100')
+      .option('--cgroup <path>', 'only tasks in this cgroup v2 directory')
+      .option('--burst <spec>', 'per-probe, per-CPU limit of sampled rows/s, e.g. uds=5000:10000 (over it: counted as burst_dropped)')
       .option('--ring-bytes <n>', 'ring buffer size per probe (power of two, >= 4096)')
       .option('--snapshot <d>', 'counter/histogram snapshot interval', '5s')
       .option('--metrics-top <n>', 'per-process metric series for at most this many processes', '20')
@@ -92,6 +94,8 @@ export function buildProgram(): Command {
       comm: o.comm !== undefined ? parseComm('--comm', o.comm) : undefined,
       durationMs: o.duration !== undefined ? parseDuration('--duration', o.duration) : undefined,
       sample: o.sample !== undefined ? parseSample('--sample', o.sample) : {},
+      burst: o.burst !== undefined ? parseBurst('--burst', o.burst) : undefined,
+      cgroup: o.cgroup !== undefined ? parseCgroup('--cgroup', o.cgroup) : undefined,
       ringBytes: o.ringBytes !== undefined ? parseIntFlag('--ring-bytes', o.ringBytes, 4096, 1 << 30) : undefined,
       snapshotMs: parseDuration('--snapshot', o.snapshot ?? '5s'),
       metrics: o.metrics && o.metrics !== 'off' ? parseListen('--metrics', o.metrics) : undefined,

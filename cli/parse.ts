@@ -1,4 +1,5 @@
 /** cli/parse.ts — validate flag values at the edge; every failure is a UsageError naming the flag. */
+import { statSync } from 'node:fs';
 import { USER_PROBES, type ProbeName } from '../schema/event.js';
 import { UsageError } from './errors.js';
 
@@ -59,4 +60,32 @@ export function parseListen(flag: string, text: string): { host: string; port: n
   const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text.trim());
   if (!m || Number(m[2]) > 65535) throw new UsageError(`${flag}: '${text}' should be HOST:PORT (e.g. 127.0.0.1:9435)`);
   return { host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+/** `--cgroup PATH`: a cgroup v2 directory → its id (the inode number bpf_get_current_cgroup_id returns). */
+export function parseCgroup(flag: string, path: string): number {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new UsageError(`${flag}: '${path}' does not exist (give a cgroup v2 directory, e.g. /sys/fs/cgroup/system.slice/v2broker.service)`);
+  }
+  if (!st.isDirectory() || !path.startsWith('/sys/fs/cgroup')) throw new UsageError(`${flag}: '${path}' is not a cgroup v2 directory under /sys/fs/cgroup`);
+  return Number(st.ino);
+}
+
+/** `--burst uds=5000[:10000],sched=2000`: per-CPU token bucket, rows/s and depth. */
+export function parseBurst(flag: string, text: string): Partial<Record<ProbeName, { rate: number; size?: number }>> {
+  const out: Partial<Record<ProbeName, { rate: number; size?: number }>> = {};
+  for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([a-z_]+)=(\d+)(?::(\d+))?$/.exec(part);
+    if (!m) throw new UsageError(`${flag}: '${part}' should look like PROBE=RATE[:DEPTH] (rows/s per CPU, e.g. uds=5000:10000)`);
+    if (!(USER_PROBES as string[]).includes(m[1])) throw new UsageError(`${flag}: unknown probe '${m[1]}'; valid probes: ${USER_PROBES.join(', ')}`);
+    const rate = Number(m[2]);
+    const size = m[3] !== undefined ? Number(m[3]) : undefined;
+    if (rate < 1 || rate > 10_000_000) throw new UsageError(`${flag}: ${m[1]} rate ${m[2]} must be 1..10000000 rows/s`);
+    if (size !== undefined && (size < 1 || size > 100_000_000)) throw new UsageError(`${flag}: ${m[1]} depth ${m[3]} must be 1..100000000`);
+    out[m[1] as ProbeName] = { rate, size };
+  }
+  return out;
 }

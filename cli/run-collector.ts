@@ -20,6 +20,8 @@ export interface RunOptions {
   comm?: string;
   durationMs?: number;
   sample: Partial<Record<ProbeName, number>>;
+  burst?: Partial<Record<ProbeName, { rate: number; size?: number }>>;
+  cgroup?: number;
   ringBytes?: number;
   snapshotMs?: number;
   /** print a status line every N ms on stderr (0: off) */
@@ -54,6 +56,7 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
     logger: o.logger,
     pid: o.pid,
     comm: o.comm,
+    cgroup: o.cgroup,
     perProbe,
     ringBytes: o.ringBytes,
     snapshotMs: o.snapshotMs,

@@ -10,7 +10,7 @@ import { realpathSync } from 'node:fs';
 import type { AttachResult, Probe as NativeProbe, UprobeSpec } from '../native/index.js';
 import { KernelError } from './errors.js';
 import { ElfFile } from './elf.js';
-import { callReturnSites, GoBinaryError, openGoBinary, pclntabSymbols, processBinary, symbolOffset, type GoBinary } from './go-binary.js';
+import { afterStackCheck, callReturnSites, GoBinaryError, openGoBinary, pclntabSymbols, readBuildInfo, processBinary, symbolOffset, type GoBinary } from './go-binary.js';
 import type { AttachPlan } from './probes.js';
 
 export interface UprobeTargets {
@@ -135,7 +135,7 @@ export async function attachUprobePlan(probe: NativeProbe, family: string, plan:
 export function appSpecs(app: AppUprobe[], pids: number[] = []): UprobeSpec[] {
   if (app.length > 64) throw new GoBinaryError('NO_SYMBOL', `at most 64 --uprobe targets, got ${app.length}`);
   const specs: UprobeSpec[] = [];
-  const elfs = new Map<string, { elf: ElfFile; funcs: ReturnType<ElfFile['functionSymbols']> }>();
+  const elfs = new Map<string, { elf: ElfFile; funcs: ReturnType<ElfFile['functionSymbols']>; go: boolean }>();
   app.forEach((a, idx) => {
     let path: string;
     try {
@@ -148,13 +148,14 @@ export function appSpecs(app: AppUprobe[], pids: number[] = []): UprobeSpec[] {
       const elf = ElfFile.read(path);
       let funcs = elf.functionSymbols();
       if (funcs.length === 0) funcs = pclntabSymbols(elf) ?? [];
-      e = { elf, funcs };
+      e = { elf, funcs, go: !!readBuildInfo(elf) };
       elfs.set(path, e);
     }
     const offsetOf = (sym: string) => {
       const f = e!.funcs.find((x) => x.name === sym);
       if (!f) throw new GoBinaryError('NO_SYMBOL', `--uprobe ${a.binary}: no function ${sym}`);
-      const off = e!.elf.fileOffset(f.addr);
+      // Go functions: past the stack check, or a call that grows the stack counts twice
+      const off = e!.elf.fileOffset(e!.go ? afterStackCheck(e!.elf, f.addr) : f.addr);
       if (off === undefined) throw new GoBinaryError('NO_SYMBOL', `--uprobe ${a.binary}: ${sym} is outside the loadable segments`);
       return off;
     };

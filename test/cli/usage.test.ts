@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { USER_PROBES } from '../../schema/event.js';
+import { SCHEMA_VERSION } from '../../schema/ddl.js';
 import { runCli } from '../helpers/cli.js';
 
 const noStack = (s: string) => expect(s).not.toMatch(/\n\s+at .+:\d+:\d+/);
@@ -32,6 +33,14 @@ describe('v2probe CLI usage errors', () => {
     [['collect', '--sample', 'bogus=3'], "unknown probe 'bogus'"],
     [['collect', '--comm', 'a-name-longer-than-15'], '--comm'],
     [['collect', '--unknown-flag'], 'unknown option'],
+    [['collect', '--sample', 'uds=-3'], '--sample'],
+    [['collect', '--sample', 'uds=ten'], '--sample'],
+    [['collect', '--cgroup', '/nonexistent/cg'], '--cgroup'],
+    [['collect', '--cgroup', '/tmp'], 'not a cgroup v2 directory'],
+    [['collect', '--burst', 'uds=0'], '--burst'],
+    [['collect', '--burst', 'nope=10'], "unknown probe 'nope'"],
+    [['collect', '--metrics', 'localhost'], '--metrics'],
+    [['collect', '--budget', '0'], '--budget'],
     [['query'], 'missing required argument'],
     [['query', '--format', 'xml', 'SELECT 1'], 'xml'],
   ])('%j → exit 2 naming %s', (args, needle) => {
@@ -77,8 +86,8 @@ describe('v2probe CLI usage errors', () => {
     const dsn = `chdb:${mkdtempSync(join(tmpdir(), 'v2cli-'))}`;
     const a = runCli(['schema', 'apply', '--store', dsn]);
     expect(a.code).toBe(0);
-    expect(a.stdout).toMatch(/schema version 1 applied .* \(was empty\)/);
+    expect(a.stdout).toMatch(new RegExp(`schema version ${SCHEMA_VERSION} applied .* \\(was empty\\)`));
     const b = runCli(['schema', 'apply', '--store', dsn]);
-    expect(b.stdout).toMatch(/\(was 1\)/);
+    expect(b.stdout).toContain(`(was ${SCHEMA_VERSION})`);
   });
 });

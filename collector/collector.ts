@@ -308,6 +308,15 @@ export class Collector {
     out.lost_userspace = s.droppedRecords;
     out.lost_sink = (this.events.dropped.get(p.name) ?? 0) + (this.events.failed.get(p.name) ?? 0);
     out.rejected_decode = p.decodeRejected;
+    // hook cost from bpf_stats (0 unless kernel.bpf_stats_enabled=1): the overhead rule reads run_time_ns
+    let runNs = 0n;
+    let runs = 0n;
+    for (const st of p.native!.programStats()) {
+      runNs += st.runTimeNs;
+      runs += st.runCnt;
+    }
+    out.run_time_ns = Number(runNs);
+    out.run_cnt = Number(runs);
     return out;
   }
 

@@ -27,7 +27,7 @@ const DROPS: Record<string, string> = {
   lost_ringbuf: 'ringbuf_full', lost_mapfull: 'map_full', lost_userspace: 'userspace_queue_full',
   lost_sink: 'sink', burst_dropped: 'burst_limit', rejected_decode: 'undecodable',
 };
-const SKIP = new Set(['seen', 'sampled', 'delivered']);
+const SKIP = new Set(['seen', 'sampled', 'delivered', 'run_time_ns', 'run_cnt']); // run time: v2probe_probe_run_time_seconds_total
 
 /**
  * A classic Prometheus histogram whose buckets are the in-kernel log2 slots:

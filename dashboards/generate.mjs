@@ -80,7 +80,7 @@ export const DASHBOARDS = {
         sql: sql([
           `SELECT ${BUCKET} AS time, replaceOne(name, 'calls_', '') AS call, sum(delta_sum) / ${SECONDS} AS calls`,
           'FROM v2e.counters_10s',
-          `WHERE $__timeFilter(ts) AND probe = 'uds' AND name LIKE 'calls\\_%' AND pid = 0 AND ${HOSTS}`,
+          `WHERE $__timeFilter(ts) AND probe = 'uds' AND startsWith(name, 'calls_') AND pid = 0 AND ${HOSTS}`,
           'GROUP BY time, call',
           'ORDER BY time',
         ]),
@@ -170,7 +170,7 @@ export const DASHBOARDS = {
         sql: sql([
           `SELECT ${BUCKET} AS time, concat(key, ' ', replaceOne(name, 'completed_', '')) AS device, sum(delta_sum) / ${SECONDS} AS requests`,
           'FROM v2e.counters_10s',
-          `WHERE $__timeFilter(ts) AND probe = 'blockio' AND name LIKE 'completed\\_%' AND key != '' AND ${HOSTS}`,
+          `WHERE $__timeFilter(ts) AND probe = 'blockio' AND startsWith(name, 'completed_') AND key != '' AND ${HOSTS}`,
           'GROUP BY time, device',
           'ORDER BY time',
         ]),
@@ -217,7 +217,7 @@ export const DASHBOARDS = {
         sql: sql([
           `SELECT ${BUCKET} AS time, comm, quantileTDigestWeightedMerge(0.99)(value_q) AS p99, max(value_max) AS max`,
           'FROM v2e.events_10s',
-          `WHERE $__timeFilter(ts) AND probe = 'go_gc' AND event LIKE 'stw\\_%' AND ${HOSTS} AND ${COMMS}`,
+          `WHERE $__timeFilter(ts) AND probe = 'go_gc' AND startsWith(event, 'stw_') AND ${HOSTS} AND ${COMMS}`,
           'GROUP BY time, comm',
           'ORDER BY time',
         ]),
@@ -307,7 +307,7 @@ export const DASHBOARDS = {
         sql: sql([
           `SELECT ${BUCKET} AS time, replaceOne(name, 'wait_ns_', '') AS lock, sum(delta_sum) / (${SECONDS} * 1e9) AS waited`,
           'FROM v2e.counters_10s',
-          `WHERE $__timeFilter(ts) AND probe = 'lock' AND name LIKE 'wait\\_ns\\_%' AND pid = 0 AND ${HOSTS}`,
+          `WHERE $__timeFilter(ts) AND probe = 'lock' AND startsWith(name, 'wait_ns_') AND pid = 0 AND ${HOSTS}`,
           'GROUP BY time, lock',
           'ORDER BY time',
         ]),

@@ -1,51 +1,10 @@
 /**
- * ingester/ddl.ts — the ingester's own tables, applied at start after
- * applySchema(store). (To be folded into schema migrations by the lead.)
- *
- *  v2e.ingest_ledger  one row per consumed Kafka message (good or dead-lettered),
- *                     inserted BEFORE the data with the same dedup token; the
- *                     newest range per partition is how a restarted ingester
- *                     rebuilds an interrupted insert identically.
- *  v2e.ingest_errors  dead letters: where, what, a bounded prefix of the bytes.
- * Both deduplicate repeated inserts by token like v2e.events.
+ * ingester/ddl.ts — the ingester's tables are part of the store schema
+ * (migration 5, schema/ingest-tables.ts); applying the schema creates them.
  */
+import { applySchema } from '../schema/ddl.js';
 import type { Store } from '../store/types.js';
 
-export const INGEST_DDL: readonly string[] = [
-  `CREATE TABLE IF NOT EXISTS v2e.ingest_ledger (
-    ts DateTime64(3) COMMENT 'when the ingester inserted the range',
-    topic LowCardinality(String),
-    partition UInt32,
-    offset UInt64 COMMENT 'the message',
-    first_offset UInt64 COMMENT 'insert range (dedup token) start',
-    last_offset UInt64 COMMENT 'insert range end',
-    status LowCardinality(String) COMMENT 'ok | dlq',
-    kind LowCardinality(String) COMMENT 'events | counters | histograms ('''' when undecodable)',
-    host LowCardinality(String),
-    probe LowCardinality(String) COMMENT 'events: one ledger row per probe in the message',
-    session String COMMENT 'collector session',
-    seq UInt64 COMMENT 'collector batch number within the session',
-    rows UInt32,
-    weight UInt64 COMMENT 'sum(weight) of the event rows',
-    sent_ns UInt64 COMMENT 'when the collector encoded the batch (ns)',
-    ingester LowCardinality(String)
-  ) ENGINE = MergeTree ORDER BY (topic, partition, offset)
-  SETTINGS non_replicated_deduplication_window = 10000`,
-  `CREATE TABLE IF NOT EXISTS v2e.ingest_errors (
-    ts DateTime64(3),
-    topic LowCardinality(String),
-    partition UInt32,
-    offset UInt64,
-    key String,
-    host LowCardinality(String) COMMENT 'from the key when known',
-    raw_base64 String COMMENT 'first 4096 bytes of the message, base64',
-    raw_size UInt32,
-    error String,
-    ingester LowCardinality(String)
-  ) ENGINE = MergeTree ORDER BY (topic, partition, offset)
-  SETTINGS non_replicated_deduplication_window = 10000`,
-];
-
 export async function applyIngestSchema(store: Store): Promise<void> {
-  for (const sql of INGEST_DDL) await store.exec(sql);
+  await applySchema(store);
 }

@@ -1,5 +1,5 @@
 /** ingester/ — Kafka → store, exactly once: the consumer, its tables, metrics and the loss ledger. */
 export { Ingester, type IngesterOptions } from './ingester.js';
-export { INGEST_DDL, applyIngestSchema } from './ddl.js';
+export { applyIngestSchema } from './ddl.js';
 export { IngestMetrics, serveMetrics } from './metrics.js';
 export { lossQuery } from './loss.js';

@@ -13,13 +13,13 @@
  *
  * Other modules contribute tables by adding a migration to MIGRATIONS (next
  * free version) or, before applySchema runs, with `registerMigration()`; e.g.
- * the Kafka ingester's DDL (ingester/ddl.ts) becomes
- *   { version: 5, name: 'ingester', statements: (ctx) => ingesterStatements(ctx) }.
+ * the Kafka ingester's tables are migration 5 (schema/ingest-tables.ts).
  */
 import { EVENT_COLUMNS } from './event.js';
 import { baseStatements, columnSql, onCluster, storageTable, type DdlContext, type RetentionDays } from './ddl-common.js';
 import { rollupStatements, rollupTables } from './rollups.js';
 import { alertStatements, watermarkStatements } from './alert-tables.js';
+import { ingestStatements } from './ingest-tables.js';
 import type { Store } from '../store/types.js';
 import { StoreError } from '../store/errors.js';
 
@@ -34,6 +34,7 @@ const MIGRATIONS: Migration[] = [
   { version: 2, name: 'rollups 10s/1m of events, counters, histograms', statements: rollupStatements },
   { version: 3, name: 'alert_state, alert_log, alert_cursor', statements: alertStatements },
   { version: 4, name: 'ingest watermark', statements: watermarkStatements },
+  { version: 5, name: 'ingest_ledger, ingest_errors (Kafka ingester)', statements: ingestStatements },
 ];
 
 /** Add a migration from another module (its version must be the next free one). */
@@ -50,12 +51,12 @@ export function migrations(): readonly Migration[] {
   return MIGRATIONS;
 }
 
-export const LATEST_VERSION_AT_BUILD = 4;
 /** The version this code brings a store to (including registered migrations). */
 export function latestVersion(): number {
   return Math.max(...MIGRATIONS.map((m) => m.version));
 }
-export const LATEST_VERSION = LATEST_VERSION_AT_BUILD;
+/** The newest built-in migration (registered ones may add to it: see latestVersion()). */
+export const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));
 
 export function allStatements(ctx: DdlContext): string[] {
   return MIGRATIONS.flatMap((m) => m.statements(ctx));

@@ -35,8 +35,8 @@ const CASES: Record<string, { gen: Gen; severity: string }> = {
   }) },
   ProbeOverheadHigh: { severity: 'critical', gen: (host, bad) => ({ cnt: perMinute((t) => [{ tMs: t, host, probe: 'uds', name: 'run_time_ns', delta: (bad ? 0.08 : 0.005) * 60e9 }]) }) },
   CpuFrequencyUnstable: { severity: 'warning', gen: (host, bad) => ({ ev: Array.from({ length: 8 }, (_, m) => [
-    { tMs: T0 + m * M + 1000, host, probe: 'cpufreq', event: 'frequency', value: bad ? 1_200_000 : 2_900_000 },
-    { tMs: T0 + m * M + 2000, host, probe: 'cpufreq', event: 'frequency', value: 3_000_000 },
+    { tMs: T0 + m * M + 1000, host, probe: 'cpufreq', event: 'freq', value: bad ? 1_200_000 : 2_900_000 },
+    { tMs: T0 + m * M + 2000, host, probe: 'cpufreq', event: 'freq', value: 3_000_000 },
   ]).flat() }) },
   PageFaultRateHigh: { severity: 'warning', gen: (host, bad) => ({ ev: perMinute((t) => [{ tMs: t, host, probe: 'pagefault', event: 'user', value: 0, weight: bad ? 200 * 60 : 50 * 60 }]) }) },
   SmallWriteLatencyHigh: { severity: 'warning', gen: (host, bad) => ({ ev: perMinute((t) => [

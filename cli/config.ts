@@ -21,7 +21,7 @@ export class ConfigFileError extends UsageError {
 
 /** What a config file sets that no flag does. */
 export interface ConfigExtras {
-  /** per-probe filters, outlier threshold and burst limit (sampling goes through the --sample string) */
+  /** per-probe filters and outlier threshold (sampling and burst limits go through the --sample / --burst strings) */
   perProbe: Partial<Record<ProbeName, ProbeOptions>>;
   governorPriority?: ProbeName[];
 }
@@ -33,7 +33,7 @@ type SourceOf = (name: string) => string | undefined;
 /**
  * Fill `o` (commander's option values of collect/up) from the file named by
  * `o.config`, leaving every value given on the command line as it is.
- * `--sample` merges per probe: the command line wins for the probes it names.
+ * `--sample` and `--burst` merge per probe: the command line wins for the probes it names.
  */
 export function applyConfigFile(o: Opts, sourceOf: SourceOf, env: NodeJS.ProcessEnv = process.env): ConfigExtras {
   if (o.config === undefined) return { perProbe: {} };
@@ -59,6 +59,7 @@ export function mergeConfig(o: Opts, c: CollectorConfig, sourceOf: SourceOf, env
   fill('sink', c.sink);
   fill('pid', c.pid);
   fill('comm', c.comm);
+  fill('cgroup', c.cgroup);
   fill('duration', c.durationMs !== undefined ? `${c.durationMs}ms` : undefined);
   fill('ringBytes', c.ringBytes);
   fill('snapshot', c.snapshotMs !== undefined ? `${c.snapshotMs}ms` : undefined);
@@ -74,6 +75,12 @@ export function mergeConfig(o: Opts, c: CollectorConfig, sourceOf: SourceOf, env
     .map(([p, s]) => `${p}=${s!.sample}`)
     .join(',');
   if (fileSample) o.sample = fromCli('sample') && o.sample ? `${fileSample},${o.sample}` : fileSample;
+  // burst limits the same way (parseBurst: later entries win)
+  const fileBurst = Object.entries(c.perProbe)
+    .filter(([, s]) => s?.burstRate !== undefined)
+    .map(([p, s]) => `${p}=${s!.burstRate}${s!.burstSize !== undefined ? `:${s!.burstSize}` : ''}`)
+    .join(',');
+  if (fileBurst) o.burst = fromCli('burst') && o.burst ? `${fileBurst},${o.burst}` : fileBurst;
 
   const perProbe: ConfigExtras['perProbe'] = {};
   for (const [p, s] of Object.entries(c.perProbe)) {
@@ -83,8 +90,6 @@ export function mergeConfig(o: Opts, c: CollectorConfig, sourceOf: SourceOf, env
     if (s.pid !== undefined && !fromCli('pid')) po.pid = s.pid;
     if (s.comm !== undefined && !fromCli('comm')) po.comm = s.comm;
     if (s.minValue !== undefined) po.minValue = s.minValue;
-    if (s.burstRate !== undefined) po.burstRate = s.burstRate;
-    if (s.burstSize !== undefined) po.burstSize = s.burstSize;
     if (Object.keys(po).length) perProbe[p as ProbeName] = po;
   }
   return { perProbe, governorPriority: c.governorPriority };

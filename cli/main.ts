@@ -10,10 +10,14 @@ import { DEFAULT_STORE, openStore, parseStoreDsn } from '../store/index.js';
 import type { QueryFormat } from '../store/types.js';
 import { describe, exitCodeFor, UsageError } from './errors.js';
 import { makeLogger } from './log.js';
-import { parseBurst, parseCgroup, parseComm, parseDuration, parseIntFlag, parseListen, parsePid, parseProbes, parseSample } from './parse.js';
+import { parsePidList, parseBurst, parseCgroup, parseComm, parseDuration, parseIntFlag, parseListen, parsePid, parseProbes, parseSample } from './parse.js';
 import { runCollector } from './run-collector.js';
 import { doctor, formatDoctor } from './doctor.js';
 import { registerCtl } from './ctl.js';
+import { DEFAULT_RULES_DIR } from '../alerts/index.js';
+import { parseAppUprobe, resolveTargets, type UprobeTargets } from '../collector/go-attach.js';
+import { GoBinaryError, openGoBinary, symbolOffset } from '../collector/go-binary.js';
+import type { ProbeName } from '../schema/event.js';
 import { applyConfigFile, governorOrder, registerConfig } from './config.js';
 import { checkKafkaSink, registerIngest } from './ingest.js';
 import { registerFlame } from './flame.js';
@@ -28,6 +32,33 @@ function checkSink(flag: string, spec: string): string {
   if (spec.startsWith('kafka://')) return checkKafkaSink(flag, spec);
   parseStoreDsn(spec); // throws BAD_DSN (exit 2)
   return spec;
+}
+
+/** --go-binary/--go-pid/--uprobe → uprobe targets, checked now (binary, Go build info, symbols) so a bad one exits 2. */
+function parseTargets(o: Record<string, unknown>, probes: ProbeName[]): UprobeTargets | undefined {
+  const uprobes = (o.uprobe as string[] | undefined) ?? [];
+  const binaries = o.goBinary ? String(o.goBinary).split(',').map((b) => b.trim()).filter(Boolean) : [];
+  const pids = o.goPid ? parsePidList('--go-pid', String(o.goPid)) : [];
+  const goProbes = probes.filter((p) => p.startsWith('go_'));
+  if (goProbes.length && !binaries.length && !pids.length) throw new UsageError(`--probes ${goProbes.join(',')}: give the Go program with --go-binary PATH or --go-pid PID`);
+  if ((binaries.length || pids.length) && !goProbes.length) throw new UsageError('--go-binary/--go-pid: add a Go probe to --probes (go_gc, go_sched, go_malloc)');
+  if (uprobes.length && !probes.includes('app')) probes.push('app');
+  if (probes.includes('app') && !uprobes.length) throw new UsageError('--probes app: give at least one --uprobe BINARY:SYMBOL[:pair=SYMBOL2]');
+  try {
+    for (const b of binaries) for (const fam of goProbes) resolveTargets({ binaries: [b] }, fam);
+    for (const pid of pids) for (const fam of goProbes) resolveTargets({ pids: [pid] }, fam);
+    const app = uprobes.map((spec) => parseAppUprobe(spec));
+    for (const u of app) {
+      const bin = openGoBinary(u.binary);
+      symbolOffset(bin, u.symbol);
+      if (u.pair) symbolOffset(bin, u.pair);
+    }
+    if (!binaries.length && !pids.length && !app.length) return undefined;
+    return { binaries, pids, app };
+  } catch (err) {
+    if (err instanceof GoBinaryError) throw new UsageError(err.message);
+    throw err;
+  }
 }
 
 function parseBudget(text: string | undefined): number | undefined {
@@ -74,6 +105,9 @@ export function buildProgram(): Command {
       .option('--duration <d>', 'stop after this long (e.g. 10s); default: until SIGINT/SIGTERM')
       .option('--sample <spec>', 'per-probe 1-in-N event sampling, e.g. uds=1000,sched=100')
       .option('--cgroup <path>', 'only tasks in this cgroup v2 directory')
+      .option('--go-binary <paths>', 'go_gc/go_sched/go_malloc: Go executables (every process running them, now and later), comma-separated')
+      .option('--go-pid <pids>', 'go_gc/go_sched/go_malloc: these Go processes, comma-separated')
+      .option('--uprobe <spec>', 'app probe: BINARY:SYMBOL[:pair=SYMBOL2] (calls; with pair, entry-to-entry latency); repeatable', (v: string, acc: string[] = []) => [...acc, v])
       .option('--burst <spec>', 'per-probe, per-CPU limit of sampled rows/s, e.g. uds=5000:10000 (over it: counted as burst_dropped)')
       .option('--ring-bytes <n>', 'ring buffer size per probe (power of two, >= 4096)')
       .option('--snapshot <d>', 'counter/histogram snapshot interval', '5s')
@@ -85,6 +119,7 @@ export function buildProgram(): Command {
   const runAction = (statusEvery: number, defaults: { budget?: string } = {}) => async (o: Record<string, string | undefined>, cmd?: Command) => {
     const fromFile = applyConfigFile(o, (k) => cmd?.getOptionValueSource(k)); // exit 2 on a bad file
     const probes = parseProbes('--probes', o.probes!);
+    const targets = parseTargets(o, probes);
     const sink = checkSink('--sink', o.sink!);
     const logger = makeLogger();
     const res = await runCollector({
@@ -96,6 +131,8 @@ export function buildProgram(): Command {
       sample: o.sample !== undefined ? parseSample('--sample', o.sample) : {},
       burst: o.burst !== undefined ? parseBurst('--burst', o.burst) : undefined,
       cgroup: o.cgroup !== undefined ? parseCgroup('--cgroup', o.cgroup) : undefined,
+      targets,
+      alerts: typeof o.rules === 'string' && o.rules !== 'off' ? { rulesDir: o.rules, webhooks: (o.webhook as unknown as string[] | undefined) ?? [] } : undefined,
       ringBytes: o.ringBytes !== undefined ? parseIntFlag('--ring-bytes', o.ringBytes, 4096, 1 << 30) : undefined,
       snapshotMs: parseDuration('--snapshot', o.snapshot ?? '5s'),
       metrics: o.metrics && o.metrics !== 'off' ? parseListen('--metrics', o.metrics) : undefined,
@@ -120,12 +157,14 @@ export function buildProgram(): Command {
     .option('--control <socket|host:port>', 'serve the control API (v2probe ctl) on a Unix socket path or 127.0.0.1:PORT with --control-token (default: off)')
     .action(async (o, cmd) => runAction(o.status === '0' ? 0 : parseDuration('--status', o.status))(o, cmd));
 
-  collectOpts(program.command('up').description('single host: collect uds, sched, blockio into chDB with live status'), {
+  collectOpts(program.command('up').description('single host: collect uds, sched, blockio into chDB, evaluate the alert rules, serve /metrics and the control API, with live status'), {
     probes: 'uds,sched,blockio',
     sink: DEFAULT_STORE,
   })
     .option('--metrics <host:port|off>', 'serve Prometheus /metrics here', '127.0.0.1:9435')
     .option('--control <socket|host:port|off>', 'serve the control API (v2probe ctl) here', DEFAULT_CONTROL_SOCKET)
+    .option('--rules <dir|off>', 'alert rules to evaluate on the store', DEFAULT_RULES_DIR)
+    .option('--webhook <url>', 'Alertmanager-compatible webhook for alert notifications; repeatable', (v: string, acc: string[] = []) => [...acc, v])
     .action(async (o, cmd) => runAction(2000, { budget: '1' })(o, cmd));
 
   program

@@ -89,3 +89,8 @@ export function parseBurst(flag: string, text: string): Partial<Record<ProbeName
   }
   return out;
 }
+
+/** `--go-pid 123,456`. */
+export function parsePidList(flag: string, text: string): number[] {
+  return text.split(',').map((x) => x.trim()).filter(Boolean).map((x) => parsePid(flag, x));
+}

@@ -11,6 +11,9 @@ import { openSink } from '../collector/sinks.js';
 import { collectorRegistry, serveMetrics } from '../collector/metrics.js';
 import { serveControl, type ControlListen } from '../collector/control.js';
 import { defaultSampleOf, Governor } from '../collector/governor.js';
+import type { UprobeTargets } from '../collector/go-attach.js';
+import { StoreSink } from '../collector/sinks.js';
+import { Evaluator, loadRules } from '../alerts/index.js';
 import type { ProbeName } from '../schema/event.js';
 
 export interface RunOptions {
@@ -22,6 +25,10 @@ export interface RunOptions {
   sample: Partial<Record<ProbeName, number>>;
   burst?: Partial<Record<ProbeName, { rate: number; size?: number }>>;
   cgroup?: number;
+  /** Go binaries / pids for go_* probes, user uprobes for app */
+  targets?: UprobeTargets;
+  /** run the alert evaluator on the sink's store with the rules in this directory (undefined: off) */
+  alerts?: { rulesDir: string; webhooks: string[] };
   ringBytes?: number;
   snapshotMs?: number;
   /** print a status line every N ms on stderr (0: off) */
@@ -57,6 +64,7 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
     pid: o.pid,
     comm: o.comm,
     cgroup: o.cgroup,
+    targets: o.targets,
     perProbe,
     ringBytes: o.ringBytes,
     snapshotMs: o.snapshotMs,
@@ -77,6 +85,9 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
   let metricsServer: { close(): void } | undefined;
   let controlServer: { close(): void } | undefined;
   let stopGovernor = () => {};
+  const alertsStop = new AbortController();
+  let alertsDone: Promise<void> = Promise.resolve();
+  let evaluator: Evaluator | undefined;
   try {
     const started = await collector.start();
     const governor = o.budget !== undefined ? new Governor(collector, o.probes, defaultSampleOf(collector), { budget: o.budget, priority: o.governorPriority }, o.logger) : undefined;
@@ -88,27 +99,52 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
       o.logger.info({ url: m.url }, 'serving Prometheus metrics');
     }
     if (o.control) controlServer = await serveControl(collector, o.control, o.logger);
+    if (o.alerts && sink instanceof StoreSink) {
+      const loaded = loadRules(o.alerts.rulesDir);
+      for (const e of loaded.errors) o.logger.error({ file: e.file, line: e.line, err: e.message }, 'alert rule skipped');
+      evaluator = new Evaluator({ store: sink.store, groups: loaded.groups, logger: o.logger, webhook: { urls: o.alerts.webhooks } });
+      alertsDone = evaluator.run(alertsStop.signal).catch((err) => o.logger.error({ err: (err as Error).message }, 'alert evaluator stopped'));
+      o.logger.info({ rules: loaded.groups.reduce((n, g) => n + g.rules.length, 0), dir: o.alerts.rulesDir }, 'alert evaluator running');
+    } else if (o.alerts) o.logger.warn('alerts need a store sink (chdb:… or clickhouse://…); not evaluating here');
     for (const s of started) {
       if (s.state === 'failed') o.logger.error({ probe: s.probe, err: s.error }, `probe ${s.probe} failed to attach; the others keep running`);
     }
     o.logger.info({ probes: started.filter((s) => s.state === 'running').map((s) => s.probe), sink: sink.name }, 'collecting');
     let prev = new Map<string, Record<string, number>>();
     if (o.statusEveryMs > 0) {
+      // a terminal gets a live view redrawn every second; anything else structured log lines
+      const tty = process.stderr.isTTY === true;
+      const every = tty ? Math.min(o.statusEveryMs, 1000) : o.statusEveryMs;
+      let drawn = 0;
       statusTimer = setInterval(() => {
-        const st = collector.status();
-        process.stderr.write(formatStatus(st, prev, o.statusEveryMs, collector.sinkRows) + '\n');
-        prev = new Map(st.map((s) => [s.probe, s.counters]));
-      }, o.statusEveryMs);
+        try {
+          const st = collector.status();
+          const snap = statusSnapshot(st, prev, every, collector.sinkRows, governor);
+          if (tty) {
+            const view = formatLiveView(snap);
+            process.stderr.write((drawn ? `\x1b[${drawn}F\x1b[J` : '') + view + '\n');
+            drawn = view.split('\n').length;
+          } else o.logger.info(snap, 'status');
+          prev = new Map(st.map((s) => [s.probe, s.counters]));
+        } catch (err) {
+          o.logger.warn({ err: (err as Error).message }, 'status: could not read the probes');
+        }
+      }, every);
     }
     const timer = o.durationMs ? setTimeout(wake, o.durationMs) : undefined;
     await finished;
     if (timer) clearTimeout(timer);
+    // nothing reads the probes while they close
+    if (statusTimer) clearInterval(statusTimer);
+    stopGovernor();
     const final = collector.status();
     await stop();
     return { status: final, rows: collector.sinkRows };
   } finally {
     if (statusTimer) clearInterval(statusTimer);
     stopGovernor();
+    alertsStop.abort();
+    await alertsDone;
     metricsServer?.close();
     controlServer?.close();
     await stop();
@@ -133,4 +169,75 @@ export function formatStatus(st: ProbeStatus[], prev: Map<string, Record<string,
     return `${s.probe}: seen ${rate(c.seen, p.seen, ms)} sampled ${rate(c.sampled, p.sampled, ms)}${extra} lost ${lost}`;
   });
   return `[${new Date().toISOString().slice(11, 19)}] ${parts.join(' | ')} | stored ${rows}`;
+}
+
+/** One status sample: per probe rates over the last interval, drops, hook CPU (governor's bpf_stats share). */
+export interface StatusSnapshot {
+  /** ISO time of the sample */
+  at: string;
+  storedRows: number;
+  /** all probes' CPU share and the budget, in % of all CPUs (with a governor) */
+  cpuPct?: number;
+  budgetPct?: number;
+  probes: Array<{
+    probe: string;
+    state: string;
+    eventsPerS?: number;
+    sampledPerS?: number;
+    /** cumulative drops of every kind */
+    dropped?: number;
+    hookCpuPct?: number;
+    error?: string;
+  }>;
+}
+
+const DROP_COUNTERS = ['lost_ringbuf', 'lost_mapfull', 'lost_userspace', 'lost_sink', 'burst_dropped', 'rejected_decode'];
+
+export function statusSnapshot(
+  st: ProbeStatus[],
+  prev: Map<string, Record<string, number>>,
+  ms: number,
+  rows: number,
+  governor?: { perProbe: Partial<Record<ProbeName, number>>; share: number; budgetRatio: number },
+): StatusSnapshot {
+  const perS = (cur: number | undefined, before: number | undefined) => Math.max(0, Math.round((((cur ?? 0) - (before ?? cur ?? 0)) * 1000) / ms));
+  const pct = (x: number | undefined) => (x === undefined ? undefined : +(x * 100).toFixed(4));
+  return {
+    at: new Date().toISOString(),
+    storedRows: rows,
+    cpuPct: governor ? pct(governor.share) : undefined,
+    budgetPct: governor ? pct(governor.budgetRatio) : undefined,
+    probes: st.map((s) => {
+      if (s.state !== 'running') return { probe: s.probe, state: s.state, error: s.error?.slice(0, 120) };
+      const c = s.counters;
+      const p = prev.get(s.probe);
+      return {
+        probe: s.probe,
+        state: s.state,
+        eventsPerS: p ? perS(c.seen, p.seen) : undefined,
+        sampledPerS: p ? perS(c.sampled, p.sampled) : undefined,
+        dropped: DROP_COUNTERS.reduce((n, k) => n + (c[k] ?? 0), 0),
+        hookCpuPct: governor ? pct(governor.perProbe[s.probe]) : undefined,
+      };
+    }),
+  };
+}
+
+/** The live view of `up` on a terminal: a header and one line per probe. */
+export function formatLiveView(s: StatusSnapshot): string {
+  const n = (x: number | undefined) => (x === undefined ? '-' : x.toLocaleString('en-US'));
+  const p = (x: number | undefined) => (x === undefined ? '-' : `${x.toFixed(3)}%`);
+  const cpu = s.cpuPct !== undefined ? `   probes ${p(s.cpuPct)} of CPU (budget ${p(s.budgetPct)})` : '';
+  const lines = [
+    `v2probe  ${s.at.slice(11, 19)}   stored ${n(s.storedRows)} rows${cpu}`,
+    `${'probe'.padEnd(10)}${'state'.padEnd(9)}${'events/s'.padStart(12)}${'sampled/s'.padStart(12)}${'dropped'.padStart(10)}${'hook CPU'.padStart(11)}`,
+  ];
+  for (const r of s.probes) {
+    if (r.state !== 'running') {
+      lines.push(`${r.probe.padEnd(10)}${r.state.padEnd(9)}${r.error ? `  ${r.error.slice(0, 60)}` : ''}`);
+      continue;
+    }
+    lines.push(`${r.probe.padEnd(10)}${r.state.padEnd(9)}${n(r.eventsPerS).padStart(12)}${n(r.sampledPerS).padStart(12)}${n(r.dropped).padStart(10)}${p(r.hookCpuPct).padStart(11)}`);
+  }
+  return lines.join('\n');
 }

@@ -24,6 +24,7 @@ import { loadNative, type Probe as NativeProbe } from '../native/index.js';
 import { Batcher, DEFAULT_BATCH, type BatcherOptions } from './batcher.js';
 import { decodeBatch, monoToWallOffset } from './decode.js';
 import { attachUprobeResults, type UprobeTargets } from './go-attach.js';
+import { familyCounterRows } from './go-stats.js';
 import { ATTACH, type AttachPlan } from './probes.js';
 import type { Sink } from './sinks.js';
 import { KernelError } from './errors.js';
@@ -383,12 +384,12 @@ export class Collector {
     const histRows: HistogramRow[] = [];
     for (const p of this.probes) {
       if (!p.native) continue;
-      const push = (name: string, pid: number, key: string, value: number) => {
+      const push = (name: string, pid: number, key: string, value: number, gauge = false) => {
         const id = `${name}/${pid}/${key}`;
         const prev = p.last.get(id) ?? 0;
         p.last.set(id, value);
         const delta = Math.max(0, value - prev);
-        if (delta === 0 && prev !== 0 && pid !== 0) return; // idle per-pid series: nothing new
+        if (!gauge && delta === 0 && prev !== 0 && pid !== 0) return; // idle per-pid series: nothing new
         counterRows.push({ ts, host: this.host, probe: p.name, name, pid, comm: pid ? comm(pid, this.commCache) : '', key, value, delta });
       };
       for (const [n, v] of Object.entries(this.readCounters(p))) push(n, 0, '', v);
@@ -397,6 +398,7 @@ export class Collector {
         if (k.totalCounter) push(k.totalCounter, k.pid, k.key, k.total);
         else if (k.key) push(k.counter.replace('completed', 'bytes'), 0, k.key, k.total);
       }
+      for (const r of familyCounterRows(this, p.name, this.opts.targets?.app)) push(r.name, r.pid, r.key, r.value, r.gauge);
       for (const [ev, counts] of Object.entries(this.histograms(p.name))) {
         const prev = p.lastHist.get(ev) ?? new Array<number>(HIST_SLOTS).fill(0);
         p.lastHist.set(ev, counts);

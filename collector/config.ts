@@ -10,7 +10,7 @@
  *
  * Example:
  *   probes:                  # a list, "uds,sched", or a map of per-probe sections
- *     uds: { sample: 1000, comm: v2broker, min_value: 1ms }
+ *     uds: { sample: 1000, comm: v2broker, min_value: 1ms, burst_rate: 5000 }
  *     sched: { sample: 100 }
  *     blockio: {}
  *   sink: chdb:/var/lib/v2probe/data
@@ -35,7 +35,7 @@ export interface ProbeSection {
   comm?: string;
   /** ns: events at least this long are always sampled */
   minValue?: number;
-  /** sampled rows/s per CPU (0: off) and bucket depth */
+  /** sampled rows/s per CPU and bucket depth (the --burst flag) */
   burstRate?: number;
   burstSize?: number;
 }
@@ -46,6 +46,8 @@ export interface CollectorConfig {
   sink?: string;
   pid?: number;
   comm?: string;
+  /** cgroup v2 directory (checked to exist when the collector starts) */
+  cgroup?: string;
   durationMs?: number;
   ringBytes?: number;
   snapshotMs?: number;
@@ -151,10 +153,11 @@ const Section = z
         return Math.round(ns);
       })
       .optional(),
-    burst_rate: int(0, 0xffffffff, ' (sampled rows/s per CPU; 0 = no limit)').optional(),
-    burst_size: int(0, 0xffffffff, ' (token bucket depth)').optional(),
+    burst_rate: int(1, 10_000_000, ' (sampled rows/s per CPU; over it: counted as burst_dropped)').optional(),
+    burst_size: int(1, 100_000_000, ' (token bucket depth; default = burst_rate)').optional(),
   })
-  .strict();
+  .strict()
+  .refine((s) => s.burst_size === undefined || s.burst_rate !== undefined, { error: 'burst_size needs burst_rate', path: ['burst_size'] });
 
 const ProbeList = z.preprocess(
   (v) => (typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : v),
@@ -184,6 +187,10 @@ const FileSchema = z
       .optional(),
     pid: Pid.optional(),
     comm: Comm.optional(),
+    cgroup: z
+      .string({ error: 'should be a cgroup v2 directory, e.g. /sys/fs/cgroup/system.slice/v2broker.service' })
+      .regex(/^\/sys\/fs\/cgroup(\/|$)/, { error: 'should be a cgroup v2 directory under /sys/fs/cgroup' })
+      .optional(),
     duration: Duration.optional(),
     ring_bytes: int(4096, 1 << 30, ' (a power of two)')
       .refine((n) => (n & (n - 1)) === 0, { error: 'should be a power of two (4096, 8192, … 1073741824)' })
@@ -251,6 +258,7 @@ function normalize(r: Raw): CollectorConfig {
   set('sink', r.sink);
   set('pid', r.pid);
   set('comm', r.comm);
+  set('cgroup', r.cgroup);
   set('durationMs', r.duration);
   set('ringBytes', r.ring_bytes);
   set('snapshotMs', r.snapshot);

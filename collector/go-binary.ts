@@ -197,6 +197,31 @@ export function processBinary(pid: number): string {
   return `/proc/${pid}/exe`;
 }
 
+/** Up to `n` function names close to `want` (same last segment, or a small edit distance), for error messages. */
+export function nearMatches(names: readonly string[], want: string, n = 5): string[] {
+  const tail = (want.split('.').pop() ?? want).toLowerCase();
+  const dist = (a: string, b: string): number => {
+    if (Math.abs(a.length - b.length) > 8) return 99;
+    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      let prev = row[0];
+      row[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const cur = row[j];
+        row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+        prev = cur;
+      }
+    }
+    return row[b.length];
+  };
+  return names
+    .map((name) => ({ name, d: name.toLowerCase().includes(tail) ? 0 : dist(name.toLowerCase(), want.toLowerCase()) }))
+    .filter((x) => x.d <= 3)
+    .sort((a, b) => a.d - b.d || a.name.length - b.name.length)
+    .slice(0, n)
+    .map((x) => x.name);
+}
+
 export function findFunc(bin: GoBinary, name: string): ElfSymbol | undefined {
   return bin.funcs.find((f) => f.name === name);
 }
@@ -237,7 +262,10 @@ export function afterStackCheck(elf: ElfFile, addr: number): number {
 /** File offset of a function's entry (past its stack check, see afterStackCheck), for a uprobe. */
 export function symbolOffset(bin: GoBinary, name: string): number {
   const f = findFunc(bin, name);
-  if (!f) throw new GoBinaryError('NO_SYMBOL', `${bin.path} (${bin.build.goVersion}) has no function ${name}`);
+  if (!f) {
+    const near = nearMatches(bin.funcs.map((x) => x.name), name);
+    throw new GoBinaryError('NO_SYMBOL', `${bin.path} (${bin.build.goVersion}) has no function ${name}${near.length ? `; near matches: ${near.join(', ')}` : ''}`);
+  }
   const off = bin.elf.fileOffset(afterStackCheck(bin.elf, f.addr));
   if (off === undefined) throw new GoBinaryError('NO_SYMBOL', `${bin.path}: ${name} at 0x${f.addr.toString(16)} is outside every loadable segment`);
   return off;

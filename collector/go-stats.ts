@@ -59,3 +59,46 @@ export function readAppCalls(c: Collector): Array<{ calls: number; pairs: number
   for (let i = 0; i < calls.count; i++) out.push({ calls: sum(calls, i), pairs: sum(pairs, i) });
   return out;
 }
+
+/**
+ * Counter rows the go_* and app families add to each snapshot:
+ * go_sched  goroutines (gauge: live user goroutines), goroutines_created/_exited per pid;
+ * go_malloc mallocs/malloc_bytes per pid;
+ * app       calls (and pairs) per target, keyed by BINARY:SYMBOL.
+ */
+export function familyCounterRows(
+  c: Collector,
+  probe: string,
+  appTargets: ReadonlyArray<{ binary: string; symbol: string; pair?: string }> = [],
+): Array<{ name: string; pid: number; key: string; value: number; gauge?: boolean }> {
+  const out: Array<{ name: string; pid: number; key: string; value: number; gauge?: boolean }> = [];
+  if (probe === 'go_sched') {
+    const m = c.readFamilyMap('go_sched', 'goroutines');
+    for (let i = 0; m && i < m.count; i++) {
+      const pid = m.keys.readUInt32LE(i * m.keySize);
+      const o = i * m.valueSize;
+      const created = u64(m.values, o);
+      const exited = u64(m.values, o + 8);
+      const system = u64(m.values, o + 16);
+      out.push({ name: 'goroutines', pid, key: '', value: Math.max(0, created - system - exited), gauge: true });
+      out.push({ name: 'goroutines_created', pid, key: '', value: created });
+      out.push({ name: 'goroutines_exited', pid, key: '', value: exited });
+    }
+  } else if (probe === 'go_malloc') {
+    const m = c.readFamilyMap('go_malloc', 'malloc_procs');
+    for (let i = 0; m && i < m.count; i++) {
+      const pid = m.keys.readUInt32LE(i * m.keySize);
+      out.push({ name: 'mallocs', pid, key: '', value: u64(m.values, i * m.valueSize) });
+      out.push({ name: 'malloc_bytes', pid, key: '', value: u64(m.values, i * m.valueSize + 8) });
+    }
+  } else if (probe === 'app') {
+    readAppCalls(c).forEach((r, i) => {
+      const t = appTargets[i];
+      if (!t) return;
+      const key = `${t.binary}:${t.symbol}${t.pair ? `:pair=${t.pair}` : ''}`;
+      out.push({ name: 'calls', pid: 0, key, value: r.calls });
+      if (t.pair) out.push({ name: 'pairs', pid: 0, key, value: r.pairs });
+    });
+  }
+  return out;
+}

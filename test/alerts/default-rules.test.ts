@@ -44,7 +44,7 @@ const CASES: Record<string, { gen: Gen; severity: string }> = {
     { tMs: t + 20, host, probe: 'blockio', event: 'write', value: 50e6, bytes: 1 << 20 }, // a large write: not a small write
   ]) }) },
   GoroutinesHigh: { severity: 'warning', gen: (host, bad) => ({ cnt: perMinute((t) => [{ tMs: t, host, probe: 'go_sched', name: 'goroutines', pid: 4242, comm: 'v2e-api', value: bad ? 1500 : 300 }]) }) },
-  GcPauseHigh: { severity: 'warning', gen: (host, bad) => ({ ev: perMinute((t) => [{ tMs: t, host, probe: 'go_gc', event: 'gc_pause', value: bad ? 2e6 : 3e5, comm: 'v2e-api' }]) }) },
+  GcPauseHigh: { severity: 'warning', gen: (host, bad) => ({ ev: perMinute((t) => [{ tMs: t, host, probe: 'go_gc', event: 'stw_mark_term', value: bad ? 2e6 : 3e5, comm: 'v2e-api' }]) }) },
 };
 
 describe('default rule pack', () => {

@@ -10,6 +10,7 @@ import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { formatIssue, loadConfig, parseConfig } from '../../collector/config.js';
 import { applyConfigFile, ConfigFileError, governorOrder } from '../../cli/config.js';
+import { parseBurst, parseSample } from '../../cli/parse.js';
 import { runCli, startCli } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'v2cfg-'));
@@ -25,10 +26,12 @@ probes:
   sched:
     sample: 100
     burst_rate: 5000
+    burst_size: 8000
   blockio:
 sink: chdb:/var/lib/v2probe/data
 pid: 4242
 comm: v2broker
+cgroup: /sys/fs/cgroup/system.slice
 duration: 90s
 ring_bytes: 1048576
 snapshot: 2s
@@ -48,6 +51,7 @@ describe('config file: validation', () => {
       sink: 'chdb:/var/lib/v2probe/data',
       pid: 4242,
       comm: 'v2broker',
+      cgroup: '/sys/fs/cgroup/system.slice',
       durationMs: 90_000,
       ringBytes: 1 << 20,
       snapshotMs: 2000,
@@ -57,7 +61,7 @@ describe('config file: validation', () => {
       controlToken: '0123456789abcdef0123',
       budget: 0.5,
       governorPriority: ['blockio', 'sched'],
-      perProbe: { uds: { sample: 1000, comm: 'v2broker', minValue: 1_000_000 }, sched: { sample: 100, burstRate: 5000 } },
+      perProbe: { uds: { sample: 1000, comm: 'v2broker', minValue: 1_000_000 }, sched: { sample: 100, burstRate: 5000, burstSize: 8000 } },
     });
   });
 
@@ -84,7 +88,7 @@ describe('config file: validation', () => {
   });
 
   it('a bad value is refused with its line, path and value; every error is reported', () => {
-    const text = ['probes:', '  uds: { sample: 0 }', '  nope: {}', 'duration: soon', 'budget: 200', 'ring_bytes: 5000', 'pid: -3', 'sink: mysql://x', ''].join('\n');
+    const text = ['probes:', '  uds: { sample: 0 }', '  nope: {}', 'duration: soon', 'budget: 200', 'ring_bytes: 5000', 'pid: -3', 'sink: mysql://x', 'cgroup: /tmp/x', ''].join('\n');
     const lines = parseConfig(text, 'v2.yaml').issues.map(formatIssue);
     expect(lines).toEqual([
       'v2.yaml:2:18: probes.uds.sample = 0: should be 1..1000000000 (1-in-N; 1 = every event)',
@@ -94,7 +98,9 @@ describe('config file: validation', () => {
       expect.stringMatching(/^v2\.yaml:6:13: ring_bytes = 5000: should be a power of two/),
       'v2.yaml:7:6: pid = -3: should be 1..4194304 (a process id)',
       expect.stringMatching(/^v2\.yaml:8:7: sink = mysql:\/\/x: store DSN 'mysql:\/\/x' is not understood/),
+      'v2.yaml:9:9: cgroup = /tmp/x: should be a cgroup v2 directory under /sys/fs/cgroup',
     ]);
+    expect(parseConfig('probes:\n  uds: { burst_size: 10 }\n', 'b.yaml').issues.map(formatIssue)).toEqual(['b.yaml:2:22: probes.uds.burst_size = 10: burst_size needs burst_rate']);
   });
 
   it('a YAML syntax error, a duplicate key, a non-map file and a missing file are errors too', () => {
@@ -115,6 +121,8 @@ function collectCommand() {
     .option('--comm <name>')
     .option('--duration <d>')
     .option('--sample <spec>')
+    .option('--cgroup <path>')
+    .option('--burst <spec>')
     .option('--ring-bytes <n>')
     .option('--snapshot <d>', '', '5s')
     .option('--metrics-top <n>', '', '20')
@@ -152,15 +160,18 @@ describe('config file: flags override it', () => {
       controlToken: '0123456789abcdef0123',
       budget: '0.5',
       sample: 'uds=1000,sched=100',
+      burst: 'sched=5000:8000',
+      cgroup: '/sys/fs/cgroup/system.slice',
     });
-    expect(extra.perProbe).toEqual({ uds: { comm: 'v2broker', minValue: 1_000_000 }, sched: { burstRate: 5000 } });
+    expect(extra.perProbe).toEqual({ uds: { comm: 'v2broker', minValue: 1_000_000 } });
     expect(governorOrder(extra.governorPriority, ['uds', 'sched', 'blockio', 'lock'])).toEqual(['blockio', 'sched', 'lock', 'uds']);
   });
 
   it('flags given on the command line win; --sample merges per probe', () => {
-    const { o, extra } = merged(['--probes', 'uds', '--sink', 'stdout', '--snapshot', '1s', '--sample', 'uds=7', '--budget', 'off', '--comm', 'other', '--metrics-top', '20']);
+    const { o, extra } = merged(['--probes', 'uds', '--sink', 'stdout', '--snapshot', '1s', '--sample', 'uds=7', '--budget', 'off', '--comm', 'other', '--metrics-top', '20', '--burst', 'sched=10']);
     expect(o).toMatchObject({ probes: 'uds', sink: 'stdout', snapshot: '1s', budget: 'off', comm: 'other', metricsTop: '20', pid: '4242', duration: '90000ms' });
-    expect(o.sample).toBe('uds=1000,sched=100,uds=7'); // parseSample: later entries win → uds=7, sched=100
+    expect(parseSample('--sample', o.sample!)).toEqual({ uds: 7, sched: 100 });
+    expect(parseBurst('--burst', o.burst!)).toEqual({ sched: { rate: 10, size: undefined } });
     expect(extra.perProbe.uds).toEqual({ minValue: 1_000_000 }); // --comm applies to every probe
   });
 

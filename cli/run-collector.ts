@@ -57,6 +57,7 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
   const sink = await openSink(o.sink);
   const perProbe: Partial<Record<ProbeName, ProbeOptions>> = { ...o.perProbe };
   for (const [p, n] of Object.entries(o.sample)) perProbe[p as ProbeName] = { ...perProbe[p as ProbeName], sampleEvery: n };
+  for (const [p, b] of Object.entries(o.burst ?? {})) perProbe[p as ProbeName] = { ...perProbe[p as ProbeName], burstRate: b!.rate, burstSize: b!.size };
   const collector = new Collector({
     probes: o.probes,
     sink,

@@ -120,7 +120,7 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
       statusTimer = setInterval(() => {
         try {
           const st = collector.status();
-          const snap = statusSnapshot(st, prev, every, collector.sinkRows, governor);
+          const snap = statusSnapshot(st, prev, every, collector.sinkRows, governor, evaluator?.status());
           if (tty) {
             const view = formatLiveView(snap);
             process.stderr.write((drawn ? `\x1b[${drawn}F\x1b[J` : '') + view + '\n');
@@ -180,6 +180,8 @@ export interface StatusSnapshot {
   /** all probes' CPU share and the budget, in % of all CPUs (with a governor) */
   cpuPct?: number;
   budgetPct?: number;
+  /** alerts firing now (with the evaluator running) */
+  firing?: Array<{ rule: string; severity: string; labels: Record<string, string> }>;
   probes: Array<{
     probe: string;
     state: string;
@@ -200,6 +202,7 @@ export function statusSnapshot(
   ms: number,
   rows: number,
   governor?: { perProbe: Partial<Record<ProbeName, number>>; share: number; budgetRatio: number },
+  alerts?: Array<{ rule: string; severity: string; state: string; labels: Record<string, string> }>,
 ): StatusSnapshot {
   const perS = (cur: number | undefined, before: number | undefined) => Math.max(0, Math.round((((cur ?? 0) - (before ?? cur ?? 0)) * 1000) / ms));
   const pct = (x: number | undefined) => (x === undefined ? undefined : +(x * 100).toFixed(4));
@@ -207,6 +210,7 @@ export function statusSnapshot(
     at: new Date().toISOString(),
     storedRows: rows,
     cpuPct: governor ? pct(governor.share) : undefined,
+    firing: alerts?.filter((a) => a.state === 'firing').map((a) => ({ rule: a.rule, severity: a.severity, labels: a.labels })),
     budgetPct: governor ? pct(governor.budgetRatio) : undefined,
     probes: st.map((s) => {
       if (s.state !== 'running') return { probe: s.probe, state: s.state, error: s.error?.slice(0, 120) };
@@ -239,6 +243,10 @@ export function formatLiveView(s: StatusSnapshot): string {
       continue;
     }
     lines.push(`${r.probe.padEnd(10)}${r.state.padEnd(9)}${n(r.eventsPerS).padStart(12)}${n(r.sampledPerS).padStart(12)}${n(r.dropped).padStart(10)}${p(r.hookCpuPct).padStart(11)}`);
+  }
+  if (s.firing) {
+    lines.push(s.firing.length ? `alerts firing: ${s.firing.length}` : 'alerts firing: none');
+    for (const a of s.firing.slice(0, 5)) lines.push(`  ${a.severity.padEnd(8)} ${a.rule} ${Object.entries(a.labels).filter(([k]) => k !== 'alertname' && k !== 'severity').map(([k, v]) => `${k}=${v}`).join(' ')}`);
   }
   return lines.join('\n');
 }

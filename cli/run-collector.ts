@@ -95,7 +95,11 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
     governor?.start();
     stopGovernor = () => governor?.stop();
     if (o.metrics) {
-      const m = await serveMetrics(collectorRegistry(collector, o.probes, { topProcesses: o.metricsTop, governor }), o.metrics);
+      const m = await serveMetrics(collectorRegistry(collector, o.probes, {
+        topProcesses: o.metricsTop,
+        governor,
+        sinkStats: 'snapshotStats' in sink ? () => (sink as unknown as { snapshotStats(): Record<string, number> }).snapshotStats() : undefined,
+      }), o.metrics);
       metricsServer = m.server;
       o.logger.info({ url: m.url }, 'serving Prometheus metrics');
     }

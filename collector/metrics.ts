@@ -64,6 +64,8 @@ export interface MetricsOptions {
   /** per-process series for at most this many processes (by recent activity) */
   topProcesses?: number;
   governor?: Governor;
+  /** the sink's own figures (the Kafka sink: messages, bytes, spool) */
+  sinkStats?: () => Record<string, number> | undefined;
 }
 
 /** Build a registry whose values are read from `collector` at each scrape. */
@@ -155,6 +157,20 @@ export function collectorRegistry(collector: Collector, probes: readonly ProbeNa
     name: 'v2probe_sink_rows_total', help: 'Event rows written to the sink.', registers: [reg],
     collect() { this.reset(); this.inc(collector.sinkRows); },
   });
+  const sinkStats = opts.sinkStats;
+  if (sinkStats) {
+    const gauge = (name: string, help: string, key: string, counter = true) =>
+      counter
+        ? new Counter({ name, help, registers: [reg], collect() { const v = sinkStats()?.[key]; this.reset(); if (v !== undefined) this.inc(v); } })
+        : new Gauge({ name, help, registers: [reg], collect() { const v = sinkStats()?.[key]; if (v !== undefined) this.set(v); } });
+    gauge('v2probe_sink_batches_sent_total', 'Batches (Kafka messages) the sink delivered.', 'messages');
+    gauge('v2probe_sink_wire_bytes_total', 'Bytes the sink put on the wire (compressed envelopes).', 'wireBytes');
+    gauge('v2probe_sink_batches_spooled_total', 'Batches written to the on-disk spool because Kafka was unreachable or slow.', 'spooled');
+    gauge('v2probe_sink_send_errors_total', 'Failed sends to Kafka (each retried or spooled).', 'sendErrors');
+    gauge('v2probe_sink_spool_batches', 'Batches waiting in the on-disk spool.', 'spoolCount', false);
+    gauge('v2probe_sink_spool_bytes', 'Bytes waiting in the on-disk spool.', 'spoolBytes', false);
+    gauge('v2probe_sink_spool_dropped_batches_total', 'Spooled batches dropped because the spool was full (oldest first).', 'spoolDroppedMessages');
+  }
   const gov = opts.governor;
   if (gov) {
     new Gauge({

@@ -185,7 +185,13 @@ export function parseRuleFile(file: string, text: string): { groups: RuleGroup[]
     for (const e of doc.errors) errors.push({ file, line: e.linePos?.[0]?.line ?? lc.linePos(e.pos[0]).line, message: `invalid YAML: ${e.message.split('\n')[0]}` });
     return { groups: [], errors };
   }
-  const data = doc.toJS() as unknown;
+  let data: unknown;
+  try {
+    data = doc.toJS(); // throws on alias bombs (yaml's maxAliasCount) and similar resource limits
+  } catch (err) {
+    errors.push({ file, line: 1, message: `invalid YAML: ${(err as Error).message}` });
+    return { groups: [], errors };
+  }
   const head = FileHead.safeParse(data);
   if (!head.success) {
     for (const i of zodMessage(head.error)) errors.push({ file, line: lineOf(doc, lc, i.path), message: i.message });

@@ -6,7 +6,7 @@
  * A probe that cannot attach is reported and the others keep running.
  */
 import { hostname } from 'node:os';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import {
   COMMON_COUNTERS,
@@ -56,6 +56,8 @@ export interface CollectorOptions {
   ringBytes?: number;
   snapshotMs?: number;
   batch?: Partial<BatcherOptions>;
+  /** how long an exited process's per-process counts stay in the kernel maps (default 30 s) */
+  exitGraceMs?: number;
   /** native batch hand-off tuning */
   poll?: { batchRecords?: number; batchMs?: number; maxQueuedBatches?: number };
   /** uprobe families (go_*, app): the binaries and processes to attach to */
@@ -151,6 +153,9 @@ export class Collector {
   private stopped = false;
   private snapshotting: Promise<void> = Promise.resolve();
   receivedRecords = 0;
+  /** per-process map entries deleted after their process exited */
+  prunedEntries = 0;
+  private readonly goneSince = new Map<number, number>();
 
   constructor(private readonly opts: CollectorOptions) {
     this.host = opts.host ?? hostname();
@@ -321,6 +326,34 @@ export class Collector {
     return out;
   }
 
+  /**
+   * Per-process entries of processes that have exited are deleted from the
+   * kernel maps after a grace period (their last counts were snapshotted), so
+   * the maps do not fill and exited processes leave /metrics.
+   */
+  private pruneExited(p: Running): void {
+    const graceMs = this.opts.exitGraceMs ?? 30_000;
+    const now = Date.now();
+    for (const k of ATTACH[p.name].keyedCounts ?? []) {
+      if (k.key !== 'pid' && k.key !== 'pid_addr') continue;
+      const m = p.native!.readMap(k.map);
+      for (let i = 0; i < m.count; i++) {
+        const pid = m.keys.readUInt32LE(i * m.keySize);
+        if (pid === 0 || existsSync(`/proc/${pid}`)) {
+          this.goneSince.delete(pid);
+          continue;
+        }
+        const since = this.goneSince.get(pid) ?? now;
+        this.goneSince.set(pid, since);
+        if (now - since >= graceMs) {
+          p.native!.deleteMapEntry(k.map, Buffer.from(m.keys.subarray(i * m.keySize, (i + 1) * m.keySize)));
+          this.prunedEntries++;
+        }
+      }
+    }
+    if (this.goneSince.size > 100_000) this.goneSince.clear();
+  }
+
   /** The task name of a process (cached; '' once it has exited). */
   commOf(pid: number): string {
     return comm(pid, this.commCache);
@@ -399,6 +432,7 @@ export class Collector {
         else if (k.key) push(k.counter.replace('completed', 'bytes'), 0, k.key, k.total);
       }
       for (const r of familyCounterRows(this, p.name, this.opts.targets?.app)) push(r.name, r.pid, r.key, r.value, r.gauge);
+      this.pruneExited(p);
       for (const [ev, counts] of Object.entries(this.histograms(p.name))) {
         const prev = p.lastHist.get(ev) ?? new Array<number>(HIST_SLOTS).fill(0);
         p.lastHist.set(ev, counts);

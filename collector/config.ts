@@ -311,7 +311,12 @@ export function parseConfig(text: string, file: string): { config?: CollectorCon
       issues: doc.errors.map((e) => ({ file, ...pos(e.pos[0]), path: '', message: `YAML: ${e.message.split('\n')[0]}` })),
     };
   }
-  const js: unknown = doc.toJS() ?? {};
+  let js: unknown;
+  try {
+    js = doc.toJS() ?? {}; // throws on alias bombs (yaml's maxAliasCount) and similar resource limits
+  } catch (err) {
+    return { issues: [{ file, line: 1, col: 1, path: '', message: `YAML: ${(err as Error).message}` }] };
+  }
   if (typeof js !== 'object' || js === null || Array.isArray(js)) {
     return { issues: [{ file, ...pos(doc.contents?.range?.[0]), path: '', value: showValue(js), message: 'the file should be a map of settings (key: value)' }] };
   }

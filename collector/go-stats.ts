@@ -62,8 +62,7 @@ export function readAppCalls(c: Collector): Array<{ calls: number; pairs: number
 
 /**
  * Counter rows the go_* and app families add to each snapshot:
- * go_sched  goroutines (gauge: live user goroutines), goroutines_created/_exited per pid;
- * go_malloc mallocs/malloc_bytes per pid;
+ * go_sched  goroutines (gauge: live user goroutines per pid);
  * app       calls (and pairs) per target, keyed by BINARY:SYMBOL.
  */
 export function familyCounterRows(
@@ -80,16 +79,8 @@ export function familyCounterRows(
       const created = u64(m.values, o);
       const exited = u64(m.values, o + 8);
       const system = u64(m.values, o + 16);
+      // created/exited go out through the family's keyedCounts (collector/probes.ts)
       out.push({ name: 'goroutines', pid, key: '', value: Math.max(0, created - system - exited), gauge: true });
-      out.push({ name: 'goroutines_created', pid, key: '', value: created });
-      out.push({ name: 'goroutines_exited', pid, key: '', value: exited });
-    }
-  } else if (probe === 'go_malloc') {
-    const m = c.readFamilyMap('go_malloc', 'malloc_procs');
-    for (let i = 0; m && i < m.count; i++) {
-      const pid = m.keys.readUInt32LE(i * m.keySize);
-      out.push({ name: 'mallocs', pid, key: '', value: u64(m.values, i * m.valueSize) });
-      out.push({ name: 'malloc_bytes', pid, key: '', value: u64(m.values, i * m.valueSize + 8) });
     }
   } else if (probe === 'app') {
     readAppCalls(c).forEach((r, i) => {

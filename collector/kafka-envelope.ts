@@ -47,6 +47,9 @@ export const ENVELOPE_COLUMNS: Record<Kind, readonly string[]> = {
 };
 const ROW_SCHEMA = { events: EventRow, counters: CounterRow, histograms: HistogramRow } as const;
 
+/** Rows one envelope may declare (the sink sends at most 20,000; a bigger `n` is rejected, never allocated). */
+export const MAX_ENVELOPE_ROWS = 1_000_000;
+
 export interface EnvelopeMeta {
   host: string;
   /** collector process session (random per start): with seq, identifies a batch */
@@ -61,7 +64,7 @@ const Body = z.object({
   seq: z.number().int().min(0),
   sent_ns: z.string().regex(/^\d{1,20}$/),
   ts_base: z.string().regex(/^\d{1,20}$/),
-  n: z.number().int().min(0),
+  n: z.number().int().min(0).max(MAX_ENVELOPE_ROWS),
   cols: z.record(z.string(), z.array(z.unknown())),
 });
 export type EnvelopeBody = z.infer<typeof Body>;

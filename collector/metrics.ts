@@ -72,6 +72,19 @@ export interface MetricsOptions {
 export function collectorRegistry(collector: Collector, probes: readonly ProbeName[], opts: MetricsOptions = {}): Registry {
   const reg = new Registry();
   collectDefaultMetrics({ register: reg, prefix: 'v2probe_collector_' });
+  // prom-client names these gauges *_total, which `promtool check metrics` rejects (a gauge with a counter's suffix): serve them without it
+  for (const what of ['handles', 'requests', 'resources'] as const) {
+    reg.removeSingleMetric(`v2probe_collector_nodejs_active_${what}_total`);
+  }
+  new Gauge({
+    name: 'v2probe_collector_nodejs_active_resources', help: 'Number of active resources keeping the event loop alive, by type (process.getActiveResourcesInfo).', labelNames: ['type'], registers: [reg],
+    collect() {
+      this.reset();
+      const n = new Map<string, number>();
+      for (const t of process.getActiveResourcesInfo()) n.set(t, (n.get(t) ?? 0) + 1);
+      for (const [t, c] of n) this.set({ type: t }, c);
+    },
+  });
   const topN = opts.topProcesses ?? 20;
   const status = () => collector.status();
 
@@ -110,7 +123,7 @@ export function collectorRegistry(collector: Collector, probes: readonly ProbeNa
     },
   });
   new Counter({
-    name: 'v2probe_probe_counter_total', help: 'Other exact in-kernel counters of a probe family (context switches, wakeups, bytes, ...).', labelNames: ['probe', 'subsystem', 'counter'], registers: [reg],
+    name: 'v2probe_probe_kernel_count_total', help: 'Other exact in-kernel counters of a probe family (context switches, wakeups, bytes, ...), by counter name.', labelNames: ['probe', 'subsystem', 'counter'], registers: [reg],
     collect() {
       const rows: Array<[Record<'probe' | 'subsystem' | 'counter', string>, number]> = [];
       for (const s of status()) for (const [k, v] of Object.entries(s.counters)) {

@@ -45,6 +45,14 @@ export interface ProfileOptions {
   kernel?: boolean;
   /** called once sampling runs */
   onStart?: () => void;
+  /**
+   * Called every windowMs (and once at the end, also when the process exited
+   * or the signal fired) with the stacks sampled in that window: the increase
+   * of the in-kernel counts since the previous call. The windows add up to
+   * the returned stacks.
+   */
+  onWindow?: (stacks: Stack[], w: { startMs: number; endMs: number }) => void | Promise<void>;
+  windowMs?: number;
 }
 
 const STACK_DEPTH = 127;
@@ -102,6 +110,26 @@ export function decodeStacks(counts: MapDump, traces: MapDump, symbolizers: Map<
   return out;
 }
 
+const stackKey = (s: Stack) => `${s.pid}\0${s.comm}\0${s.frames.join('\0')}`;
+
+/** Increase of each stack since `prev` (cumulative values by key; updated in place). */
+export function stackDelta(cur: Stack[], prev: Map<string, number>): Stack[] {
+  const sum = new Map<string, Stack>();
+  for (const s of cur) {
+    const k = stackKey(s);
+    const x = sum.get(k);
+    if (x) x.value += s.value;
+    else sum.set(k, { ...s, frames: s.frames.slice() });
+  }
+  const out: Stack[] = [];
+  for (const [k, s] of sum) {
+    const d = s.value - (prev.get(k) ?? 0);
+    prev.set(k, s.value);
+    if (d > 0) out.push({ ...s, value: d });
+  }
+  return out;
+}
+
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
     const done = () => {
@@ -136,8 +164,21 @@ export async function runProfile(o: ProfileOptions): Promise<ProfileResult> {
     const t0 = Date.now();
     o.onStart?.();
     let exited = false;
+    const prev = new Map<string, number>();
+    let wStart = t0;
+    const windowMs = o.windowMs ?? 10_000;
+    const flushWindow = async (stacks: Stack[]) => {
+      const end = Date.now();
+      const delta = stackDelta(stacks, prev);
+      const w = { startMs: wStart, endMs: end };
+      wStart = end;
+      await o.onWindow?.(delta, w);
+    };
     while (Date.now() - t0 < o.durationMs && !o.signal?.aborted) {
-      await sleep(Math.min(250, o.durationMs - (Date.now() - t0)), o.signal);
+      await sleep(Math.min(250, o.durationMs - (Date.now() - t0), o.onWindow ? Math.max(1, wStart + windowMs - Date.now()) : 250), o.signal);
+      if (o.onWindow && Date.now() - wStart >= windowMs && Date.now() - t0 < o.durationMs) {
+        await flushWindow(decodeStacks(probe.readMap('stack_counts'), probe.readMap('stack_traces'), symbolizers, o.kernel ?? true));
+      }
       if (o.pid !== undefined) {
         const sym = symbolizers.get(o.pid)!;
         if (!sym.refresh()) {
@@ -150,6 +191,7 @@ export async function runProfile(o: ProfileOptions): Promise<ProfileResult> {
     const counts = probe.readMap('stack_counts');
     const traces = probe.readMap('stack_traces');
     const stacks = decodeStacks(counts, traces, symbolizers, o.kernel ?? true);
+    if (o.onWindow) await flushWindow(stacks);
     const c = probe.readMap('counters');
     const sum = (slot: number) => {
       let s = 0;

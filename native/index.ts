@@ -138,6 +138,8 @@ export interface Probe {
   readMap(name: string): MapDump;
   /** BPF_ANY. Per-CPU maps take roundUp(valueSize, 8) * nCpu bytes. */
   updateMap(name: string, key: Buffer, value: Buffer): void;
+  /** Delete one key (hash maps); false when it was not there. */
+  deleteMapEntry(name: string, key: Buffer): boolean;
   programStats(): ProgramStat[];
   /** Detaches, stops polling, frees the object. Idempotent; also runs at process exit. */
   close(): void;

@@ -85,6 +85,7 @@ Napi::Function ProbeWrap::DefineClass(Napi::Env env) {
           InstanceMethod<&ProbeWrap::Stats>("stats"),
           InstanceMethod<&ProbeWrap::ReadMap>("readMap"),
           InstanceMethod<&ProbeWrap::UpdateMap>("updateMap"),
+          InstanceMethod<&ProbeWrap::DeleteMapEntry>("deleteMapEntry"),
           InstanceMethod<&ProbeWrap::ProgramStats>("programStats"),
           InstanceMethod<&ProbeWrap::Close>("close"),
           InstanceMethod<&ProbeWrap::AttachUprobes>("attachUprobes"),
@@ -351,6 +352,17 @@ Napi::Value ProbeWrap::UpdateMap(const Napi::CallbackInfo& info) {
   v2::Status st = core_->UpdateMap(name, key.Data(), key.Length(), value.Data(), value.Length());
   if (!st.ok()) ThrowStatus(env, st, core_->family());
   return env.Undefined();
+}
+
+Napi::Value ProbeWrap::DeleteMapEntry(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = ReadString(env, info[0], "map name");
+  if (!info[1].IsBuffer()) ThrowType(env, "expected key to be a Buffer");
+  auto key = info[1].As<Napi::Buffer<uint8_t>>();
+  bool deleted = false;
+  v2::Status st = core_->DeleteMapEntry(name, key.Data(), key.Length(), &deleted);
+  if (!st.ok()) ThrowStatus(env, st, core_->family());
+  return Napi::Boolean::New(env, deleted);
 }
 
 Napi::Value ProbeWrap::ProgramStats(const Napi::CallbackInfo& info) {

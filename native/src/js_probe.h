@@ -36,6 +36,7 @@ class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value ReadMap(const Napi::CallbackInfo& info);
   Napi::Value UpdateMap(const Napi::CallbackInfo& info);
+  Napi::Value DeleteMapEntry(const Napi::CallbackInfo& info);
   Napi::Value ProgramStats(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value AttachUprobes(const Napi::CallbackInfo& info);

@@ -796,6 +796,27 @@ Status Probe::UpdateMap(const std::string& name, const uint8_t* key, size_t keyL
   return {};
 }
 
+Status Probe::DeleteMapEntry(const std::string& name, const uint8_t* key, size_t keyLen, bool* deleted) {
+  std::lock_guard<std::mutex> lk(mu_);
+  bpf_map* map;
+  int fd;
+  *deleted = false;
+  Status st = FindMap(name, "delete from", &map, &fd);
+  if (!st.ok()) return st;
+  size_t wantKey = bpf_map__key_size(map);
+  if (keyLen != wantKey)
+    return TypeFail("expected key of " + std::to_string(wantKey) + " bytes for map " + family_ +
+                    "/" + name + ", got " + std::to_string(keyLen));
+  if (bpf_map_delete_elem(fd, key)) {
+    int err = errno;
+    if (err == ENOENT) return {};
+    std::string hint = err == EINVAL ? "array maps have no deletable entries" : "";
+    return Fail(err, Describe("delete from map " + family_ + "/" + name, err, hint));
+  }
+  *deleted = true;
+  return {};
+}
+
 // ---- program stats --------------------------------------------------------
 
 Status Probe::ProgramStats(std::vector<ProgramStat>* out) {

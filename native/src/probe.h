@@ -174,6 +174,8 @@ class Probe {
   Status ReadMap(const std::string& name, MapDump* out);
   Status UpdateMap(const std::string& name, const uint8_t* key, size_t keyLen,
                    const uint8_t* value, size_t valueLen);
+  // Deletes one key; *deleted is false when the key was not there (not an error).
+  Status DeleteMapEntry(const std::string& name, const uint8_t* key, size_t keyLen, bool* deleted);
   Status ProgramStats(std::vector<ProgramStat>* out);
   // Detaches, stops and joins the poll thread (which drains the ring and
   // hands over the last batch), frees everything. Idempotent.

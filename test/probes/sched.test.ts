@@ -54,3 +54,21 @@ describe.skipIf(!isRoot)('sched probe (context switches, run-queue latency)', ()
     expect(counters.lost_ringbuf).toBe(0);
   });
 });
+
+describe.skipIf(!isRoot)('per-process map hygiene', () => {
+  it('an exited process keeps its last counts in the store and leaves the kernel map after the grace period', async () => {
+    const started = await startCollector({ probes: ['sched'], exitGraceMs: 0 });
+    const c = started.collector;
+    try {
+      const fx = await runFixture<{ pid: number; switches_proc: number }>('sched_pingpong', ['-n', '2000']);
+      expect(c.keyedCounts('sched').some((k) => k.pid === fx.pid)).toBe(true);
+      await c.snapshot(); // writes the last counts, then prunes the exited pid
+      const stored = started.sink.counters.filter((r) => r.probe === 'sched' && r.name === 'switches' && r.pid === fx.pid);
+      expect(stored.at(-1)!.value).toBeGreaterThanOrEqual(fx.switches_proc * 0.95);
+      expect(c.keyedCounts('sched').some((k) => k.pid === fx.pid)).toBe(false);
+      expect(c.prunedEntries).toBeGreaterThan(0);
+    } finally {
+      await c.stop();
+    }
+  });
+});

@@ -20,6 +20,7 @@ import {
 } from './state.js';
 import { buildPayload, DEFAULT_WEBHOOK, sendWebhook, toWebhookAlert, type WebhookOptions, type WebhookPayload } from './notify.js';
 import { readWatermarks, windowReady, DEFAULT_WATERMARK, type WatermarkOptions } from './watermark.js';
+import { AlertmanagerClient, type AlertmanagerConfig } from './alertmanager.js';
 
 export interface AlertLogger {
   info(obj: object, msg: string): void;
@@ -32,6 +33,8 @@ export interface EvaluatorOptions {
   store: Store;
   groups: RuleGroup[];
   webhook?: Partial<WebhookOptions> & { urls: string[] };
+  /** Alertmanager(s) to send to through API v2 (a config, or a client made by the caller) */
+  alertmanager?: AlertmanagerConfig | AlertmanagerClient;
   externalURL?: string;
   /** re-send a still-firing alert after this long */
   repeatIntervalMs?: number;
@@ -89,6 +92,8 @@ export class Evaluator {
   private readonly now: () => number;
   private readonly limits: QueryLimits;
   private readonly webhook: WebhookOptions;
+  /** the Alertmanager API v2 client (sends in the background, never blocks evaluation) */
+  readonly alertmanager?: AlertmanagerClient;
   private readonly externalURL: string;
   private readonly repeatMs: number;
   private readonly wmOpts: WatermarkOptions;
@@ -107,6 +112,7 @@ export class Evaluator {
     this.now = o.now ?? Date.now;
     this.limits = o.limits ?? DEFAULT_LIMITS;
     this.webhook = { ...DEFAULT_WEBHOOK, ...(o.webhook ?? { urls: [] }) };
+    this.alertmanager = o.alertmanager instanceof AlertmanagerClient ? o.alertmanager : o.alertmanager ? new AlertmanagerClient(o.alertmanager, this.log) : undefined;
     this.externalURL = o.externalURL ?? 'http://localhost/v2probe';
     this.repeatMs = o.repeatIntervalMs ?? 4 * 3_600_000;
     this.wmOpts = { ...DEFAULT_WATERMARK, ...(o.watermark ?? {}) };
@@ -208,6 +214,7 @@ export class Evaluator {
     }
     for (const e of log) this.log.info({ rule: e.rule, labels: e.labels, from: e.from, to: e.to, value: e.value, window_end: new Date(endMs).toISOString() }, `alert ${e.rule} ${e.to}`);
     if (log.length) await writeLog(this.store, log, this.now());
+    this.alertmanager?.offer(rule, instances.values(), log, { windowStart: startMs, windowEnd: endMs, query: sql, externalURL: this.externalURL });
     result.notified = await this.notify(rule, startMs, endMs, sql);
     const save = [...touched].map((k) => instances.get(k)).filter((i): i is Instance => !!i);
     const dirty = save.filter((i) => i.state === 'pending' || i.state === 'firing' || log.some((e) => e.fingerprint === i.fingerprint));

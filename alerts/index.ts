@@ -4,3 +4,4 @@ export { Evaluator, type EvaluatorOptions, type EvalResult, type AlertLogger } f
 export { sendWebhook, buildPayload, type WebhookPayload, type WebhookOptions } from './notify.js';
 export { incidentReport, formatIncident, type IncidentReport } from './incident.js';
 export { DEFAULT_RULES_DIR } from './defaults.js';
+export { AlertmanagerClient, AlertmanagerConfigError, parseAlertmanagerUrl, type AlertmanagerConfig, type AlertmanagerStats, type AmAlert } from './alertmanager.js';

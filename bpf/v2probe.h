@@ -36,6 +36,7 @@ enum v2_probe_id {
 	V2_PROBE_PROFILE = 19,
 	V2_PROBE_APP = 20,
 	V2_PROBE_OFFCPU = 21,
+	V2_PROBE_RTT = 22, /* round-trip breakdown (bpf/rtt.bpf.c, struct in bpf/rtt.bpf.h) */
 };
 
 /*

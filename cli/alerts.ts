@@ -11,6 +11,7 @@ import { DEFAULT_RULES_DIR } from '../alerts/defaults.js';
 import { formatRuleError, loadRules, parseDurationMs } from '../alerts/rules.js';
 import { UsageError } from './errors.js';
 import { makeLogger } from './log.js';
+import { addAlertmanagerOptions, alertmanagerConfigFromFlags } from './alertmanager-flags.js';
 
 /** A time flag: ISO 8601, epoch milliseconds, `now`, or `now-24h` / `-24h`. */
 export function parseTime(flag: string, text: string, now = Date.now()): number {
@@ -33,8 +34,8 @@ function duration(flag: string, text: string): number {
 }
 
 export function registerAlerts(program: Command): void {
-  program
-    .command('alerts')
+  addAlertmanagerOptions(program
+    .command('alerts'))
     .description('evaluate alert rules against a store (default rule pack: alerts/rules/)')
     .option('--rules <dir>', 'a directory of rule files (*.yaml) or one file', DEFAULT_RULES_DIR)
     .option('--store <dsn>', 'store DSN', DEFAULT_STORE)
@@ -50,6 +51,7 @@ export function registerAlerts(program: Command): void {
     .action(async (o: Record<string, string | boolean | string[] | undefined>) => {
       const logger = makeLogger();
       for (const u of (o.webhook as string[] | undefined) ?? []) if (!/^https?:\/\//.test(u)) throw new UsageError(`--webhook: '${u}' is not an http(s) URL`);
+      const alertmanager = alertmanagerConfigFromFlags(o); // exit 2 on a malformed URL or unreadable TLS file
       let loaded;
       try {
         loaded = loadRules(o.rules as string);
@@ -60,13 +62,15 @@ export function registerAlerts(program: Command): void {
       const n = loaded.groups.reduce((a, g) => a + g.rules.length, 0);
       if (n === 0) throw new UsageError(`--rules: no valid rule in ${o.rules}`);
       const store = await openStore(o.store as string);
+      let ev: Evaluator | undefined;
       try {
         await applySchema(store);
-        const ev = new Evaluator({
+        ev = new Evaluator({
           store,
           groups: loaded.groups,
           logger,
           webhook: { urls: (o.webhook as string[] | undefined) ?? [] },
+          alertmanager,
           externalURL: o.externalUrl as string,
           repeatIntervalMs: duration('--repeat-interval', o.repeatInterval as string),
           limits: { timeoutSec: duration('--query-timeout', o.queryTimeout as string) / 1000, maxRows: 10_000 },
@@ -85,10 +89,11 @@ export function registerAlerts(program: Command): void {
         if (o.once) {
           const t = performance.now();
           const results = await ev.round();
+          const delivered = ev.alertmanager ? await ev.alertmanager.flush() : true;
           for (const r of results) {
             process.stdout.write(JSON.stringify({ rule: r.rule, window_end: new Date(r.windowEnd).toISOString(), rows: r.rows, transitions: r.transitions.map((x) => ({ labels: x.labels, from: x.from, to: x.to, value: x.value })), notified: r.notified, error: r.error }) + '\n');
           }
-          process.stdout.write(JSON.stringify({ rules: n, evaluated: results.length, errors: results.filter((r) => r.error).length, firing: ev.status().filter((s) => s.state === 'firing').length, ms: Math.round(performance.now() - t) }) + '\n');
+          process.stdout.write(JSON.stringify({ rules: n, evaluated: results.length, errors: results.filter((r) => r.error).length, firing: ev.status().filter((s) => s.state === 'firing').length, ms: Math.round(performance.now() - t), ...(ev.alertmanager ? { alertmanager: ev.alertmanager.stats(), delivered } : {}) }) + '\n');
           return;
         }
         const ac = new AbortController();
@@ -97,7 +102,9 @@ export function registerAlerts(program: Command): void {
         process.once('SIGTERM', stop);
         logger.info({ rules: n, groups: loaded.groups.length, store: store.dsn }, 'alert evaluator running');
         await ev.run(ac.signal);
+        await ev.alertmanager?.flush(2000);
       } finally {
+        ev?.alertmanager?.close();
         await store.close();
       }
     });

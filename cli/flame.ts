@@ -1,30 +1,95 @@
 /**
  * cli/flame.ts — `v2probe flame`: sample stacks of a process (or a comm, or
  * the whole host) for a while, write an interactive SVG flame graph, and
- * optionally folded stacks and a gzipped pprof profile.
+ * optionally folded stacks and a gzipped pprof profile; with --store also
+ * write the sampled stacks to the store (v2e.stacks, per --window, folded
+ * with counts). With --store and --from/--to, draw the flame graph of a past
+ * window from the store instead (fleet-wide: every host and pid, optionally
+ * one --comm/--host/--pid), and with --diff a differential flame graph of
+ * that window against --baseline-from/--baseline-to.
  *
  *   v2probe flame --pid N --duration 10s --out flame.svg [--pprof p.pb.gz] [--folded f.txt]
- *                 [--off-cpu] [--comm NAME] [--frequency 99]
+ *                 [--off-cpu] [--comm NAME] [--frequency 99] [--store DSN [--window 10s]]
+ *   v2probe flame --store DSN --from T --to T [--comm NAME] [--kind oncpu|offcpu] --out x.svg [--pprof p.pb.gz]
+ *                 [--diff --baseline-from T --baseline-to T]
  *
  * Exit codes: 0 ok (also when the process exited mid-profile: what was
- * sampled is written), 2 bad input (unknown pid, bad duration), 1 kernel
- * failure or no samples.
+ * sampled is written, to the files and the store), 2 bad input (unknown pid,
+ * bad duration or time, unreachable store), 1 kernel or store failure, or no
+ * samples.
  */
 import { existsSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { toFolded, toPprof, toSvg } from '../collector/flame.js';
-import { runProfile } from '../collector/profile.js';
+import { runProfile, type Stack } from '../collector/profile.js';
+import { readStacks, stackRows, writeStacks, type StackKind } from '../collector/stack-store.js';
 import { bpfPrivilege } from '../collector/kernel.js';
 import { KernelError } from '../collector/errors.js';
+import { applySchema } from '../schema/ddl.js';
+import { openStore, type Store } from '../store/index.js';
+import { parseTime } from './alerts.js';
 import { UsageError } from './errors.js';
 import { parseComm, parseDuration, parseIntFlag, parsePid } from './parse.js';
 
 const MAX_DURATION_MS = 3_600_000;
+const MAX_RANGE_MS = 31 * 86_400_000;
+
+type Opts = Record<string, string | boolean | undefined>;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function range(fromFlag: string, toFlag: string, from: string | undefined, to: string | undefined): { fromMs: number; toMs: number } {
+  if (from === undefined) throw new UsageError(`${fromFlag} is required`);
+  const fromMs = parseTime(fromFlag, from);
+  const toMs = parseTime(toFlag, to ?? 'now');
+  if (!(toMs > fromMs)) throw new UsageError(`${toFlag} must be after ${fromFlag}`);
+  if (toMs - fromMs > MAX_RANGE_MS) throw new UsageError(`${fromFlag}/${toFlag}: the window must be at most 31 days`);
+  return { fromMs, toMs };
+}
+
+/** Flame graph of a past window (and optionally a baseline window) from the store. */
+async function fromStore(o: Opts): Promise<void> {
+  const kindText = String(o.kind ?? (o.offCpu ? 'offcpu' : 'oncpu'));
+  if (kindText !== 'oncpu' && kindText !== 'offcpu') throw new UsageError(`--kind: '${kindText}' should be oncpu or offcpu`);
+  const kind = kindText as StackKind;
+  const win = range('--from', '--to', o.from as string | undefined, o.to as string | undefined);
+  const base = o.diff ? range('--baseline-from', '--baseline-to', o.baselineFrom as string | undefined, o.baselineTo as string | undefined) : undefined;
+  if (!o.diff && (o.baselineFrom !== undefined || o.baselineTo !== undefined)) throw new UsageError('--baseline-from/--baseline-to need --diff');
+  const comm = o.comm !== undefined ? parseComm('--comm', String(o.comm)) : undefined;
+  const pid = o.pid !== undefined ? parsePid('--pid', String(o.pid)) : undefined;
+  const host = o.host !== undefined ? String(o.host) : undefined;
+  const store = await openStore(String(o.store));
+  try {
+    await applySchema(store);
+    const cur = await readStacks(store, { ...win, kind, comm, host, pid });
+    const bl = base ? await readStacks(store, { ...base, kind, comm, host, pid }) : undefined;
+    const unit = kind === 'oncpu' ? 'samples' : 'ns';
+    const total = cur.stacks.reduce((s, x) => s + x.value, 0);
+    const what = [comm !== undefined ? `comm ${comm}` : '', pid !== undefined ? `pid ${pid}` : '', host !== undefined ? `host ${host}` : `${cur.hosts.length} host(s)`].filter(Boolean).join(', ');
+    const span = (r: { fromMs: number; toMs: number }) => `${iso(r.fromMs)} .. ${iso(r.toMs)}`;
+    const title = `${kind === 'oncpu' ? 'on-CPU' : 'off-CPU'} — ${what} — ${span(win)}${base ? ` vs baseline ${span(base)}` : ''}`;
+    writeFileSync(String(o.out), toSvg(cur.stacks, { title, unit, baseline: bl?.stacks }));
+    if (o.pprof) writeFileSync(String(o.pprof), toPprof(cur.stacks, { kind: kind === 'oncpu' ? 'cpu' : 'offcpu', frequency: cur.frequency || 99, startNs: BigInt(win.fromMs) * 1_000_000n, durationMs: win.toMs - win.fromMs }));
+    if (o.folded) writeFileSync(String(o.folded), toFolded(cur.stacks));
+    const btotal = bl ? bl.stacks.reduce((s, x) => s + x.value, 0) : 0;
+    process.stderr.write(
+      `flame: ${total} ${unit} in ${cur.stacks.length} stacks from ${cur.windows} window(s) of ${cur.hosts.join(', ') || 'no host'} in ${store.dsn}` +
+        `${bl ? `; baseline ${btotal} ${unit} in ${bl.stacks.length} stacks from ${bl.windows} window(s)` : ''}; wrote ${o.out}${o.pprof ? `, ${o.pprof}` : ''}${o.folded ? `, ${o.folded}` : ''}\n`,
+    );
+    if (total === 0) {
+      process.stderr.write(`flame: no ${kind} stacks in ${store.dsn} for ${span(win)}${comm !== undefined ? ` and comm ${comm}` : ''}\n`);
+      process.exitCode = 1;
+    }
+  } finally {
+    await store.close();
+  }
+}
 
 export function registerFlame(program: Command): void {
   program
     .command('flame')
-    .description('on-CPU (or --off-cpu) flame graph of a process: SVG, folded stacks, pprof')
+    .description('on-CPU (or --off-cpu) flame graph of a process: SVG, folded stacks, pprof; live, or a past window from the store')
     .option('--pid <pid>', 'only this process')
     .option('--comm <name>', 'only tasks with this name')
     .option('--all', 'every process on the host')
@@ -35,7 +100,22 @@ export function registerFlame(program: Command): void {
     .option('--off-cpu', 'time blocked off CPU instead of on-CPU samples')
     .option('--frequency <hz>', 'on-CPU sampling frequency', '99')
     .option('--min-block <d>', 'off-CPU: ignore waits shorter than this', '0ms')
-    .action(async (o: Record<string, string | boolean | undefined>) => {
+    .option('--store <dsn>', 'live: also write the sampled stacks to this store; with --from: read them from it')
+    .option('--window <d>', 'live with --store: one row set per window of this length', '10s')
+    .option('--from <t>', 'with --store: draw a past window (ISO time, epoch ms, -1h)')
+    .option('--to <t>', 'with --from: window end (default now)')
+    .option('--kind <k>', 'with --from: oncpu or offcpu (default oncpu; --off-cpu means offcpu)')
+    .option('--host <name>', 'with --from: only this host (default: every host)')
+    .option('--diff', 'with --from: differential flame graph against --baseline-from/--baseline-to (red grew, blue shrank)')
+    .option('--baseline-from <t>', 'with --diff: baseline window start')
+    .option('--baseline-to <t>', 'with --diff: baseline window end (default now)')
+    .action(async (o: Opts) => {
+      if (o.from !== undefined || o.diff) {
+        if (o.store === undefined) throw new UsageError('--from/--diff read past stacks from a store: give --store DSN');
+        return fromStore(o);
+      }
+      for (const f of ['to', 'kind', 'host', 'baselineFrom', 'baselineTo'] as const)
+        if (o[f] !== undefined) throw new UsageError(`--${f.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} needs --store DSN --from T`);
       const pid = o.pid !== undefined ? parsePid('--pid', String(o.pid)) : undefined;
       const comm = o.comm !== undefined ? parseComm('--comm', String(o.comm)) : undefined;
       if (pid === undefined && comm === undefined && !o.all) throw new UsageError('flame: give --pid N, --comm NAME or --all');
@@ -44,15 +124,45 @@ export function registerFlame(program: Command): void {
       if (durationMs > MAX_DURATION_MS) throw new UsageError(`--duration: ${o.duration} is longer than the 1h maximum`);
       const frequency = parseIntFlag('--frequency', String(o.frequency), 1, 10000);
       const minBlockMs = o.minBlock === '0ms' ? 0 : parseDuration('--min-block', String(o.minBlock));
+      const windowMs = parseDuration('--window', String(o.window));
+      if (windowMs < 1000 || windowMs > MAX_DURATION_MS) throw new UsageError(`--window: ${o.window} should be between 1s and 1h`);
       const priv = bpfPrivilege();
       if (!priv.ok) throw new KernelError('PERMISSION', priv.reason!);
+
+      let store: Store | undefined;
+      if (o.store !== undefined) {
+        store = await openStore(String(o.store)); // BAD_DSN / UNREACHABLE → exit 2
+        await applySchema(store);
+      }
+      const host = hostname();
+      const kind: StackKind = o.offCpu ? 'offcpu' : 'oncpu';
+      let stored = 0;
+      let windows = 0;
+      let firstMs = 0;
+      let lastMs = 0;
+      let storeError: string | undefined;
+      const onWindow = store
+        ? async (stacks: Stack[], w: { startMs: number; endMs: number }) => {
+            if (storeError) return;
+            const rows = stackRows(stacks, { ...w, host, kind, frequency });
+            try {
+              await writeStacks(store!, rows);
+              stored += rows.length;
+              windows++;
+              if (!firstMs) firstMs = w.startMs;
+              lastMs = w.endMs;
+            } catch (err) {
+              storeError = (err as Error).message; // keep sampling: the files are still written
+            }
+          }
+        : undefined;
 
       const ac = new AbortController();
       const onSig = () => ac.abort();
       process.on('SIGINT', onSig);
       process.on('SIGTERM', onSig);
       try {
-        const r = await runProfile({ pid, comm, durationMs, frequency, offCpu: !!o.offCpu, minBlockNs: minBlockMs * 1e6, signal: ac.signal,
+        const r = await runProfile({ pid, comm, durationMs, frequency, offCpu: !!o.offCpu, minBlockNs: minBlockMs * 1e6, signal: ac.signal, onWindow, windowMs,
           onStart: () => process.stderr.write(`flame: sampling for ${o.duration}\n`) });
         const unit = r.kind === 'cpu' ? 'samples' : 'ns';
         const total = r.stacks.reduce((s, x) => s + x.value, 0);
@@ -63,12 +173,18 @@ export function registerFlame(program: Command): void {
         if (o.folded) writeFileSync(String(o.folded), toFolded(r.stacks));
         process.stderr.write(
           `flame: ${total} ${unit} in ${r.stacks.length} stacks over ${(r.durationMs / 1000).toFixed(1)} s${r.exited ? ` (process ${pid} exited mid-profile; samples so far written)` : ''}; ` +
-            `wrote ${o.out}${o.pprof ? `, ${o.pprof}` : ''}${o.folded ? `, ${o.folded}` : ''}; counters ${JSON.stringify(r.counters)}\n`,
+            `wrote ${o.out}${o.pprof ? `, ${o.pprof}` : ''}${o.folded ? `, ${o.folded}` : ''}` +
+            `${store ? `; stored ${stored} stack rows in ${windows} window(s) to ${store.dsn} (host ${host}, kind ${kind}, from ${firstMs} to ${lastMs})` : ''}; counters ${JSON.stringify(r.counters)}\n`,
         );
+        if (storeError) {
+          process.stderr.write(`flame: writing stacks to ${store!.dsn} failed: ${storeError}\n`);
+          process.exitCode = 1;
+        }
         if (total === 0) process.exitCode = 1;
       } finally {
         process.off('SIGINT', onSig);
         process.off('SIGTERM', onSig);
+        await store?.close();
       }
     });
 }

@@ -12,7 +12,8 @@
  *
  * The columns are derived from the one event definition (schema/event.ts):
  * events use EVENT_COLUMNS (minus `host`, which the header carries once), and
- * `ts` is sent as offsets in ns from `ts_base` (a decimal string), so a batch
+ * `ts` is sent as offsets in ns from `ts_base` (a decimal string; an offset past
+ * 2^53 as a decimal string too), so a batch
  * of rows is a handful of number arrays — compact before and after compression.
  * Decoding validates the header and every row with the zod rows of the same
  * definition (EventRow, CounterRow, HistogramRow).
@@ -109,7 +110,11 @@ export function encodeEnvelope<K extends Kind>(kind: K, rows: readonly RowOf<K>[
     let any = false;
     for (let i = 0; i < rows.length; i++) {
       const v = (rows[i] as Record<string, unknown>)[name];
-      if (name === 'ts') col[i] = Number(BigInt(v as string) - base);
+      if (name === 'ts') {
+        // offsets past 2^53 ns (~104 days of spread in one batch) would lose precision as JSON numbers: send those as decimal strings
+        const off = BigInt(v as string) - base;
+        col[i] = off <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(off) : off.toString();
+      }
       else col[i] = v === undefined ? null : v;
       if (v !== undefined) any = true;
     }
@@ -166,7 +171,8 @@ export function decodeEnvelope(buf: Buffer | null): Envelope {
       const v = b.cols[name][i];
       if (v === null) continue;
       if (name === 'ts') {
-        if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw bad(`row ${i}: ts offset ${JSON.stringify(v)} is not a non-negative integer`);
+        const okNum = typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+        if (!okNum && !(typeof v === 'string' && /^\d{1,20}$/.test(v))) throw bad(`row ${i}: ts offset ${JSON.stringify(v)} is not a non-negative integer`);
         r.ts = (base + BigInt(v)).toString();
       } else r[name] = v;
     }

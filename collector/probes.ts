@@ -321,6 +321,27 @@ export const ATTACH: Record<ProbeName, FamilyAttach> = {
     object: 'app',
     plans: [{ label: 'uprobe BINARY:SYMBOL (user targets, --uprobe)', programs: ['app_uprobe'], tracepoints: [], needsBtf: false, kind: 'uprobe', uprobes: [] }],
   },
+  rtt: {
+    object: 'rtt',
+    plans: [
+      {
+        label: 'tp_btf sched_switch/wakeup, lock contention; tracepoint syscalls read/write/sendmsg/recvmsg/sendto/recvfrom, futex, fsync/fdatasync/sync_file_range; uprobes runtime.{stop,start}TheWorldWithSema',
+        programs: [
+          'rtt_switch', 'rtt_wakeup', 'rtt_wakeup_new', 'rtt_lock_begin', 'rtt_lock_end',
+          ...['futex', 'fsync', 'fdatasync'].flatMap((n) => [`rtt_${n}_enter`, `rtt_${n}_exit`]), 'rtt_sfr_enter', 'rtt_sfr_exit',
+          ...['write', 'read', 'sendmsg', 'recvmsg', 'sendto', 'recvfrom'].flatMap((n) => [`rtt_enter_${n}`, `rtt_exit_${n}`]),
+          'rtt_stw_start', 'rtt_stw_end',
+        ],
+        tracepoints: ['sched/sched_switch', 'sched/sched_wakeup', 'lock/contention_begin', ...sys(['futex', 'fsync', 'fdatasync', 'sync_file_range', 'write', 'read', 'sendmsg', 'recvmsg', 'sendto', 'recvfrom'])],
+        needsBtf: true,
+        kind: 'tp_btf',
+        uprobes: [
+          { program: 'rtt_stw_start', symbols: ['runtime.stopTheWorldWithSema'] },
+          { program: 'rtt_stw_end', symbols: ['runtime.startTheWorldWithSema'] },
+        ],
+      },
+    ],
+  },
   empty: {
     object: 'empty',
     plans: [

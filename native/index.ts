@@ -19,6 +19,8 @@ export interface OpenOptions {
   autoload?: Record<string, boolean>;
   /** Map name -> max_entries. */
   maxEntries?: Record<string, number>;
+  /** Load-time options: `const volatile` globals of the object's .rodata, set before load. */
+  rodata?: Record<string, number>;
 }
 
 export interface ProgramInfo {

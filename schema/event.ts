@@ -283,6 +283,16 @@ export const PROBES = {
     defaultSampleEvery: 1,
     internal: true,
   },
+  rtt: {
+    id: 22,
+    summary: 'round-trip breakdown over Unix sockets: per-thread time accounting + sampled request/reply pairing (v2probe explain; records are struct v2_rtt_rec, not v2_event)',
+    events: ['client_send', 'broker_recv', 'broker_reply', 'client_recv'],
+    args: {},
+    counters: { stage_client_send: FAMILY_COUNTER_BASE, stage_broker_recv: FAMILY_COUNTER_BASE + 1, stage_broker_reply: FAMILY_COUNTER_BASE + 2, stage_client_recv: FAMILY_COUNTER_BASE + 3, reads_ahead: FAMILY_COUNTER_BASE + 4, pending_replaced: FAMILY_COUNTER_BASE + 5 },
+    unit: 'ns',
+    defaultSampleEvery: 100,
+    internal: true,
+  },
   empty: {
     id: 15,
     summary: 'empty programs on the uds hooks (benchmark baseline)',

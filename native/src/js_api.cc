@@ -94,6 +94,17 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
     o.maxEntries.emplace_back(map, uint32_t(n));
   }
 
+  Napi::Object rodata = ReadOptObject(env, opts.Get("rodata"), "opts.rodata");
+  names = rodata.GetPropertyNames();
+  for (uint32_t i = 0; i < names.Length(); i++) {
+    std::string var = names.Get(i).ToString().Utf8Value();
+    Napi::Value v = rodata.Get(var);
+    uint64_t n = 0;
+    if (v.IsUndefined()) ThrowType(env, "expected opts.rodata." + var + " to be a number");
+    ReadUint(env, v, "opts.rodata." + var, 0, 18446744073709551615.0, &n);
+    o.rodata.emplace_back(var, n);
+  }
+
   auto* w = new OpenWorker(env, std::move(family), std::move(o));
   Napi::Promise p = w->Promise();
   w->Queue();

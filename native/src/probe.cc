@@ -4,6 +4,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <bpf/btf.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -334,6 +335,46 @@ std::shared_ptr<Probe> Probe::Open(const std::string& family, const OpenOptions&
   };
   for (const auto& [name, n] : opts.maxEntries)
     if (!setMax(name, n, "maxEntries")) return nullptr;
+  // load-time options: `const volatile` globals in .rodata, found by name through the object's BTF
+  for (const auto& [var, value] : opts.rodata) {
+    bool set = false;
+    bpf_map* map;
+    bpf_object__for_each_map(map, obj) {
+      const char* mname = bpf_map__name(map);
+      const char* dot = strrchr(mname, '.');
+      if (!dot || strcmp(dot, ".rodata") != 0) continue;
+      const btf* b = bpf_object__btf(obj);
+      size_t size = 0;
+      const void* init = bpf_map__initial_value(map, &size);
+      if (!b || !init) break;
+      std::vector<uint8_t> copy(static_cast<const uint8_t*>(init), static_cast<const uint8_t*>(init) + size);
+      uint8_t* data = copy.data();
+      int sec = btf__find_by_name_kind(b, ".rodata", BTF_KIND_DATASEC);
+      if (sec < 0) break;
+      const btf_type* t = btf__type_by_id(b, sec);
+      const btf_var_secinfo* vs = btf_var_secinfos(t);
+      for (int i = 0; i < btf_vlen(t); i++, vs++) {
+        const btf_type* vt = btf__type_by_id(b, vs->type);
+        if (strcmp(btf__name_by_offset(b, vt->name_off), var.c_str()) != 0) continue;
+        if (vs->offset + vs->size > size || (vs->size != 1 && vs->size != 2 && vs->size != 4 && vs->size != 8)) break;
+        uint8_t* dst = data + vs->offset;
+        switch (vs->size) {
+          case 1: { uint8_t v = uint8_t(value); memcpy(dst, &v, 1); break; }
+          case 2: { uint16_t v = uint16_t(value); memcpy(dst, &v, 2); break; }
+          case 4: { uint32_t v = uint32_t(value); memcpy(dst, &v, 4); break; }
+          default: memcpy(dst, &value, 8);
+        }
+        set = bpf_map__set_initial_value(map, copy.data(), copy.size()) == 0;
+        break;
+      }
+      break;
+    }
+    if (!set) {
+      *st = Fail(ENOENT, "failed to " + what + ": no load-time option (const volatile global) '" + var +
+                             "' in the object's .rodata (ENOENT)");
+      return nullptr;
+    }
+  }
   if (opts.ringBytes) {
     bpf_map* events = bpf_object__find_map_by_name(obj, "events");
     if (events && bpf_map__type(events) != BPF_MAP_TYPE_RINGBUF) {

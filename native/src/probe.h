@@ -52,6 +52,7 @@ struct OpenOptions {
   uint64_t ringBytes = 0;                                   // 0: as compiled
   std::vector<std::pair<std::string, bool>> autoload;      // program name -> load it
   std::vector<std::pair<std::string, uint32_t>> maxEntries; // map name -> max_entries
+  std::vector<std::pair<std::string, uint64_t>> rodata;     // const volatile global -> value (before load)
 };
 
 struct ProgramInfo {

@@ -15,18 +15,35 @@ export function goTool(): string | undefined {
   return r.status === 0 ? r.stdout.trim() : undefined;
 }
 
-/** Build (when the source is newer) and return the path of fixture `name`. extra: e.g. ['-ldflags=-s -w'] with a suffix. */
-export function buildGoFixture(name: string, opts: { flags?: string[]; suffix?: string } = {}): string {
+/**
+ * A Go toolchain other than the local one (e.g. 'go1.22.12'), fetched through
+ * the Go module proxy by `GOTOOLCHAIN=<version> go version`: undefined when it
+ * works, else the exact error (for a skip reason).
+ */
+export function toolchainError(version: string): string | undefined {
+  const go = goTool();
+  if (!go) return 'the Go toolchain is not installed';
+  const r = spawnSync(go, ['version'], { encoding: 'utf8', env: { ...process.env, GOTOOLCHAIN: version }, timeout: 300_000, cwd: GO_SRC });
+  if (r.status === 0 && r.stdout.includes(`go version ${version} `)) return undefined;
+  return `GOTOOLCHAIN=${version} go version: exit ${r.status}: ${(r.stderr || r.stdout || String(r.error ?? '')).trim().split('\n').slice(-3).join(' | ')}`;
+}
+
+/**
+ * Build (when the source is newer) and return the path of fixture `name`.
+ * flags: e.g. ['-ldflags=-s -w'] with a suffix; toolchain: e.g. 'go1.22.12'
+ * (GOTOOLCHAIN; the output name gets `-<toolchain>` unless a suffix is given).
+ */
+export function buildGoFixture(name: string, opts: { flags?: string[]; suffix?: string; toolchain?: string } = {}): string {
   const go = goTool();
   if (!go) throw new Error('the Go toolchain is not installed (looked for /usr/local/go/bin/go and go in PATH)');
   const src = resolve(GO_SRC, name, 'main.go');
-  const out = resolve(GO_OUT, name + (opts.suffix ?? ''));
+  const out = resolve(GO_OUT, name + (opts.suffix ?? (opts.toolchain ? `-${opts.toolchain}` : '')));
   if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) return out;
   mkdirSync(GO_OUT, { recursive: true });
   const r = spawnSync(go, ['build', ...(opts.flags ?? []), '-o', out + '.tmp', `./${name}`], {
     cwd: GO_SRC,
     encoding: 'utf8',
-    env: { ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '-mod=mod', CGO_ENABLED: '0' },
+    env: { ...process.env, GOTOOLCHAIN: opts.toolchain ?? 'local', GOFLAGS: '-mod=mod', CGO_ENABLED: '0' },
     timeout: 180_000,
   });
   if (r.status !== 0) throw new Error(`go build ${name} failed: ${r.stderr}`);

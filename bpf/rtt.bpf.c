@@ -1,0 +1,477 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * rtt — where the time of a client ↔ broker round trip over a Unix socket
+ * went, on both ends.
+ *
+ * 1. Per-thread accounting (task storage `acct`, only for threads of the
+ *    processes in map `procs`: brokers, put there by userspace, and clients,
+ *    added when they send a sampled request to a broker). Time is cut into
+ *    intervals at sched_switch, sched_wakeup(_new) and at the snapshots below;
+ *    each interval goes to one component (enum v2_rtt_comp): on-CPU while
+ *    switched in; at switch-out the thread's off-CPU time is classified by why
+ *    it left: preempted/runnable -> runq, process in a Go stop-the-world -> gc,
+ *    inside lock:contention_begin..end -> lock, inside futex() -> futex,
+ *    inside fsync/fdatasync/sync_file_range or TASK_UNINTERRUPTIBLE -> io,
+ *    else other; a wakeup ends that interval and starts a runq one. Cost per
+ *    switch of an untracked thread: two task-storage lookups.
+ *
+ * 2. Round-trip pairing (connected AF_UNIX sockets are FIFO). Hooks on
+ *    read/write/recvmsg/sendmsg/recvfrom/sendto (Go uses read/write). Sampled
+ *    1:N (cfg->sample_every) at the client's write entry, the first thing the
+ *    hook decides for a non-broker process: fd -> socket S, S's peer
+ *    credentials (sk_peer_pid) name a broker process -> pending[P] (P = the
+ *    broker's end, unix_sk(S)->peer) = {id, stage REQ, ahead = messages already
+ *    queued on P}. Broker read returning data on P: ahead > 0 ? ahead-- : the
+ *    request is picked up (stage 1, pending[P] -> SERVING). Broker write on P
+ *    while SERVING: the reply (stage 2), pending[S] = REPLY. Client read on S
+ *    returning data: stage 3. Each stage emits a record with the thread's
+ *    cumulative components (struct v2_rtt_rec); userspace joins the four by id
+ *    and takes differences. Stream sockets: "ahead" counts skbs, i.e. assumes
+ *    one read per message (request/response framing); seqpacket/datagram:
+ *    one recv is one message, exact. One sampled request per socket pair at a
+ *    time (a new sample on the same P replaces the pending one).
+ *
+ * 3. Go stop-the-world windows: entry uprobes on runtime.stopTheWorldWithSema
+ *    (start) and runtime.startTheWorldWithSema (end), map stw[tgid].
+ */
+#define V2_THIS_PROBE V2_PROBE_RTT
+#include "common.bpf.h"
+#include "rtt.bpf.h"
+
+#define V2_AF_UNIX 1
+#define V2_S_IFMT 00170000
+#define V2_S_IFSOCK 0140000
+#define V2_TASK_RUNNING 0
+#define V2_TASK_UNINTERRUPTIBLE 2
+
+#define F_FUTEX 1
+#define F_IO 2
+#define F_LOCK 4
+
+#define K_WRITE 1
+#define K_READ 2
+
+#define ST_REQ 1
+#define ST_SERVING 2
+#define ST_REPLY 3
+
+/* family counters */
+#define C_STAGE(s) (V2_C_FAMILY + (s))	/* records per stage */
+#define C_AHEAD (V2_C_FAMILY + 4)	/* broker reads skipped as earlier messages */
+#define C_REPLACED (V2_C_FAMILY + 5)	/* pending sample replaced by a newer one */
+
+struct rtt_task {
+	__u64 cum[V2_RTT_NCOMP];
+	__u64 last_ts;
+	__u64 wake_ts;
+	__u64 run_ts;
+	__u32 cur;
+	__u32 flags;
+	/* in-flight read/write on a unix socket */
+	__u64 sys_ts;
+	__u64 sys_sk;
+	__u32 sys_kind;
+	__u32 pad;
+};
+
+struct pending {
+	__u64 id;
+	__u64 peer;	/* the socket the next stage's reply goes to (REQ/SERVING: the client's end) */
+	__u32 stage;
+	__u32 ahead;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct rtt_task);
+} acct SEC(".maps");
+
+/* tgid -> V2_RTT_ROLE_* bits */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u32);
+} procs SEC(".maps");
+
+/* socket (kernel address) -> the sampled round trip waiting on it */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, struct pending);
+} pendings SEC(".maps");
+
+/* tgid -> start of the running Go stop-the-world */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+} stw SEC(".maps");
+
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+
+/* Close the thread's open interval at now and open one of component comp. */
+static __always_inline void acct_close(struct rtt_task *a, __u64 now, __u32 comp)
+{
+	__u32 cur = a->cur;
+
+	if (a->last_ts && now > a->last_ts && cur < V2_RTT_NCOMP)
+		a->cum[cur & (V2_RTT_NCOMP - 1)] += now - a->last_ts;
+	a->last_ts = now;
+	if (comp == V2_RTT_RUNQ && cur != V2_RTT_RUNQ)
+		a->wake_ts = now;
+	if (cur == V2_RTT_RUNQ && comp == V2_RTT_ONCPU)
+		a->run_ts = now;
+	a->cur = comp;
+}
+
+static __always_inline struct rtt_task *acct_create(void)
+{
+	struct rtt_task *a = bpf_task_storage_get(&acct, bpf_get_current_task_btf(), NULL,
+						  BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+	if (!a) {
+		v2_count(V2_C_LOST_MAPFULL);
+		return NULL;
+	}
+	if (!a->last_ts) {
+		a->last_ts = bpf_ktime_get_ns();
+		a->cur = V2_RTT_ONCPU;
+	}
+	return a;
+}
+
+/* ---- per-thread accounting --------------------------------------------- */
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(rtt_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	struct rtt_task *a;
+	__u64 now = 0;
+	__u32 state, comp, tgid;
+
+	a = bpf_task_storage_get(&acct, prev, NULL, 0);
+	if (a) {
+		now = bpf_ktime_get_ns();
+		state = prev->__state;
+		tgid = prev->tgid;
+		if (preempt || state == V2_TASK_RUNNING)
+			comp = V2_RTT_RUNQ;
+		else if (bpf_map_lookup_elem(&stw, &tgid))
+			comp = V2_RTT_GC;
+		else if (a->flags & F_LOCK)
+			comp = V2_RTT_LOCK;
+		else if (a->flags & F_FUTEX)
+			comp = V2_RTT_FUTEX;
+		else if ((a->flags & F_IO) || (state & V2_TASK_UNINTERRUPTIBLE))
+			comp = V2_RTT_IO;
+		else
+			comp = V2_RTT_OTHER;
+		acct_close(a, now, comp);
+	}
+	a = bpf_task_storage_get(&acct, next, NULL, 0);
+	if (a) {
+		if (!now)
+			now = bpf_ktime_get_ns();
+		acct_close(a, now, V2_RTT_ONCPU);
+	}
+	return 0;
+}
+
+static __always_inline int on_wakeup(struct task_struct *p)
+{
+	struct rtt_task *a = bpf_task_storage_get(&acct, p, NULL, 0);
+
+	if (a && a->cur != V2_RTT_ONCPU && a->cur != V2_RTT_RUNQ)
+		acct_close(a, bpf_ktime_get_ns(), V2_RTT_RUNQ);
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(rtt_wakeup, struct task_struct *p)
+{
+	return on_wakeup(p);
+}
+
+SEC("tp_btf/sched_wakeup_new")
+int BPF_PROG(rtt_wakeup_new, struct task_struct *p)
+{
+	return on_wakeup(p);
+}
+
+static __always_inline int set_flag(__u32 flag, bool on)
+{
+	struct rtt_task *a = bpf_task_storage_get(&acct, bpf_get_current_task_btf(), NULL, 0);
+
+	if (a) {
+		if (on)
+			a->flags |= flag;
+		else
+			a->flags &= ~flag;
+	}
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_futex")
+int rtt_futex_enter(void *ctx) { return set_flag(F_FUTEX, true); }
+SEC("tracepoint/syscalls/sys_exit_futex")
+int rtt_futex_exit(void *ctx) { return set_flag(F_FUTEX, false); }
+SEC("tracepoint/syscalls/sys_enter_fsync")
+int rtt_fsync_enter(void *ctx) { return set_flag(F_IO, true); }
+SEC("tracepoint/syscalls/sys_exit_fsync")
+int rtt_fsync_exit(void *ctx) { return set_flag(F_IO, false); }
+SEC("tracepoint/syscalls/sys_enter_fdatasync")
+int rtt_fdatasync_enter(void *ctx) { return set_flag(F_IO, true); }
+SEC("tracepoint/syscalls/sys_exit_fdatasync")
+int rtt_fdatasync_exit(void *ctx) { return set_flag(F_IO, false); }
+SEC("tracepoint/syscalls/sys_enter_sync_file_range")
+int rtt_sfr_enter(void *ctx) { return set_flag(F_IO, true); }
+SEC("tracepoint/syscalls/sys_exit_sync_file_range")
+int rtt_sfr_exit(void *ctx) { return set_flag(F_IO, false); }
+
+SEC("tp_btf/contention_begin")
+int BPF_PROG(rtt_lock_begin, void *lock, unsigned int flags) { return set_flag(F_LOCK, true); }
+SEC("tp_btf/contention_end")
+int BPF_PROG(rtt_lock_end, void *lock, int ret) { return set_flag(F_LOCK, false); }
+
+/* ---- Go stop-the-world --------------------------------------------------- */
+
+SEC("uprobe")
+int BPF_KPROBE(rtt_stw_start)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 now = bpf_ktime_get_ns();
+
+	bpf_map_update_elem(&stw, &tgid, &now, BPF_ANY);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(rtt_stw_end)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	bpf_map_delete_elem(&stw, &tgid);
+	return 0;
+}
+
+/* ---- sockets ------------------------------------------------------------- */
+
+/* fd of the current task -> its AF_UNIX struct sock (0: not one). */
+static __always_inline struct sock *fd_unix_sk(__u64 fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
+	struct file **fds;
+	struct file *file;
+	struct socket *sock;
+	struct sock *sk;
+
+	if (fd >= fdt->max_fds)
+		return NULL;
+	fds = fdt->fd;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return NULL;
+	file = bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file));
+	if ((file->f_inode->i_mode & V2_S_IFMT) != V2_S_IFSOCK)
+		return NULL;
+	sock = bpf_rdonly_cast(file->private_data, bpf_core_type_id_kernel(struct socket));
+	sk = sock->sk;
+	if (!sk || sk->__sk_common.skc_family != V2_AF_UNIX)
+		return NULL;
+	return sk;
+}
+
+static __always_inline __u64 unix_peer_of(struct sock *sk)
+{
+	struct unix_sock *u = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct unix_sock));
+
+	return (__u64)u->peer;
+}
+
+static __always_inline void emit(struct rtt_task *a, __u64 id, __u32 stage, __u64 now, __s32 ret)
+{
+	struct v2_rtt_rec *r;
+	__u64 pid_tgid;
+
+	acct_close(a, now, V2_RTT_ONCPU);
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		v2_count(V2_C_LOST_RINGBUF);
+		return;
+	}
+	pid_tgid = bpf_get_current_pid_tgid();
+	r->id = id;
+	r->ts_enter = a->sys_ts;
+	r->ts_exit = now;
+#pragma unroll
+	for (int i = 0; i < V2_RTT_NCOMP; i++)
+		r->cum[i] = a->cum[i];
+	r->wake_ts = a->wake_ts;
+	r->run_ts = a->run_ts;
+	r->sk = a->sys_sk;
+	r->pid = pid_tgid >> 32;
+	r->tid = (__u32)pid_tgid;
+	r->stage = stage;
+	r->ret = ret;
+	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	bpf_ringbuf_submit(r, 0);
+	v2_count(V2_C_SAMPLED);
+	v2_count(C_STAGE(stage & 3));
+}
+
+static __always_inline int sys_enter(struct trace_event_raw_sys_enter *ctx, __u32 kind)
+{
+	const struct v2_config *cfg = v2_cfg();
+	__u32 tgid, *role, every, peer_tgid;
+	struct pending p = {}, *old;
+	struct rtt_task *a;
+	struct sock *sk;
+	struct pid *pp;
+	__u64 peer, now;
+
+	if (!cfg || !cfg->enabled)
+		return 0;
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	role = bpf_map_lookup_elem(&procs, &tgid);
+	if (kind == K_WRITE && !(role && (*role & V2_RTT_ROLE_BROKER))) {
+		/* a possible request: the sampling decision comes first */
+		every = *(volatile const __u32 *)&cfg->sample_every;
+		if (every > 1 && bpf_get_prandom_u32() % every)
+			return 0;
+		sk = fd_unix_sk(ctx->args[0]);
+		if (!sk)
+			return 0;
+		pp = sk->sk_peer_pid;
+		if (!pp)
+			return 0;
+		peer_tgid = pp->numbers[0].nr;
+		role = bpf_map_lookup_elem(&procs, &peer_tgid);
+		if (!role || !(*role & V2_RTT_ROLE_BROKER))
+			return 0;
+		peer = unix_peer_of(sk);
+		if (!peer)
+			return 0;
+		a = acct_create();
+		if (!a)
+			return 0;
+		now = bpf_ktime_get_ns();
+		p.id = ((__u64)bpf_get_prandom_u32() << 32) | (__u32)now;
+		p.peer = (__u64)sk;
+		p.stage = ST_REQ;
+		p.ahead = ((struct sock *)bpf_rdonly_cast((void *)peer, bpf_core_type_id_kernel(struct sock)))->sk_receive_queue.qlen;
+		old = bpf_map_lookup_elem(&pendings, &peer);
+		if (old && old->stage != ST_REPLY)
+			v2_count(C_REPLACED);
+		bpf_map_update_elem(&pendings, &peer, &p, BPF_ANY);
+		a->sys_ts = now;
+		a->sys_sk = (__u64)sk;
+		a->sys_kind = K_WRITE | 0x100;	/* a sampled request */
+		v2_count(V2_C_SEEN);
+		if (!(role = bpf_map_lookup_elem(&procs, &tgid))) {
+			__u32 c = V2_RTT_ROLE_CLIENT;
+
+			bpf_map_update_elem(&procs, &tgid, &c, BPF_NOEXIST);
+		}
+		return 0;
+	}
+	if (!role)
+		return 0;
+	/* broker read/write, client read: remember the socket, decide at exit */
+	sk = fd_unix_sk(ctx->args[0]);
+	if (!sk)
+		return 0;
+	a = acct_create();
+	if (!a)
+		return 0;
+	a->sys_ts = bpf_ktime_get_ns();
+	a->sys_sk = (__u64)sk;
+	a->sys_kind = kind;
+	return 0;
+}
+
+static __always_inline int sys_exit(struct trace_event_raw_sys_exit *ctx, __u32 kind)
+{
+	struct rtt_task *a;
+	struct pending *p, np = {};
+	__u64 sk, now, id, peer;
+	__u32 sys_kind;
+	long ret = ctx->ret;
+
+	a = bpf_task_storage_get(&acct, bpf_get_current_task_btf(), NULL, 0);
+	if (!a || !a->sys_ts)
+		return 0;
+	sys_kind = a->sys_kind;
+	sk = a->sys_sk;
+	if ((sys_kind & 0xff) != kind)
+		goto out;
+	p = bpf_map_lookup_elem(&pendings, &sk);
+	if (sys_kind & 0x100) {		/* the client's sampled request (pending is on the peer) */
+		if (ret <= 0)
+			goto out;
+		peer = unix_peer_of((struct sock *)bpf_rdonly_cast((void *)sk, bpf_core_type_id_kernel(struct sock)));
+		p = bpf_map_lookup_elem(&pendings, &peer);
+		if (!p || p->peer != sk || p->stage != ST_REQ)
+			goto out;
+		emit(a, p->id, V2_RTT_CLIENT_SEND, bpf_ktime_get_ns(), ret);
+		goto out;
+	}
+	if (!p || ret <= 0)
+		goto out;
+	now = bpf_ktime_get_ns();
+	if (kind == K_READ && p->stage == ST_REQ) {
+		if (p->ahead > 0) {
+			p->ahead--;
+			v2_count(C_AHEAD);
+			goto out;
+		}
+		p->stage = ST_SERVING;
+		emit(a, p->id, V2_RTT_BROKER_RECV, now, ret);
+	} else if (kind == K_WRITE && p->stage == ST_SERVING) {
+		id = p->id;
+		peer = p->peer;
+		np.id = id;
+		np.peer = sk;
+		np.stage = ST_REPLY;
+		np.ahead = ((struct sock *)bpf_rdonly_cast((void *)peer, bpf_core_type_id_kernel(struct sock)))->sk_receive_queue.qlen;
+		if (np.ahead)
+			np.ahead--;	/* the reply itself is queued already */
+		bpf_map_delete_elem(&pendings, &sk);
+		bpf_map_update_elem(&pendings, &peer, &np, BPF_ANY);
+		emit(a, id, V2_RTT_BROKER_REPLY, now, ret);
+	} else if (kind == K_READ && p->stage == ST_REPLY) {
+		if (p->ahead > 0) {
+			p->ahead--;
+			goto out;
+		}
+		id = p->id;
+		bpf_map_delete_elem(&pendings, &sk);
+		emit(a, id, V2_RTT_CLIENT_RECV, now, ret);
+	}
+out:
+	a->sys_ts = 0;
+	return 0;
+}
+
+#define RTT_SYSCALL(name, kind)							\
+SEC("tracepoint/syscalls/sys_enter_" #name)					\
+int rtt_enter_##name(struct trace_event_raw_sys_enter *ctx)			\
+{										\
+	return sys_enter(ctx, kind);						\
+}										\
+SEC("tracepoint/syscalls/sys_exit_" #name)					\
+int rtt_exit_##name(struct trace_event_raw_sys_exit *ctx)			\
+{										\
+	return sys_exit(ctx, kind);						\
+}
+
+RTT_SYSCALL(write, K_WRITE)
+RTT_SYSCALL(read, K_READ)
+RTT_SYSCALL(sendmsg, K_WRITE)
+RTT_SYSCALL(recvmsg, K_READ)
+RTT_SYSCALL(sendto, K_WRITE)
+RTT_SYSCALL(recvfrom, K_READ)

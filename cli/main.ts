@@ -22,6 +22,7 @@ import { applyConfigFile, governorOrder, registerConfig } from './config.js';
 import { checkKafkaSink, registerIngest } from './ingest.js';
 import { registerFlame } from './flame.js';
 import { registerAlerts } from './alerts.js';
+import { addAlertmanagerOptions, alertmanagerConfigFromFlags } from './alertmanager-flags.js';
 import { registerIncident } from './incident.js';
 import { DEFAULT_CONTROL_SOCKET, type ControlListen } from '../collector/control.js';
 
@@ -132,7 +133,7 @@ export function buildProgram(): Command {
       burst: o.burst !== undefined ? parseBurst('--burst', o.burst) : undefined,
       cgroup: o.cgroup !== undefined ? parseCgroup('--cgroup', o.cgroup) : undefined,
       targets,
-      alerts: typeof o.rules === 'string' && o.rules !== 'off' ? { rulesDir: o.rules, webhooks: (o.webhook as unknown as string[] | undefined) ?? [] } : undefined,
+      alerts: typeof o.rules === 'string' && o.rules !== 'off' ? { rulesDir: o.rules, webhooks: (o.webhook as unknown as string[] | undefined) ?? [], alertmanager: alertmanagerConfigFromFlags(o) } : undefined,
       ringBytes: o.ringBytes !== undefined ? parseIntFlag('--ring-bytes', o.ringBytes, 4096, 1 << 30) : undefined,
       snapshotMs: parseDuration('--snapshot', o.snapshot ?? '5s'),
       metrics: o.metrics && o.metrics !== 'off' ? parseListen('--metrics', o.metrics) : undefined,
@@ -157,14 +158,14 @@ export function buildProgram(): Command {
     .option('--control <socket|host:port>', 'serve the control API (v2probe ctl) on a Unix socket path or 127.0.0.1:PORT with --control-token (default: off)')
     .action(async (o, cmd) => runAction(o.status === '0' ? 0 : parseDuration('--status', o.status))(o, cmd));
 
-  collectOpts(program.command('up').description('single host: collect uds, sched, blockio into chDB, evaluate the alert rules, serve /metrics and the control API, with live status'), {
+  addAlertmanagerOptions(collectOpts(program.command('up').description('single host: collect uds, sched, blockio into chDB, evaluate the alert rules, serve /metrics and the control API, with live status'), {
     probes: 'uds,sched,blockio',
     sink: DEFAULT_STORE,
   })
     .option('--metrics <host:port|off>', 'serve Prometheus /metrics here', '127.0.0.1:9435')
     .option('--control <socket|host:port|off>', 'serve the control API (v2probe ctl) here', DEFAULT_CONTROL_SOCKET)
     .option('--rules <dir|off>', 'alert rules to evaluate on the store', DEFAULT_RULES_DIR)
-    .option('--webhook <url>', 'Alertmanager-compatible webhook for alert notifications; repeatable', (v: string, acc: string[] = []) => [...acc, v])
+    .option('--webhook <url>', 'Alertmanager-compatible webhook for alert notifications; repeatable', (v: string, acc: string[] = []) => [...acc, v]))
     .action(async (o, cmd) => runAction(2000, { budget: '1' })(o, cmd));
 
   program

@@ -14,6 +14,8 @@ import { defaultSampleOf, Governor } from '../collector/governor.js';
 import type { UprobeTargets } from '../collector/go-attach.js';
 import { StoreSink } from '../collector/sinks.js';
 import { Evaluator, loadRules } from '../alerts/index.js';
+import type { AlertmanagerConfig } from '../alerts/alertmanager.js';
+import type { Registry } from 'prom-client';
 import type { ProbeName } from '../schema/event.js';
 
 export interface RunOptions {
@@ -28,7 +30,7 @@ export interface RunOptions {
   /** Go binaries / pids for go_* probes, user uprobes for app */
   targets?: UprobeTargets;
   /** run the alert evaluator on the sink's store with the rules in this directory (undefined: off) */
-  alerts?: { rulesDir: string; webhooks: string[] };
+  alerts?: { rulesDir: string; webhooks: string[]; alertmanager?: AlertmanagerConfig };
   ringBytes?: number;
   snapshotMs?: number;
   /** print a status line every N ms on stderr (0: off) */
@@ -84,6 +86,7 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
 
   let statusTimer: NodeJS.Timeout | undefined;
   let metricsServer: { close(): void } | undefined;
+  let metricsRegistry: Registry | undefined;
   let controlServer: { close(): void } | undefined;
   let stopGovernor = () => {};
   const alertsStop = new AbortController();
@@ -95,7 +98,7 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
     governor?.start();
     stopGovernor = () => governor?.stop();
     if (o.metrics) {
-      const m = await serveMetrics(collectorRegistry(collector, o.probes, {
+      const m = await serveMetrics(metricsRegistry = collectorRegistry(collector, o.probes, {
         topProcesses: o.metricsTop,
         governor,
         sinkStats: 'snapshotStats' in sink ? () => (sink as unknown as { snapshotStats(): Record<string, number> }).snapshotStats() : undefined,
@@ -107,7 +110,8 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
     if (o.alerts && sink instanceof StoreSink) {
       const loaded = loadRules(o.alerts.rulesDir);
       for (const e of loaded.errors) o.logger.error({ file: e.file, line: e.line, err: e.message }, 'alert rule skipped');
-      evaluator = new Evaluator({ store: sink.store, groups: loaded.groups, logger: o.logger, webhook: { urls: o.alerts.webhooks } });
+      evaluator = new Evaluator({ store: sink.store, groups: loaded.groups, logger: o.logger, webhook: { urls: o.alerts.webhooks }, alertmanager: o.alerts.alertmanager });
+      if (metricsRegistry) evaluator.alertmanager?.registerMetrics(metricsRegistry);
       alertsDone = evaluator.run(alertsStop.signal).catch((err) => o.logger.error({ err: (err as Error).message }, 'alert evaluator stopped'));
       o.logger.info({ rules: loaded.groups.reduce((n, g) => n + g.rules.length, 0), dir: o.alerts.rulesDir }, 'alert evaluator running');
     } else if (o.alerts) o.logger.warn('alerts need a store sink (chdb:… or clickhouse://…); not evaluating here');
@@ -150,6 +154,8 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
     stopGovernor();
     alertsStop.abort();
     await alertsDone;
+    await evaluator?.alertmanager?.flush(2000);
+    evaluator?.alertmanager?.close();
     metricsServer?.close();
     controlServer?.close();
     await stop();

@@ -12,6 +12,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'pr
 import { HIST_SLOTS, PROBES, type ProbeDef, type ProbeName } from '../schema/event.js';
 import type { Collector } from './collector.js';
 import type { Governor } from './governor.js';
+import { familyCounterRows } from './go-stats.js';
 
 /** Which platform subsystem a probe family belongs to (the `subsystem` label). */
 export const SUBSYSTEM: Record<string, string> = {
@@ -170,6 +171,18 @@ export function collectorRegistry(collector: Collector, probes: readonly ProbeNa
     name: 'v2probe_sink_rows_total', help: 'Event rows written to the sink.', registers: [reg],
     collect() { this.reset(); this.inc(collector.sinkRows); },
   });
+  if (probes.includes('go_sched')) {
+    new Gauge({
+      name: 'v2probe_go_goroutines', help: 'Live user goroutines per Go process (go_sched uprobes; exact when attached before the process started).',
+      labelNames: ['process_id', 'comm', 'subsystem'], registers: [reg],
+      collect() {
+        this.reset();
+        for (const r of familyCounterRows(collector, 'go_sched')) {
+          if (r.name === 'goroutines') this.set({ process_id: String(r.pid), comm: collector.commOf(r.pid), subsystem: 'go_runtime' }, r.value);
+        }
+      },
+    });
+  }
   const sinkStats = opts.sinkStats;
   if (sinkStats) {
     const gauge = (name: string, help: string, key: string, counter = true) =>

@@ -261,6 +261,9 @@ export const ATTACH: Record<ProbeName, FamilyAttach> = {
         uprobes: [
           { program: 'go_stop_world', symbols: ['runtime.stopTheWorldWithSema'] },
           { program: 'go_start_world', symbols: ['runtime.startTheWorldWithSema'], cookieRole: 1 },
+          // where startTheWorldWithSema takes `now` (the time gctrace and pauseNS use) when its caller passes 0
+          // (sweep termination, other STWs): the pause ends there, before procresize's follow-up and wakep
+          { program: 'go_start_world', symbols: ['runtime.nanotime1.abi0', 'runtime.nanotime1'], at: 'after-call', cookieRole: 2, callers: '^runtime\\.startTheWorldWithSema$' },
           { program: 'go_start_world', symbols: ['runtime.startTheWorldWithSema'], at: 'after-call', cookieRole: 2, callers: '^runtime\\.(gcStart|gcMarkDone|gcMarkTermination|startTheWorld|startTheWorldGC)(\\.|$)' },
         ],
       },

@@ -72,20 +72,14 @@ export interface MetricsOptions {
 /** Build a registry whose values are read from `collector` at each scrape. */
 export function collectorRegistry(collector: Collector, probes: readonly ProbeName[], opts: MetricsOptions = {}): Registry {
   const reg = new Registry();
-  collectDefaultMetrics({ register: reg, prefix: 'v2probe_collector_' });
-  // prom-client names these gauges *_total, which `promtool check metrics` rejects (a gauge with a counter's suffix): serve them without it
-  for (const what of ['handles', 'requests', 'resources'] as const) {
-    reg.removeSingleMetric(`v2probe_collector_nodejs_active_${what}_total`);
+  try {
+    collectDefaultMetrics({ register: reg, prefix: 'v2probe_collector_' });
+  } catch {
+    // a second registry in one process (tests): prom-client keeps some default collectors global
   }
-  new Gauge({
-    name: 'v2probe_collector_nodejs_active_resources', help: 'Number of active resources keeping the event loop alive, by type (process.getActiveResourcesInfo).', labelNames: ['type'], registers: [reg],
-    collect() {
-      this.reset();
-      const n = new Map<string, number>();
-      for (const t of process.getActiveResourcesInfo()) n.set(t, (n.get(t) ?? 0) + 1);
-      for (const [t, c] of n) this.set({ type: t }, c);
-    },
-  });
+  // prom-client also serves these gauges as *_total, which `promtool check metrics` rejects (a gauge with a
+  // counter's suffix); the same numbers stay available as v2probe_collector_nodejs_active_{handles,requests,resources}
+  for (const what of ['handles', 'requests', 'resources'] as const) reg.removeSingleMetric(`v2probe_collector_nodejs_active_${what}_total`);
   const topN = opts.topProcesses ?? 20;
   const status = () => collector.status();
 

@@ -32,9 +32,10 @@ function parseLabels(text: string, line: number): Record<string, string> {
 }
 
 function parseValue(v: string, line: number): number {
-  if (v === '+Inf') return Infinity;
-  if (v === '-Inf') return -Infinity;
-  if (v === 'NaN') return NaN;
+  // Prometheus parses values with Go's strconv.ParseFloat: NaN/Inf in any case
+  if (/^\+?inf$/i.test(v)) return Infinity;
+  if (/^-inf$/i.test(v)) return -Infinity;
+  if (/^nan$/i.test(v)) return NaN;
   const n = Number(v);
   if (Number.isNaN(n)) throw new Error(`line ${line}: bad value ${v}`);
   return n;

@@ -250,12 +250,37 @@ int BPF_KPROBE(rtt_stw_start)
 	return 0;
 }
 
+/* The end of a stop-the-world: a V2_RTT_STW record (ts_enter..ts_exit) for
+ * processes in procs, so userspace can find what a request waiting for the
+ * stopped broker lost to it. */
 SEC("uprobe")
 int BPF_KPROBE(rtt_stw_end)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	struct v2_rtt_rec *r;
+	__u64 *start, ts;
 
+	start = bpf_map_lookup_elem(&stw, &tgid);
+	if (!start)
+		return 0;
+	ts = *start;
 	bpf_map_delete_elem(&stw, &tgid);
+	if (!bpf_map_lookup_elem(&procs, &tgid))
+		return 0;
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		v2_count(V2_C_LOST_RINGBUF);
+		return 0;
+	}
+	__builtin_memset(r, 0, sizeof(*r));
+	r->ts_enter = ts;
+	r->ts_exit = bpf_ktime_get_ns();
+	r->pid = tgid;
+	r->tid = (__u32)pid_tgid;
+	r->stage = V2_RTT_STW;
+	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	bpf_ringbuf_submit(r, 0);
 	return 0;
 }
 

@@ -25,6 +25,7 @@ enum v2_rtt_stage {
 	V2_RTT_BROKER_RECV = 1,	/* the broker's read that returned the request */
 	V2_RTT_BROKER_REPLY = 2,/* the broker's reply write returned */
 	V2_RTT_CLIENT_RECV = 3,	/* the client's read that returned the reply */
+	V2_RTT_STW = 4,		/* a Go stop-the-world of a broker: ts_enter..ts_exit */
 };
 
 /* Roles of a process in map procs (key tgid). */

@@ -9,7 +9,7 @@
  */
 import { Option, type Command } from 'commander';
 import { applySchema } from '../schema/ddl.js';
-import { DEFAULT_STORE, openStore } from '../store/index.js';
+import { DEFAULT_STORE, openStore, parseStoreDsn } from '../store/index.js';
 import type { QueryFormat } from '../store/types.js';
 import { checkKafka, checkTopic, ensureTopics, KafkaError, parseBrokers, parseKafkaSink } from '../collector/kafka.js';
 import { CODECS } from '../collector/kafka-envelope.js';
@@ -59,6 +59,7 @@ export function registerIngest(program: Command): void {
       const maxRows = Number(o.maxRows);
       if (!Number.isInteger(maxRows) || maxRows < 1) throw new UsageError(`--max-rows: '${o.maxRows}' is not a positive integer`);
       const listen = o.metrics === 'off' ? undefined : parseHostPort('--metrics', o.metrics);
+      parseStoreDsn(o.store); // a bad DSN is exit 2 before Kafka is asked anything
       const logger = makeLogger();
       try {
         await checkKafka(brokers, [topic]);
@@ -106,6 +107,8 @@ export function registerIngest(program: Command): void {
     .addOption(new Option('--format <f>', 'output format').choices(['table', 'json', 'csv']).default('table'))
     .action(async (o: { store: string; since: string; format: 'table' | 'json' | 'csv' }) => {
       const fmt: Record<string, QueryFormat> = { table: 'PrettyCompactMonoBlock', json: 'JSONEachRow', csv: 'CSVWithNames' };
+      if (!/^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$/.test(o.since.trim()))
+        throw new UsageError(`--since: '${o.since}' is not a date/time (e.g. '2026-01-01 00:00:00')`);
       const store = await openStore(o.store);
       try {
         const { applyIngestSchema } = await import('../ingester/ddl.js');

@@ -4,6 +4,7 @@
  * (bad flag, probe, pid, DSN), 1 runtime error (kernel, store).
  */
 import { Command, CommanderError, Option } from 'commander';
+import { existsSync } from 'node:fs';
 import { PROBES, USER_PROBES, type ProbeDef } from '../schema/event.js';
 import { applySchema, schemaStatements, SCHEMA_VERSION } from '../schema/ddl.js';
 import { DEFAULT_STORE, openStore, parseStoreDsn } from '../store/index.js';
@@ -20,6 +21,7 @@ import { GoBinaryError, openGoBinary, symbolOffset } from '../collector/go-binar
 import type { ProbeName } from '../schema/event.js';
 import { applyConfigFile, governorOrder, registerConfig } from './config.js';
 import { checkKafkaSink, registerIngest } from './ingest.js';
+import { lossQuery } from '../ingester/loss.js';
 import { registerFlame } from './flame.js';
 import { registerAlerts } from './alerts.js';
 import { addAlertmanagerOptions, alertmanagerConfigFromFlags } from './alertmanager-flags.js';
@@ -79,6 +81,11 @@ function parseControl(spec: string | undefined, token: string | undefined): Cont
   return { ...l, token };
 }
 
+/** `--cluster NAME`: a plain identifier (it goes into ON CLUSTER and engine paths). */
+function checkCluster(name: string | undefined): void {
+  if (name !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new UsageError(`--cluster: '${name}' is not a plain identifier (letters, digits, _)`);
+}
+
 export function buildProgram(): Command {
   const program = new Command('v2probe')
     .description('eBPF telemetry for the v2e platform: kernel and runtime probes into ClickHouse/chDB')
@@ -119,6 +126,9 @@ export function buildProgram(): Command {
 
   const runAction = (statusEvery: number, defaults: { budget?: string } = {}) => async (o: Record<string, string | undefined>, cmd?: Command) => {
     const fromFile = applyConfigFile(o, (k) => cmd?.getOptionValueSource(k)); // exit 2 on a bad file
+    // alert settings of `up` are checked before anything attaches (the evaluator starts after the probes)
+    if (typeof o.rules === 'string' && o.rules !== 'off' && !existsSync(o.rules)) throw new UsageError(`--rules: '${o.rules}' does not exist (a directory of rule files, one file, or off)`);
+    for (const u of (o.webhook as unknown as string[] | undefined) ?? []) if (!/^https?:\/\/[^\s/]+/.test(u)) throw new UsageError(`--webhook: '${u}' is not an http(s) URL`);
     const probes = parseProbes('--probes', o.probes!);
     const targets = parseTargets(o, probes);
     const sink = checkSink('--sink', o.sink!);
@@ -170,15 +180,22 @@ export function buildProgram(): Command {
 
   program
     .command('query')
-    .description('run SQL against a store')
-    .argument('<sql>', 'the query')
+    .description('run SQL against a store, or a named query (--preset)')
+    .argument('[sql]', 'the query')
     .option('--store <dsn>', 'store DSN', DEFAULT_STORE)
+    .addOption(new Option('--preset <name>', 'a named query instead of SQL: loss (the loss ledger per host and probe)').choices(['loss']))
     .addOption(new Option('--format <f>', 'output format').choices(['table', 'json', 'csv']).default('table'))
-    .action(async (sql: string, o: { store: string; format: 'table' | 'json' | 'csv' }) => {
+    .action(async (sql: string | undefined, o: { store: string; format: 'table' | 'json' | 'csv'; preset?: 'loss' }) => {
       const fmt: Record<string, QueryFormat> = { table: 'PrettyCompactMonoBlock', json: 'JSONEachRow', csv: 'CSVWithNames' };
+      if (!sql && !o.preset) throw new UsageError("query: missing required argument 'sql' (or give --preset loss)");
+      if (sql && o.preset) throw new UsageError('query: give SQL or --preset, not both');
       const store = await openStore(o.store);
       try {
-        process.stdout.write(await store.queryText(sql, fmt[o.format]));
+        if (o.preset === 'loss') {
+          await applySchema(store);
+          sql = lossQuery();
+        }
+        process.stdout.write(await store.queryText(sql!, fmt[o.format]));
       } finally {
         await store.close();
       }
@@ -191,6 +208,7 @@ export function buildProgram(): Command {
     .option('--store <dsn>', 'store DSN', DEFAULT_STORE)
     .option('--cluster <name>', 'ClickHouse cluster: Replicated engines, ON CLUSTER, Distributed tables')
     .action(async (o: { store: string; cluster?: string }) => {
+      checkCluster(o.cluster);
       const store = await openStore(o.store);
       try {
         const r = await applySchema(store, undefined, { cluster: o.cluster });
@@ -204,6 +222,7 @@ export function buildProgram(): Command {
     .description('print the DDL of a fresh install (with --cluster: the cluster variant)')
     .option('--cluster <name>', 'ClickHouse cluster name')
     .action((o: { cluster?: string }) => {
+      checkCluster(o.cluster);
       process.stdout.write(schemaStatements(undefined, o.cluster).map((s) => `${s};\n`).join('\n'));
     });
 

@@ -492,7 +492,17 @@ export class Collector {
     this.stopped = true;
     if (this.snapshotTimer) clearInterval(this.snapshotTimer);
     await this.snapshotting;
-    const handOffMs = (this.opts.poll?.batchMs ?? 100) + 50;
+    // detach first: nothing new enters the rings, so the last snapshot's
+    // `sampled` equals what the reader delivers (an exact loss ledger)
+    for (const p of this.probes) {
+      try {
+        p.native?.detach();
+      } catch (err) {
+        this.opts.logger.warn({ probe: p.name, err: (err as Error).message }, 'detach failed; closing anyway');
+      }
+    }
+    // the reader polls every 50 ms and hands a batch over after batchMs
+    const handOffMs = (this.opts.poll?.batchMs ?? 100) + 100;
     if (this.probes.some((p) => p.native)) await new Promise((r) => setTimeout(r, handOffMs));
     try {
       await this.snapshot();

@@ -35,6 +35,13 @@ describe.skipIf(!isRoot)('v2probe collect end to end', () => {
     // the exact counters reached the store too
     const c = runCli(['query', '--store', dsn, '--format', 'csv', "SELECT sum(delta) FROM v2e.counters WHERE probe='uds' AND name='calls_recvmsg' AND pid=0"]);
     expect(c.stdout.split('\n')[1]).toBe(String(fx.client_recv));
+    // the loss ledger balances exactly: every row the kernel sampled is stored or counted as dropped
+    const loss = runCli(['query', '--store', dsn, '--preset', 'loss', '--format', 'json']);
+    expect(loss.code, loss.stderr).toBe(0);
+    const uds = loss.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((r) => r.probe === 'uds');
+    expect(uds).toMatchObject({ unaccounted: 0 });
+    expect(Number(uds.sampled)).toBe(Number(uds.stored));
+    expect(Number(uds.stored)).toBeGreaterThanOrEqual(fx.client_recv + fx.client_send);
   });
 
   it('SIGTERM detaches everything: no v2probe program left in the kernel', async () => {

@@ -1,0 +1,266 @@
+/**
+ * collector/explain.ts — round-trip breakdowns from the rtt family's records
+ * (bpf/rtt.bpf.c, struct v2_rtt_rec in bpf/rtt.bpf.h): decode, join the four
+ * records of a sampled round trip by id, and cut its time into components
+ * that add up to the measured total.
+ *
+ *   client send ──(queue · pickup_runq · pickup_gc)──▶ broker recv
+ *   broker recv ──(oncpu · runq · futex · lock · io · pagefault · gc · other)──▶ broker reply
+ *   broker reply ──(reply · client_runq)──▶ client recv
+ *
+ * total = client recv exit − client send entry = send + queue + pickup_runq +
+ * pickup_gc + the broker components + reply + client_runq + unattributed.
+ * The broker components are differences of the broker thread's cumulative
+ * per-component counters between its recv and its reply; when the reply left
+ * from another thread (a goroutine that moved between threads), that time is
+ * `unattributed`, never spread over the others.
+ */
+
+export const REC_SIZE = 144;
+export const NCOMP = 8;
+export const COMP_NAMES = ['oncpu', 'runq', 'futex', 'lock', 'io', 'pagefault', 'gc', 'other'] as const;
+export const STAGE = { clientSend: 0, brokerRecv: 1, brokerReply: 2, clientRecv: 3, stw: 4 } as const;
+
+export interface RttRecord {
+  id: bigint;
+  tsEnter: number;
+  tsExit: number;
+  cum: number[];
+  wakeTs: number;
+  runTs: number;
+  sk: bigint;
+  pid: number;
+  tid: number;
+  stage: number;
+  ret: number;
+  comm: string;
+}
+
+const U32 = 0x1_0000_0000;
+const u64 = (b: Buffer, o: number) => b.readUInt32LE(o + 4) * U32 + b.readUInt32LE(o);
+
+export function decodeRtt(buf: Buffer): RttRecord[] {
+  const out: RttRecord[] = [];
+  for (let o = 0; o + REC_SIZE <= buf.length; o += REC_SIZE) {
+    const cum: number[] = [];
+    for (let i = 0; i < NCOMP; i++) cum.push(u64(buf, o + 24 + 8 * i));
+    let end = o + 128;
+    while (end < o + 144 && buf[end] !== 0) end++;
+    out.push({
+      id: buf.readBigUInt64LE(o),
+      tsEnter: u64(buf, o + 8),
+      tsExit: u64(buf, o + 16),
+      cum,
+      wakeTs: u64(buf, o + 88),
+      runTs: u64(buf, o + 96),
+      sk: buf.readBigUInt64LE(o + 104),
+      pid: buf.readUInt32LE(o + 112),
+      tid: buf.readUInt32LE(o + 116),
+      stage: buf.readUInt32LE(o + 120),
+      ret: buf.readInt32LE(o + 124),
+      comm: buf.toString('latin1', o + 128, end),
+    });
+  }
+  return out;
+}
+
+/** Component columns of a breakdown, in display order (all ns; they sum to total_ns). */
+export const COMPONENTS = [
+  'send_ns', 'queue_ns', 'pickup_runq_ns', 'pickup_gc_ns',
+  'oncpu_ns', 'runq_ns', 'futex_ns', 'lock_ns', 'io_ns', 'pagefault_ns', 'gc_ns', 'other_ns',
+  'reply_ns', 'client_runq_ns', 'unattributed_ns',
+] as const;
+export type Component = (typeof COMPONENTS)[number];
+
+export const COMPONENT_HELP: Record<Component, string> = {
+  send_ns: 'client: the request write itself',
+  queue_ns: 'request waiting in the socket (broker busy elsewhere, Go netpoll hand-off)',
+  pickup_runq_ns: 'broker thread woken for the request, waiting for a CPU',
+  pickup_gc_ns: 'request waiting while the broker process was stopped by Go GC (STW)',
+  oncpu_ns: 'broker: on CPU while holding the request',
+  runq_ns: 'broker: runnable, waiting for a CPU (preempted / woken)',
+  futex_ns: 'broker: blocked in futex (user lock, Go mutex/park)',
+  lock_ns: 'broker: blocked on a kernel lock',
+  io_ns: 'broker: blocked on I/O (fsync/fdatasync, D state)',
+  pagefault_ns: 'broker: page faults (not measured)',
+  gc_ns: 'broker: stopped by Go GC (STW)',
+  other_ns: 'broker: other sleep (sockets, timers, epoll)',
+  reply_ns: 'reply in the socket until the client thread was woken',
+  client_runq_ns: 'client thread woken for the reply, waiting for a CPU',
+  unattributed_ns: 'not attributable (reply sent from another thread than the recv)',
+};
+
+export type Breakdown = {
+  /** wall-clock ns of the client's send entry */
+  ts: string;
+  client_pid: number;
+  client_tid: number;
+  client_comm: string;
+  broker_pid: number;
+  broker_tid: number;
+  broker_comm: string;
+  total_ns: number;
+} & Record<Component, number>;
+
+const overlap = (a0: number, a1: number, b0: number, b1: number) => Math.max(0, Math.min(a1, b1) - Math.max(a0, b0));
+
+/**
+ * Joins records into breakdowns. Feed it batches as they come; complete trips
+ * come out of take(). Incomplete ones are dropped after `maxAgeNs`.
+ */
+export class RttJoiner {
+  private readonly open = new Map<bigint, RttRecord[]>();
+  private readonly stw = new Map<number, Array<[number, number]>>();
+  private readonly done: Breakdown[] = [];
+  incomplete = 0;
+  constructor(private readonly monoToWall: bigint, private readonly maxAgeNs = 5e9) {}
+
+  add(recs: RttRecord[]): void {
+    let newest = 0;
+    for (const r of recs) {
+      newest = Math.max(newest, r.tsExit);
+      if (r.stage === STAGE.stw) {
+        const l = this.stw.get(r.pid) ?? [];
+        l.push([r.tsEnter, r.tsExit]);
+        if (l.length > 10_000) l.splice(0, l.length - 10_000);
+        this.stw.set(r.pid, l);
+        continue;
+      }
+      const l = this.open.get(r.id) ?? [];
+      l.push(r);
+      this.open.set(r.id, l);
+    }
+    // complete trips; STW records of a window arrive at the window's end, so wait a little
+    for (const [id, l] of this.open) {
+      const last = l.find((x) => x.stage === STAGE.clientRecv);
+      if (last && l.length >= 4) {
+        const b = this.breakdown(l);
+        this.open.delete(id);
+        if (b) this.done.push(b);
+        else this.incomplete++;
+      } else if (newest - Math.max(...l.map((x) => x.tsExit)) > this.maxAgeNs) {
+        this.open.delete(id);
+        this.incomplete++;
+      }
+    }
+  }
+
+  take(): Breakdown[] {
+    return this.done.splice(0);
+  }
+
+  private breakdown(l: RttRecord[]): Breakdown | undefined {
+    const st = (s: number) => l.find((x) => x.stage === s);
+    const c0 = st(STAGE.clientSend), b1 = st(STAGE.brokerRecv), b2 = st(STAGE.brokerReply), c3 = st(STAGE.clientRecv);
+    if (!c0 || !b1 || !b2 || !c3) return undefined;
+    if (!(c0.tsEnter <= c0.tsExit && c0.tsExit <= b1.tsExit && b1.tsExit <= b2.tsExit && b2.tsExit <= c3.tsExit)) return undefined;
+    const total = c3.tsExit - c0.tsEnter;
+    const send = c0.tsExit - c0.tsEnter;
+    // pickup: client send exit → broker recv exit
+    const p0 = c0.tsExit, p1 = b1.tsExit;
+    const pickupRunq = b1.runTs >= b1.wakeTs ? overlap(b1.wakeTs, b1.runTs, p0, p1) : 0;
+    const gcEnd = b1.runTs >= b1.wakeTs && b1.wakeTs > p0 ? Math.min(p1, b1.wakeTs) : p1;
+    let pickupGc = 0;
+    for (const [s, e] of this.stw.get(b1.pid) ?? []) pickupGc += overlap(s, e, p0, gcEnd);
+    pickupGc = Math.min(pickupGc, p1 - p0 - pickupRunq);
+    const queue = p1 - p0 - pickupRunq - pickupGc;
+    // hold: broker recv exit → broker reply exit
+    const hold = b2.tsExit - b1.tsExit;
+    const comp = new Array<number>(NCOMP).fill(0);
+    let unattributed = 0;
+    if (b1.tid === b2.tid) {
+      for (let i = 0; i < NCOMP; i++) comp[i] = Math.max(0, b2.cum[i] - b1.cum[i]);
+      const sum = comp.reduce((a, b) => a + b, 0);
+      if (sum > hold) {
+        // cannot happen with continuous accounting; never let components exceed the interval
+        const k = hold / sum;
+        for (let i = 0; i < NCOMP; i++) comp[i] = Math.floor(comp[i] * k);
+      }
+      unattributed = hold - comp.reduce((a, b) => a + b, 0);
+    } else {
+      unattributed = hold;
+    }
+    // reply: broker reply exit → client recv exit
+    const r0 = b2.tsExit, r1 = c3.tsExit;
+    const clientRunq = c3.runTs >= c3.wakeTs ? overlap(c3.wakeTs, c3.runTs, r0, r1) : 0;
+    const reply = r1 - r0 - clientRunq;
+    return {
+      ts: (BigInt(c0.tsEnter) + this.monoToWall).toString(),
+      client_pid: c0.pid, client_tid: c0.tid, client_comm: c0.comm,
+      broker_pid: b1.pid, broker_tid: b1.tid, broker_comm: b1.comm,
+      total_ns: total,
+      send_ns: send, queue_ns: queue, pickup_runq_ns: pickupRunq, pickup_gc_ns: pickupGc,
+      oncpu_ns: comp[0], runq_ns: comp[1], futex_ns: comp[2], lock_ns: comp[3], io_ns: comp[4], pagefault_ns: comp[5], gc_ns: comp[6], other_ns: comp[7],
+      reply_ns: reply, client_runq_ns: clientRunq, unattributed_ns: unattributed,
+    };
+  }
+}
+
+/** Sum of the components (equals total_ns by construction). */
+export const componentSum = (b: Breakdown) => COMPONENTS.reduce((s, c) => s + b[c], 0);
+
+export interface BucketSummary {
+  label: string;
+  /** round trips in the bucket */
+  count: number;
+  total_ns: number;
+  /** mean ns per component over the bucket */
+  components: Record<Component, number>;
+}
+
+export interface ExplainReport {
+  trips: number;
+  slowest: Breakdown[];
+  buckets: BucketSummary[];
+}
+
+function meanOf(bs: Breakdown[], label: string): BucketSummary {
+  const components = Object.fromEntries(COMPONENTS.map((c) => [c, bs.length ? bs.reduce((s, b) => s + b[c], 0) / bs.length : 0])) as Record<Component, number>;
+  return { label, count: bs.length, total_ns: bs.length ? bs.reduce((s, b) => s + b.total_ns, 0) / bs.length : 0, components };
+}
+
+/**
+ * The slowest N trips, and for p50/p99/p99.9 the mean breakdown of the trips
+ * around that percentile (p50: 45th–55th percentile; p99: 98.5th–99.5th;
+ * p99.9: the slowest 0.1 %, at least one trip), plus all trips.
+ */
+export function summarize(bs: Breakdown[], slowest = 20): ExplainReport {
+  const s = [...bs].sort((a, b) => a.total_ns - b.total_ns);
+  const n = s.length;
+  const slice = (lo: number, hi: number) => s.slice(Math.floor(lo * n), Math.max(Math.floor(lo * n) + 1, Math.ceil(hi * n)));
+  const buckets = n ? [meanOf(s, 'all'), meanOf(slice(0.45, 0.55), 'p50'), meanOf(slice(0.985, 0.995), 'p99'), meanOf(s.slice(Math.min(n - 1, Math.floor(0.999 * n))), 'p99.9')] : [];
+  return { trips: n, slowest: s.slice(Math.max(0, n - slowest)).reverse(), buckets };
+}
+
+const us = (ns: number) => (ns / 1000).toFixed(1);
+const SHORT: Record<Component, string> = {
+  send_ns: 'send', queue_ns: 'queue', pickup_runq_ns: 'wake_runq', pickup_gc_ns: 'wait_gc', oncpu_ns: 'b.oncpu', runq_ns: 'b.runq', futex_ns: 'b.futex',
+  lock_ns: 'b.lock', io_ns: 'b.io', pagefault_ns: 'b.pgflt', gc_ns: 'b.gc', other_ns: 'b.other', reply_ns: 'reply', client_runq_ns: 'c.runq', unattributed_ns: 'unattr',
+};
+
+/** Human output: table (fixed columns, µs) or markdown. */
+export function formatReport(r: ExplainReport, format: 'table' | 'md', what: string): string {
+  if (r.trips === 0) return `explain ${what}: no sampled round trips in the window (does it talk over a Unix socket? is the window right?)\n`;
+  const head = ['', 'n', 'total', ...COMPONENTS.map((c) => SHORT[c])];
+  const rows: string[][] = [];
+  for (const b of r.buckets) rows.push([b.label, String(b.count), us(b.total_ns), ...COMPONENTS.map((c) => us(b.components[c]))]);
+  const trips: string[][] = r.slowest.map((b) => [`${b.broker_comm}/${b.broker_tid}←${b.client_comm}/${b.client_tid}`, new Date(Number(BigInt(b.ts) / 1_000_000n)).toISOString().slice(11, 23), us(b.total_ns), ...COMPONENTS.map((c) => us(b[c]))]);
+  const render = (h: string[], rs: string[][]) => {
+    if (format === 'md') return [`| ${h.join(' | ')} |`, `|${h.map(() => '---').join('|')}|`, ...rs.map((x) => `| ${x.join(' | ')} |`)].join('\n');
+    const w = h.map((_, i) => Math.max(h[i].length, ...rs.map((x) => x[i].length)));
+    return [h, ...rs].map((x) => x.map((v, i) => (i === 0 ? v.padEnd(w[i]) : v.padStart(w[i]))).join('  ')).join('\n');
+  };
+  const legend = COMPONENTS.map((c) => `  ${SHORT[c].padEnd(10)} ${COMPONENT_HELP[c]}`).join('\n');
+  return [
+    `explain ${what}: ${r.trips} sampled round trips (µs; components add up to total)`,
+    '',
+    render(head, rows),
+    '',
+    `slowest ${r.slowest.length}:`,
+    render(['broker←client', 'time', 'total', ...COMPONENTS.map((c) => SHORT[c])], trips),
+    '',
+    'components:',
+    legend,
+    '',
+  ].join('\n');
+}

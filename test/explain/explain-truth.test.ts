@@ -1,0 +1,50 @@
+// Ground truth for `v2probe explain`: the rttpair fixture with a known cause
+// injected into the broker's handler path; the added latency (mean total vs
+// the no-cause baseline) must land >= 70 % in the right component(s), and
+// every breakdown's components must add up to its total (within 2 %).
+import { afterAll, describe, expect, it } from 'vitest';
+import { COMPONENTS, componentSum, type Breakdown, type Component } from '../../collector/explain.js';
+import { isRoot } from '../helpers/probes.js';
+import { scenario, type Scenario } from './rtt-helpers.js';
+
+const mean = (bs: Breakdown[], f: (b: Breakdown) => number) => bs.reduce((s, b) => s + f(b), 0) / Math.max(1, bs.length);
+const report: string[] = [];
+
+function describeRun(name: string, s: Scenario): string {
+  const t = s.live.trips;
+  const comps = COMPONENTS.map((c) => [c, mean(t, (b) => b[c])] as const).filter(([, v]) => v > 500).map(([c, v]) => `${c.replace('_ns', '')}=${(v / 1e3).toFixed(1)}`).join(' ');
+  return `${name}: ${t.length} trips (client ${s.client.n} rt, mean ${(s.client.mean_ns / 1e3).toFixed(1)} µs, p99 ${(s.client.p99_ns / 1e3).toFixed(1)} µs); explain mean total ${(mean(t, (b) => b.total_ns) / 1e3).toFixed(1)} µs: ${comps}`;
+}
+
+describe.skipIf(!isRoot)('explain ground truth (rttpair)', () => {
+  let base: Scenario;
+  afterAll(() => console.log(report.join('\n')));
+
+  it('baseline: trips are paired, components sum to the total', async () => {
+    base = await scenario('none', 0);
+    report.push(describeRun('none', base));
+    expect(base.live.trips.length).toBeGreaterThan(100);
+    for (const b of base.live.trips) expect(Math.abs(componentSum(b) - b.total_ns)).toBeLessThanOrEqual(0.02 * b.total_ns);
+  }, 60_000);
+
+  const causes: Array<[string, number, Component[], Record<string, unknown>?]> = [
+    ['oncpu', 2, ['oncpu_ns']],
+    ['futex', 2, ['futex_ns']],
+    ['io', 0, ['io_ns']],
+    ['runq', 0, ['runq_ns', 'pickup_runq_ns']],
+    ['gc', 2, ['gc_ns', 'pickup_gc_ns'], { env: { GODEBUG: 'asyncpreemptoff=1' } }],
+  ];
+  for (const [cause, ms, right, extra] of causes) {
+    it(`${cause}: >= 70 % of the added latency goes to ${right.join('+')}`, async () => {
+      const s = await scenario(cause, ms, { n: 600, gapUs: 500, ...(extra ?? {}) });
+      const t = s.live.trips;
+      const added = mean(t, (b) => b.total_ns) - mean(base.live.trips, (b) => b.total_ns);
+      const got = mean(t, (b) => right.reduce((x, c) => x + b[c], 0)) - mean(base.live.trips, (b) => right.reduce((x, c) => x + b[c], 0));
+      report.push(`${describeRun(cause, s)}\n   added ${(added / 1e3).toFixed(1)} µs, to ${right.join('+')} ${(got / 1e3).toFixed(1)} µs = ${((100 * got) / added).toFixed(0)} %`);
+      expect(t.length).toBeGreaterThan(30);
+      for (const b of t) expect(Math.abs(componentSum(b) - b.total_ns)).toBeLessThanOrEqual(0.02 * b.total_ns);
+      expect(added).toBeGreaterThan(0);
+      expect(got / added).toBeGreaterThanOrEqual(0.7);
+    }, 60_000);
+  }
+});

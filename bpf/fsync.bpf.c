@@ -17,10 +17,9 @@
  */
 #define V2_THIS_PROBE V2_PROBE_FSYNC
 #include "common.bpf.h"
+#include "fd.bpf.h"
 
 #define V2_SMALL_WRITE 4096
-#define V2_S_IFMT 00170000
-#define V2_S_IFREG 0100000
 
 struct fsync_start {
 	__u64 ts;	/* 0: no call in flight */
@@ -35,23 +34,11 @@ struct {
 	__type(value, struct fsync_start);
 } fsync_task_start SEC(".maps");
 
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 
 /* Is fd of the current task a regular file? */
 static __always_inline bool fd_is_reg(__u64 fd)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct fdtable *fdt = task->files->fdt;
-	struct file **fds;
-	struct file *file;
-
-	if (fd >= fdt->max_fds)
-		return false;
-	fds = fdt->fd;
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
-		return false;
-	file = bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file));
-	return (file->f_inode->i_mode & V2_S_IFMT) == V2_S_IFREG;
+	return v2_fd_type(fd) == V2_S_IFREG;
 }
 
 static __always_inline int fs_enter(struct trace_event_raw_sys_enter *ctx, __u32 event)

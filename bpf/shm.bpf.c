@@ -26,6 +26,7 @@
  */
 #define V2_THIS_PROBE V2_PROBE_SHM
 #include "common.bpf.h"
+#include "fd.bpf.h"
 
 #define V2_MAP_SHARED 0x01
 #define V2_MAP_TYPE 0x0f
@@ -70,23 +71,15 @@ struct {
 	__type(value, struct v2_pid_count);
 } pid_shm SEC(".maps");
 
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 
 /* Is fd of the current task a file on tmpfs/shmem (memfd, /dev/shm) or hugetlbfs? */
 static __always_inline bool fd_is_shmem(__s64 fd)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct fdtable *fdt = task->files->fdt;
-	struct file **fds;
-	struct file *file;
+	struct file *file = v2_fd_file(fd);
 	unsigned long magic;
 
-	if (fd < 0 || fd >= fdt->max_fds)
+	if (!file)
 		return false;
-	fds = fdt->fd;
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
-		return false;
-	file = bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file));
 	magic = file->f_inode->i_sb->s_magic;
 	return magic == V2_TMPFS_MAGIC || magic == V2_HUGETLBFS_MAGIC;
 }

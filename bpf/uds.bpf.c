@@ -30,10 +30,9 @@
  */
 #define V2_THIS_PROBE V2_PROBE_UDS
 #include "common.bpf.h"
+#include "fd.bpf.h"
 
 #define V2_AF_UNIX 1
-#define V2_S_IFMT 00170000
-#define V2_S_IFSOCK 0140000
 
 struct uds_start {
 	__u64 ts;	/* 0: no call in flight */
@@ -57,26 +56,13 @@ struct {
 	__type(value, struct uds_start);
 } uds_task_start SEC(".maps");
 
-/* Weak: an object holding it still loads (with the _raw set) where the
- * kernel lacks it. */
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
-
 /* Is fd of the current task an AF_UNIX socket? Direct (PROBE_MEM) loads. */
 static __always_inline bool fd_is_unix_btf(__u64 fd)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct fdtable *fdt = task->files->fdt;
-	struct file **fds;
-	struct file *file;
+	struct file *file = v2_fd_file(fd);
 	struct socket *sock;
 
-	if (fd >= fdt->max_fds)
-		return false;
-	fds = fdt->fd;
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
-		return false;
-	file = bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file));
-	if ((file->f_inode->i_mode & V2_S_IFMT) != V2_S_IFSOCK)
+	if (!file || (file->f_inode->i_mode & V2_S_IFMT) != V2_S_IFSOCK)
 		return false;
 	sock = bpf_rdonly_cast(file->private_data, bpf_core_type_id_kernel(struct socket));
 	return sock->sk->__sk_common.skc_family == V2_AF_UNIX;

@@ -61,6 +61,19 @@ export function cpufreqNotes(sysCpu = '/sys/devices/system/cpu'): string[] | und
 const kprobeOnly = (label: string): AttachPlan => ({ label: `${label} (not built: kprobes are a fallback for kernels without the tracepoints)`, programs: [], tracepoints: [], needsBtf: false, kind: 'kprobe' });
 
 const sys = (names: string[]) => names.flatMap((n) => [`syscalls/sys_enter_${n}`, `syscalls/sys_exit_${n}`]);
+
+/**
+ * The two plans of a BTF tracepoint family: `tp_btf/...` programs named
+ * `<base>_btf` first, their `raw_tp/...` twins `<base>_raw` as the fallback
+ * for kernels without BTF. `tracepoints` are category/name.
+ */
+function btfThenRaw(tracepoints: string[], bases: string[]): AttachPlan[] {
+  const names = tracepoints.map((t) => t.split('/')[1]).join(', ');
+  return [
+    { label: `tp_btf ${names}`, programs: bases.map((b) => `${b}_btf`), tracepoints, needsBtf: true, kind: 'tp_btf' },
+    { label: `raw_tp ${names}`, programs: bases.map((b) => `${b}_raw`), tracepoints, needsBtf: false, kind: 'raw_tp' },
+  ];
+}
 const UDS_SYSCALLS = ['sendmsg', 'recvmsg', 'connect', 'sendto', 'recvfrom'];
 
 export const ATTACH: Record<ProbeName, FamilyAttach> = {
@@ -93,40 +106,14 @@ export const ATTACH: Record<ProbeName, FamilyAttach> = {
   sched: {
     object: 'sched',
     plans: [
-      {
-        label: 'tp_btf sched_switch, sched_wakeup, sched_wakeup_new',
-        programs: ['sched_switch_btf', 'sched_wakeup_btf', 'sched_wakeup_new_btf'],
-        tracepoints: ['sched/sched_switch', 'sched/sched_wakeup', 'sched/sched_wakeup_new'],
-        needsBtf: true,
-        kind: 'tp_btf',
-      },
-      {
-        label: 'raw_tp sched_switch, sched_wakeup, sched_wakeup_new',
-        programs: ['sched_switch_raw', 'sched_wakeup_raw', 'sched_wakeup_new_raw'],
-        tracepoints: ['sched/sched_switch', 'sched/sched_wakeup', 'sched/sched_wakeup_new'],
-        needsBtf: false,
-        kind: 'raw_tp',
-      },
+      ...btfThenRaw(['sched/sched_switch', 'sched/sched_wakeup', 'sched/sched_wakeup_new'], ['sched_switch', 'sched_wakeup', 'sched_wakeup_new']),
     ],
     keyedCounts: [{ map: 'pid_switches', key: 'pid', counter: 'switches' }],
   },
   blockio: {
     object: 'blockio',
     plans: [
-      {
-        label: 'tp_btf block_rq_issue, block_rq_complete',
-        programs: ['block_rq_issue_btf', 'block_rq_complete_btf'],
-        tracepoints: ['block/block_rq_issue', 'block/block_rq_complete'],
-        needsBtf: true,
-        kind: 'tp_btf',
-      },
-      {
-        label: 'raw_tp block_rq_issue, block_rq_complete',
-        programs: ['block_rq_issue_raw', 'block_rq_complete_raw'],
-        tracepoints: ['block/block_rq_issue', 'block/block_rq_complete'],
-        needsBtf: false,
-        kind: 'raw_tp',
-      },
+      ...btfThenRaw(['block/block_rq_issue', 'block/block_rq_complete'], ['block_rq_issue', 'block_rq_complete']),
     ],
     keyedCounts: [{ map: 'dev_counts', key: 'dev_kind', counter: 'completed' }],
   },
@@ -147,20 +134,7 @@ export const ATTACH: Record<ProbeName, FamilyAttach> = {
   lock: {
     object: 'lock',
     plans: [
-      {
-        label: 'tp_btf lock:contention_begin, contention_end',
-        programs: ['contention_begin_btf', 'contention_end_btf'],
-        tracepoints: ['lock/contention_begin', 'lock/contention_end'],
-        needsBtf: true,
-        kind: 'tp_btf',
-      },
-      {
-        label: 'raw_tp lock:contention_begin, contention_end',
-        programs: ['contention_begin_raw', 'contention_end_raw'],
-        tracepoints: ['lock/contention_begin', 'lock/contention_end'],
-        needsBtf: false,
-        kind: 'raw_tp',
-      },
+      ...btfThenRaw(['lock/contention_begin', 'lock/contention_end'], ['contention_begin', 'contention_end']),
       kprobeOnly('kprobe mutex_lock slowpath'),
     ],
     keyedCounts: [{ map: 'pid_lock', key: 'pid', counter: 'lock_waits', total: 'lock_wait_ns' }],
@@ -194,20 +168,7 @@ export const ATTACH: Record<ProbeName, FamilyAttach> = {
   kmem: {
     object: 'kmem',
     plans: [
-      {
-        label: 'tp_btf kmem:kmalloc, kmem:kfree',
-        programs: ['kmalloc_btf', 'kfree_btf'],
-        tracepoints: ['kmem/kmalloc', 'kmem/kfree'],
-        needsBtf: true,
-        kind: 'tp_btf',
-      },
-      {
-        label: 'raw_tp kmem:kmalloc, kmem:kfree',
-        programs: ['kmalloc_raw', 'kfree_raw'],
-        tracepoints: ['kmem/kmalloc', 'kmem/kfree'],
-        needsBtf: false,
-        kind: 'raw_tp',
-      },
+      ...btfThenRaw(['kmem/kmalloc', 'kmem/kfree'], ['kmalloc', 'kfree']),
       kprobeOnly('kprobe __kmalloc'),
     ],
   },

@@ -142,6 +142,7 @@ export interface RuleError {
  * statement separator. The evaluator also runs it as a subquery with
  * readonly=1, so a write cannot even parse.
  */
+const SYSTEM_TABLES_ALLOWED = ['numbers', 'numbers_mt', 'one', 'zeros', 'zeros_mt'];
 export function checkReadOnlySql(sql: string): string | undefined {
   const text = sql
     .replace(/--[^\n]*/g, ' ')
@@ -153,6 +154,9 @@ export function checkReadOnlySql(sql: string): string | undefined {
   if (noStrings.includes(';')) return 'rule SQL must be a single statement (found ;)';
   if (/\bSETTINGS\b/i.test(noStrings)) return 'rule SQL may not carry SETTINGS (the evaluator sets readonly, time and row limits)';
   if (/\bINTO\s+OUTFILE\b/i.test(noStrings)) return 'rule SQL may not write files (INTO OUTFILE)';
+  // readonly=1 lets a SELECT read every system table (settings, query log, users on a server): rules read the v2e tables only
+  for (const m of noStrings.matchAll(/[`"]?\bsystem[`"]?\s*\.\s*[`"]?(\w+)/gi))
+    if (!SYSTEM_TABLES_ALLOWED.includes(m[1].toLowerCase())) return `rule SQL may not read system.${m[1]} (rules read the v2e tables; system.numbers, system.one and system.zeros are allowed)`;
   return undefined;
 }
 

@@ -11,7 +11,8 @@
  *    switched in; at switch-out the thread's off-CPU time is classified by why
  *    it left: preempted/runnable -> runq, process in a Go stop-the-world -> gc,
  *    inside lock:contention_begin..end -> lock, inside futex() -> futex,
- *    inside fsync/fdatasync/sync_file_range or TASK_UNINTERRUPTIBLE -> io,
+ *    inside fsync/fdatasync/sync_file_range (on or off CPU) or
+ *    TASK_UNINTERRUPTIBLE -> io,
  *    else other; a wakeup ends that interval and starts a runq one. Cost per
  *    switch of an untracked thread: two task-storage lookups.
  *
@@ -177,7 +178,7 @@ int BPF_PROG(rtt_switch, bool preempt, struct task_struct *prev, struct task_str
 	if (a) {
 		if (!now)
 			now = bpf_ktime_get_ns();
-		acct_close(a, now, V2_RTT_ONCPU);
+		acct_close(a, now, (a->flags & F_IO) ? V2_RTT_IO : V2_RTT_ONCPU);
 	}
 	return 0;
 }
@@ -216,22 +217,37 @@ static __always_inline int set_flag(__u32 flag, bool on)
 	return 0;
 }
 
+/* Inside fsync & co. the thread's on-CPU time is I/O work too: io, not oncpu. */
+static __always_inline int set_io(bool on)
+{
+	struct rtt_task *a = bpf_task_storage_get(&acct, bpf_get_current_task_btf(), NULL, 0);
+
+	if (a) {
+		acct_close(a, bpf_ktime_get_ns(), on ? V2_RTT_IO : V2_RTT_ONCPU);
+		if (on)
+			a->flags |= F_IO;
+		else
+			a->flags &= ~F_IO;
+	}
+	return 0;
+}
+
 SEC("tracepoint/syscalls/sys_enter_futex")
 int rtt_futex_enter(void *ctx) { return set_flag(F_FUTEX, true); }
 SEC("tracepoint/syscalls/sys_exit_futex")
 int rtt_futex_exit(void *ctx) { return set_flag(F_FUTEX, false); }
 SEC("tracepoint/syscalls/sys_enter_fsync")
-int rtt_fsync_enter(void *ctx) { return set_flag(F_IO, true); }
+int rtt_fsync_enter(void *ctx) { return set_io(true); }
 SEC("tracepoint/syscalls/sys_exit_fsync")
-int rtt_fsync_exit(void *ctx) { return set_flag(F_IO, false); }
+int rtt_fsync_exit(void *ctx) { return set_io(false); }
 SEC("tracepoint/syscalls/sys_enter_fdatasync")
-int rtt_fdatasync_enter(void *ctx) { return set_flag(F_IO, true); }
+int rtt_fdatasync_enter(void *ctx) { return set_io(true); }
 SEC("tracepoint/syscalls/sys_exit_fdatasync")
-int rtt_fdatasync_exit(void *ctx) { return set_flag(F_IO, false); }
+int rtt_fdatasync_exit(void *ctx) { return set_io(false); }
 SEC("tracepoint/syscalls/sys_enter_sync_file_range")
-int rtt_sfr_enter(void *ctx) { return set_flag(F_IO, true); }
+int rtt_sfr_enter(void *ctx) { return set_io(true); }
 SEC("tracepoint/syscalls/sys_exit_sync_file_range")
-int rtt_sfr_exit(void *ctx) { return set_flag(F_IO, false); }
+int rtt_sfr_exit(void *ctx) { return set_io(false); }
 
 SEC("tp_btf/contention_begin")
 int BPF_PROG(rtt_lock_begin, void *lock, unsigned int flags) { return set_flag(F_LOCK, true); }

@@ -18,7 +18,8 @@
  * bad duration or time, unreachable store), 1 kernel or store failure, or no
  * samples.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { toFolded, toPprof, toSvg } from '../collector/flame.js';
@@ -46,6 +47,24 @@ function range(fromFlag: string, toFlag: string, from: string | undefined, to: s
   if (!(toMs > fromMs)) throw new UsageError(`${toFlag} must be after ${fromFlag}`);
   if (toMs - fromMs > MAX_RANGE_MS) throw new UsageError(`${fromFlag}/${toFlag}: the window must be at most 31 days`);
   return { fromMs, toMs };
+}
+
+/** --out/--pprof/--folded: the directory must exist and be writable (checked before sampling: exit 2). */
+function checkOutputs(o: Opts): void {
+  for (const f of ['out', 'pprof', 'folded'] as const) {
+    if (o[f] === undefined || o[f] === false) continue;
+    const file = resolve(String(o[f]));
+    const dir = dirname(file);
+    let ok = false;
+    try {
+      ok = statSync(dir).isDirectory();
+      accessSync(dir, constants.W_OK);
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new UsageError(`--${f}: cannot write ${o[f]}: directory ${dir} does not exist or is not writable`);
+    if (existsSync(file) && statSync(file).isDirectory()) throw new UsageError(`--${f}: ${o[f]} is a directory`);
+  }
 }
 
 /** Flame graph of a past window (and optionally a baseline window) from the store. */
@@ -110,6 +129,7 @@ export function registerFlame(program: Command): void {
     .option('--baseline-from <t>', 'with --diff: baseline window start')
     .option('--baseline-to <t>', 'with --diff: baseline window end (default now)')
     .action(async (o: Opts) => {
+      checkOutputs(o);
       if (o.from !== undefined || o.diff) {
         if (o.store === undefined) throw new UsageError('--from/--diff read past stacks from a store: give --store DSN');
         return fromStore(o);

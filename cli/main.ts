@@ -26,6 +26,7 @@ import { registerFlame } from './flame.js';
 import { registerAlerts } from './alerts.js';
 import { addAlertmanagerOptions, alertmanagerConfigFromFlags } from './alertmanager-flags.js';
 import { registerIncident } from './incident.js';
+import { registerExplain } from './explain.js';
 import { DEFAULT_CONTROL_SOCKET, type ControlListen } from '../collector/control.js';
 
 const probeList = USER_PROBES.map((p) => `  ${p.padEnd(9)} ${(PROBES[p] as ProbeDef).summary}`).join('\n');
@@ -232,6 +233,7 @@ export function buildProgram(): Command {
   registerFlame(program);
   registerAlerts(program);
   registerIncident(program);
+  registerExplain(program);
 
   // usage errors from commander itself (unknown option, missing argument) exit 2
   const exitOverride = (c: Command) => {

@@ -20,6 +20,7 @@ import { baseStatements, columnSql, onCluster, storageTable, type DdlContext, ty
 import { rollupStatements, rollupTables } from './rollups.js';
 import { alertStatements, watermarkStatements } from './alert-tables.js';
 import { ingestStatements } from './ingest-tables.js';
+import { rttStatements } from './rtt-tables.js';
 import { stackStatements } from './stack-tables.js';
 import type { Store } from '../store/types.js';
 import { StoreError } from '../store/errors.js';
@@ -36,6 +37,7 @@ const MIGRATIONS: Migration[] = [
   { version: 3, name: 'alert_state, alert_log, alert_cursor', statements: alertStatements },
   { version: 4, name: 'ingest watermark', statements: watermarkStatements },
   { version: 5, name: 'ingest_ledger, ingest_errors (Kafka ingester)', statements: ingestStatements },
+  { version: 6, name: 'rtt_breakdown (v2probe explain)', statements: rttStatements },
   { version: 6, name: 'stacks (sampled stacks for flame graphs)', statements: stackStatements },
 ];
 

@@ -40,6 +40,7 @@ describe.skipIf(!isRoot)('explain ground truth (rttpair)', () => {
       const t = s.live.trips;
       const added = mean(t, (b) => b.total_ns) - mean(base.live.trips, (b) => b.total_ns);
       const got = mean(t, (b) => right.reduce((x, c) => x + b[c], 0)) - mean(base.live.trips, (b) => right.reduce((x, c) => x + b[c], 0));
+      if (process.env.RTT_DEBUG) report.push(JSON.stringify(s.live.counters));
       report.push(`${describeRun(cause, s)}\n   added ${(added / 1e3).toFixed(1)} µs, to ${right.join('+')} ${(got / 1e3).toFixed(1)} µs = ${((100 * got) / added).toFixed(0)} %`);
       expect(t.length).toBeGreaterThan(30);
       for (const b of t) expect(Math.abs(componentSum(b) - b.total_ns)).toBeLessThanOrEqual(0.02 * b.total_ns);

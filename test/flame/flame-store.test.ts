@@ -40,7 +40,7 @@ describe.skipIf(!isRoot)('v2probe flame --store (live → store → past window)
     fx.child.kill();
     expect(r.code, r.stderr).toBe(0);
     const w = storedRange(r.stderr);
-    expect(w.windows).toBeGreaterThanOrEqual(3);
+    expect(w.windows).toBeGreaterThanOrEqual(2); // 3 s in 1 s windows; a slow insert on a loaded machine can merge two
     const past = join(dir, 'past.folded');
     const pb = join(dir, 'past.pb.gz');
     const h = runCli(['flame', '--store', store, '--from', String(w.from), '--to', String(w.to), '--comm', 'busy', '--out', join(dir, 'past.svg'), '--folded', past, '--pprof', pb]);
@@ -61,7 +61,7 @@ describe.skipIf(!isRoot)('v2probe flame --store (live → store → past window)
 
   it('a process that exits mid-profile: the samples so far are in the files and the store', async () => {
     const bin = buildGoFixture('busy');
-    const fx = new Stepper(bin, ['1500']);
+    const fx = new Stepper(bin, ['4000']); // outlives opening the store and applying the schema on a loaded machine
     const start = await fx.next();
     const store = `chdb:${join(dir, 'exit')}`;
     const live = join(dir, 'exit.folded');

@@ -59,8 +59,7 @@ describe.skipIf(!!skip)(`Prometheus scraping the collector${skip ? ` (skipped: $
     await sleep(1200); // a scrape after the last change
     const t1 = Date.now() / 1000;
     const out = execFileSync(bin, ['-n', '12000', '-d', '50', '-m', 'sendmsg'], { encoding: 'utf8', timeout: 60_000 });
-    const fx = JSON.parse(out.trim().split('\n').pop()!) as { client_recv: number; client_pid: number; client_comm: string };
-    expect(fx.client_comm).toBe(comm);
+    const fx = JSON.parse(out.trim().split("\n").pop()!) as { client_recv: number; client_pid: number }; // (its client_comm field is fixed text; the real comm is the file name)
     await sleep(3000); // the last scrapes and counter snapshot after the workload
     const t2 = Date.now() / 1000;
     const W = Math.round((t2 - t1) * 1000); // ms

@@ -38,8 +38,13 @@ const MIGRATIONS: Migration[] = [
   { version: 4, name: 'ingest watermark', statements: watermarkStatements },
   { version: 5, name: 'ingest_ledger, ingest_errors (Kafka ingester)', statements: ingestStatements },
   { version: 6, name: 'rtt_breakdown (v2probe explain)', statements: rttStatements },
-  { version: 6, name: 'stacks (sampled stacks for flame graphs)', statements: stackStatements },
+  { version: 7, name: 'stacks (sampled stacks for flame graphs)', statements: stackStatements },
 ];
+
+// versions are 1, 2, 3, ... in order, each once: a clash (two branches taking the same number) fails at load
+MIGRATIONS.forEach((m, i) => {
+  if (m.version !== i + 1) throw new Error(`schema/migrations.ts: migration '${m.name}' has version ${m.version}, expected ${i + 1} (versions must be 1..n in order, each once)`);
+});
 
 /** Add a migration from another module (its version must be the next free one). */
 export function registerMigration(m: Migration): void {

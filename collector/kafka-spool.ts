@@ -7,7 +7,9 @@
  * dropped (the newest data is the one an incident needs) and their rows are
  * counted per probe in `dropped` (reported as the `lost_spool` counter).
  * File I/O is synchronous and small; it runs on the JS thread, never on the
- * ring-buffer thread.
+ * ring-buffer thread. A disk that fills before maxBytes (ENOSPC) is treated
+ * like a full spool: the oldest messages are dropped (counted) until the new one
+ * fits; with nothing left to drop, push throws naming the directory.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,6 +35,10 @@ export class Spool {
   ) {
     mkdirSync(dir, { recursive: true });
     for (const f of readdirSync(dir)) {
+      if (/^\d{12}\.msg\.tmp$/.test(f)) {
+        unlinkSync(join(dir, f)); // a write cut short (crash, disk full): never renamed, so never acknowledged
+        continue;
+      }
       const m = /^(\d{12})\.msg$/.exec(f);
       if (!m) continue;
       const id = Number(m[1]);
@@ -75,11 +81,30 @@ export class Spool {
     while (this.ids.length > 0 && this.bytes + data.length > this.maxBytes) this.dropOldest();
     const id = this.next++;
     const tmp = this.file(id) + '.tmp';
-    writeFileSync(tmp, data);
-    const fd = openSync(tmp, 'r');
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, this.file(id));
+    for (;;) {
+      try {
+        writeFileSync(tmp, data);
+        const fd = openSync(tmp, 'r');
+        fsyncSync(fd);
+        closeSync(fd);
+        renameSync(tmp, this.file(id));
+        break;
+      } catch (err) {
+        // never leave a partial file behind (it would hold the space and is never read)
+        try {
+          unlinkSync(tmp);
+        } catch {
+          /* not created */
+        }
+        const code = (err as NodeJS.ErrnoException).code;
+        // the disk is smaller than maxBytes: the spool is full, so drop the oldest (counted) and retry
+        if ((code === 'ENOSPC' || code === 'EDQUOT') && this.ids.length > 0) {
+          this.dropOldest();
+          continue;
+        }
+        throw new Error(`spool ${this.dir}: cannot write a ${data.length}-byte batch: ${code ?? ''} ${(err as Error).message}`.replace(/\s+/g, ' '), { cause: err });
+      }
+    }
     this.ids.push(id);
     this.sizes.set(id, data.length);
     this.bytes += data.length;

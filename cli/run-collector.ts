@@ -129,6 +129,8 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
         try {
           const st = collector.status();
           const snap = statusSnapshot(st, prev, every, collector.sinkRows, governor, evaluator?.status());
+          const health = collector.sinkHealth();
+          if (health.down) snap.sinkDown = { since: health.downSinceMs ? new Date(health.downSinceMs).toISOString() : undefined, error: health.lastError, pendingRows: health.pendingRows };
           if (tty) {
             const view = formatLiveView(snap);
             process.stderr.write((drawn ? `\x1b[${drawn}F\x1b[J` : '') + view + '\n');
@@ -190,6 +192,8 @@ export interface StatusSnapshot {
   /** all probes' CPU share and the budget, in % of all CPUs (with a governor) */
   cpuPct?: number;
   budgetPct?: number;
+  /** the sink is failing (store down or full): since when, why, rows waiting */
+  sinkDown?: { since?: string; error?: string; pendingRows: number };
   /** alerts firing now (with the evaluator running) */
   firing?: Array<{ rule: string; severity: string; labels: Record<string, string> }>;
   probes: Array<{
@@ -254,6 +258,7 @@ export function formatLiveView(s: StatusSnapshot): string {
     }
     lines.push(`${r.probe.padEnd(10)}${r.state.padEnd(9)}${n(r.eventsPerS).padStart(12)}${n(r.sampledPerS).padStart(12)}${n(r.dropped).padStart(10)}${p(r.hookCpuPct).padStart(11)}`);
   }
+  if (s.sinkDown) lines.push(`SINK DOWN${s.sinkDown.since ? ` since ${s.sinkDown.since.slice(11, 19)}` : ''}: ${(s.sinkDown.error ?? '').slice(0, 80)} — retrying, ${s.sinkDown.pendingRows} rows waiting`);
   if (s.firing) {
     lines.push(s.firing.length ? `alerts firing: ${s.firing.length}` : 'alerts firing: none');
     for (const a of s.firing.slice(0, 5)) lines.push(`  ${a.severity.padEnd(8)} ${a.rule} ${Object.entries(a.labels).filter(([k]) => k !== 'alertname' && k !== 'severity').map(([k, v]) => `${k}=${v}`).join(' ')}`);

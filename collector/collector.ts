@@ -56,6 +56,8 @@ export interface CollectorOptions {
   ringBytes?: number;
   snapshotMs?: number;
   batch?: Partial<BatcherOptions>;
+  /** at stop, how long to keep retrying a failing sink before counting the rows as lost_sink (default 10 s) */
+  closeDeadlineMs?: number;
   /** ring-buffer bytes waiting before the reader is woken (default ring/8; 0: wake for every row) */
   wakeupBytes?: number;
   /** how long an exited process's per-process counts stay in the kernel maps (default 30 s) */
@@ -157,6 +159,9 @@ export class Collector {
   receivedRecords = 0;
   /** per-process map entries deleted after their process exited */
   prunedEntries = 0;
+  /** counter/histogram snapshots the sink refused (their increase is carried to the next) */
+  snapshotFailures = 0;
+  private snapshotError: string | undefined;
   private readonly goneSince = new Map<number, number>();
 
   constructor(private readonly opts: CollectorOptions) {
@@ -173,7 +178,11 @@ export class Collector {
     this.events = new Batcher<EventRow>(
       (rows) => opts.sink.writeEvents(rows),
       { ...DEFAULT_BATCH, ...opts.batch },
-      (err, n) => opts.logger.error({ err: err.message, rows: n, sink: opts.sink.name }, 'sink write failed; rows counted as lost_sink'),
+      (err, n, attempt) => {
+        // one line when the outage starts, then every 10th attempt (the backoff caps at 10 s)
+        if (attempt === 1 || attempt % 10 === 0) opts.logger.error({ err: err.message, rows: n, attempt, sink: opts.sink.name }, 'sink write failed; retrying with backoff (rows wait in memory, bounded)');
+      },
+      (downMs) => opts.logger.info({ sink: opts.sink.name, downMs }, 'sink is back; caught up'),
     );
   }
 
@@ -431,17 +440,23 @@ export class Collector {
     return out;
   }
 
-  /** Read every counter and histogram, write the increases to the sink. */
+  /**
+   * Read every counter and histogram, write the increases to the sink. The
+   * baselines advance only once the rows are written: when the store is down
+   * the next snapshot carries the whole increase (nothing lost, nothing
+   * doubled), and exited processes are pruned only after their last counts landed.
+   */
   async snapshot(): Promise<void> {
     const ts = nowNs();
     const counterRows: CounterRow[] = [];
     const histRows: HistogramRow[] = [];
+    const advance: Array<() => void> = [];
     for (const p of this.probes) {
       if (!p.native) continue;
       const push = (name: string, pid: number, key: string, value: number, gauge = false) => {
         const id = `${name}/${pid}/${key}`;
         const prev = p.last.get(id) ?? 0;
-        p.last.set(id, value);
+        advance.push(() => p.last.set(id, value));
         const delta = Math.max(0, value - prev);
         if (!gauge && delta === 0 && prev !== 0 && pid !== 0) return; // idle per-pid series: nothing new
         counterRows.push({ ts, host: this.host, probe: p.name, name, pid, comm: pid ? comm(pid, this.commCache) : '', key, value, delta });
@@ -453,18 +468,39 @@ export class Collector {
         else if (k.key) push(k.counter.replace('completed', 'bytes'), 0, k.key, k.total);
       }
       for (const r of familyCounterRows(this, p.name, this.opts.targets?.app)) push(r.name, r.pid, r.key, r.value, r.gauge);
-      this.pruneExited(p);
       for (const [ev, counts] of Object.entries(this.histograms(p.name))) {
         const prev = p.lastHist.get(ev) ?? new Array<number>(HIST_SLOTS).fill(0);
-        p.lastHist.set(ev, counts);
+        advance.push(() => p.lastHist.set(ev, counts));
         const delta = counts.map((c, i) => Math.max(0, c - prev[i]));
         if (delta.some((d) => d > 0)) histRows.push({ ts, host: this.host, probe: p.name, event: ev, counts: delta });
       }
     }
     if (this.commCache.size > 10_000) this.commCache.clear();
     this.monoToWall = monoToWallOffset();
-    await this.opts.sink.writeCounters(counterRows);
-    await this.opts.sink.writeHistograms(histRows);
+    try {
+      await this.opts.sink.writeCounters(counterRows);
+      await this.opts.sink.writeHistograms(histRows);
+    } catch (err) {
+      this.snapshotFailures++;
+      this.snapshotError = (err as Error).message;
+      throw err;
+    }
+    this.snapshotError = undefined;
+    for (const a of advance) a();
+    for (const p of this.probes) if (p.native) this.pruneExited(p);
+  }
+
+  /** The sink's health as the collector sees it (events and snapshots). */
+  sinkHealth(): { down: boolean; downSinceMs?: number; lastError?: string; retries: number; pendingRows: number; snapshotFailures: number } {
+    const b = this.events;
+    return {
+      down: b.down || this.snapshotError !== undefined,
+      downSinceMs: b.downSince,
+      lastError: b.down ? b.lastError?.message : this.snapshotError,
+      retries: b.retries,
+      pendingRows: b.pendingRows,
+      snapshotFailures: this.snapshotFailures,
+    };
   }
 
   status(): ProbeStatus[] {
@@ -504,10 +540,19 @@ export class Collector {
     // the reader polls every 50 ms and hands a batch over after batchMs
     const handOffMs = (this.opts.poll?.batchMs ?? 100) + 100;
     if (this.probes.some((p) => p.native)) await new Promise((r) => setTimeout(r, handOffMs));
-    try {
-      await this.snapshot();
-    } catch (err) {
-      this.opts.logger.error({ err: (err as Error).message }, 'final snapshot failed');
+    // the last snapshot: retried (the store may be down) until the close deadline
+    const until = Date.now() + (this.opts.closeDeadlineMs ?? 10_000);
+    for (;;) {
+      try {
+        await this.snapshot();
+        break;
+      } catch (err) {
+        if (Date.now() >= until) {
+          this.opts.logger.error({ err: (err as Error).message }, 'final snapshot failed: the last counter increases are not in the store');
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 500));
+      }
     }
     for (const p of this.probes) {
       p.native?.close();
@@ -516,6 +561,6 @@ export class Collector {
     // batches queued before close() are still delivered: give them a turn of the event loop
     await new Promise((r) => setTimeout(r, 20));
     for (const p of this.probes) p.native = undefined;
-    await this.events.flush();
+    await this.events.close(this.opts.closeDeadlineMs ?? 10_000);
   }
 }

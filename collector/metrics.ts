@@ -161,6 +161,18 @@ export function collectorRegistry(collector: Collector, probes: readonly ProbeNa
     name: 'v2probe_probe_runs_total', help: 'Runs of the probe\'s BPF programs (bpf_stats).', labelNames: ['probe', 'program'], registers: [reg],
     collect() { setAll(this, probes.flatMap((p) => collector.programStats(p).map((s) => [{ probe: p, program: s.name }, Number(s.runCnt)] as [Record<'probe' | 'program', string>, number]))); },
   });
+  new Gauge({
+    name: 'v2probe_sink_up', help: 'Whether the sink (store or Kafka) accepts writes (1) or is failing and being retried (0).', registers: [reg],
+    collect() { this.set(collector.sinkHealth().down ? 0 : 1); },
+  });
+  new Counter({
+    name: 'v2probe_sink_write_retries_total', help: 'Failed sink writes, each retried with backoff.', registers: [reg],
+    collect() { this.reset(); this.inc(collector.sinkHealth().retries); },
+  });
+  new Gauge({
+    name: 'v2probe_sink_pending_rows', help: 'Event rows waiting for the sink (bounded; beyond the bound rows are dropped as lost_sink).', registers: [reg],
+    collect() { this.set(collector.sinkHealth().pendingRows); },
+  });
   new Counter({
     name: 'v2probe_sink_rows_total', help: 'Event rows written to the sink.', registers: [reg],
     collect() { this.reset(); this.inc(collector.sinkRows); },

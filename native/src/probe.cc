@@ -721,6 +721,9 @@ void Probe::PollLoop() {
       continue;
     }
     int n = ring_buffer__poll(rb_, timeout);
+    // rows submitted with BPF_RB_NO_WAKEUP (v2_wakeup_bytes) raise no epoll
+    // event: after a quiet timeout, take whatever is waiting anyway
+    if (n == 0) n = ring_buffer__consume(rb_);
     if (n < 0 && n != -EINTR) {
       std::lock_guard<std::mutex> lk(stats_->errMu);
       stats_->error = Describe("poll the ring buffer of " + family_, -n, "polling stopped");

@@ -69,13 +69,29 @@ describe('Batcher', () => {
     expect(b.sentRows).toBe(5);
   });
 
-  it('a failing sink counts the rows as failed, per probe', async () => {
+  it('a failing sink is retried with backoff; rows wait (bounded) and are written when it recovers', async () => {
+    let failures = 3;
+    const written: number[] = [];
+    const b = new Batcher<{ probe: string; i: number }>(async (rows) => {
+      if (failures-- > 0) throw new Error('store down');
+      written.push(...rows.map((r) => r.i));
+    }, { maxRows: 10, maxBytes: 1 << 30, lingerMs: 5, maxPendingRows: 100, minBackoffMs: 5, maxBackoffMs: 20 });
+    b.add([0, 1, 2].map((i) => ({ probe: 'uds', i })));
+    await b.flush();
+    expect(written).toEqual([0, 1, 2]);
+    expect(b.retries).toBe(3);
+    expect(b.down).toBe(false);
+    expect(b.failed.size).toBe(0);
+  });
+
+  it('at close, rows the sink still refuses after the deadline are counted as failed, per probe', async () => {
     const b = new Batcher<{ probe: string }>(async () => {
       throw new Error('store down');
-    }, { maxRows: 10, maxBytes: 1 << 30, lingerMs: 5, maxPendingRows: 100 });
+    }, { maxRows: 10, maxBytes: 1 << 30, lingerMs: 5, maxPendingRows: 100, minBackoffMs: 5, maxBackoffMs: 10 });
     b.add([{ probe: 'uds' }, { probe: 'uds' }]);
-    await b.flush();
+    await b.close(50);
     expect(b.failed.get('uds')).toBe(2);
+    expect(b.down).toBe(true);
     expect(b.lastError?.message).toBe('store down');
   });
 });

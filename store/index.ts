@@ -1,5 +1,4 @@
 /** store/index.ts — open a store from its DSN (chdb:PATH | clickhouse://...). */
-import { ChdbStore } from './chdb.js';
 import { ClickHouseStore } from './clickhouse.js';
 import { parseStoreDsn } from './dsn.js';
 import type { Store } from './types.js';
@@ -11,9 +10,10 @@ export type { Store, QueryFormat, InsertOptions } from './types.js';
 /** Parse the DSN and connect; throws StoreError (BAD_DSN / UNREACHABLE). */
 export async function openStore(dsn: string): Promise<Store> {
   const d = parseStoreDsn(dsn);
+  // chDB's engine (~175 MB mapped) is loaded only when a chdb: store is opened
   const store: Store =
     d.kind === 'chdb'
-      ? new ChdbStore(d.path)
+      ? new (await import('./chdb.js')).ChdbStore(d.path)
       : new ClickHouseStore({ url: d.url, username: d.username, password: d.password, database: d.database, dsn: d.text });
   await store.ping();
   return store;

@@ -62,6 +62,18 @@ const kprobeOnly = (label: string): AttachPlan => ({ label: `${label} (not built
 
 const sys = (names: string[]) => names.flatMap((n) => [`syscalls/sys_enter_${n}`, `syscalls/sys_exit_${n}`]);
 
+/** A plan of entry uprobes on Go runtime functions: [program, symbol] pairs. */
+function entryUprobes(label: string, probes: Array<[string, string]>): AttachPlan {
+  return {
+    label,
+    programs: probes.map(([p]) => p),
+    tracepoints: [],
+    needsBtf: false,
+    kind: 'uprobe',
+    uprobes: probes.map(([program, symbol]) => ({ program, symbols: [symbol] })),
+  };
+}
+
 /**
  * The two plans of a BTF tracepoint family: `tp_btf/...` programs named
  * `<base>_btf` first, their `raw_tp/...` twins `<base>_raw` as the fallback
@@ -244,33 +256,12 @@ export const ATTACH: Record<ProbeName, FamilyAttach> = {
   },
   go_sched: {
     object: 'go_sched',
-    plans: [
-      {
-        label: 'uprobe runtime.newproc1, runtime.goexit1',
-        programs: ['go_newproc', 'go_goexit'],
-        tracepoints: [],
-        needsBtf: false,
-        kind: 'uprobe',
-        uprobes: [
-          { program: 'go_newproc', symbols: ['runtime.newproc1'] },
-          { program: 'go_goexit', symbols: ['runtime.goexit1'] },
-        ],
-      },
-    ],
+    plans: [entryUprobes('uprobe runtime.newproc1, runtime.goexit1', [['go_newproc', 'runtime.newproc1'], ['go_goexit', 'runtime.goexit1']])],
     keyedCounts: [{ map: 'goroutines', key: 'pid', counter: 'goroutines_created', total: 'goroutines_exited' }],
   },
   go_malloc: {
     object: 'go_malloc',
-    plans: [
-      {
-        label: 'uprobe runtime.mallocgc',
-        programs: ['go_mallocgc'],
-        tracepoints: [],
-        needsBtf: false,
-        kind: 'uprobe',
-        uprobes: [{ program: 'go_mallocgc', symbols: ['runtime.mallocgc'] }],
-      },
-    ],
+    plans: [entryUprobes('uprobe runtime.mallocgc', [['go_mallocgc', 'runtime.mallocgc']])],
     keyedCounts: [{ map: 'malloc_procs', key: 'pid', counter: 'mallocs', total: 'malloc_bytes' }],
   },
   profile: {

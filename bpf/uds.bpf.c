@@ -190,6 +190,26 @@ int uds_exit_##name##_raw(struct trace_event_raw_sys_exit *ctx)			\
 	return uds_exit(ctx, event, false);					\
 }
 
+/*
+ * read/write: every read and write on the host enters these hooks (the
+ * AF_UNIX check comes first), so they are opt-in: declared with "?" (not
+ * loaded unless the collector asks, `collect --uds-rw`).
+ */
+#define UDS_SYSCALL_OPTIN(name, event)						\
+SEC("?tracepoint/syscalls/sys_enter_" #name)					\
+int uds_enter_##name(struct trace_event_raw_sys_enter *ctx)		\
+{										\
+	return uds_enter(ctx, event, true);					\
+}										\
+SEC("?tracepoint/syscalls/sys_exit_" #name)					\
+int uds_exit_##name(struct trace_event_raw_sys_exit *ctx)			\
+{										\
+	return uds_exit(ctx, event, true);					\
+}
+
+UDS_SYSCALL_OPTIN(read, V2_UDS_READ)
+UDS_SYSCALL_OPTIN(write, V2_UDS_WRITE)
+
 UDS_SYSCALL(sendmsg, V2_UDS_SENDMSG)
 UDS_SYSCALL(recvmsg, V2_UDS_RECVMSG)
 UDS_SYSCALL(connect, V2_UDS_CONNECT)

@@ -44,7 +44,9 @@ enum v2_probe_id {
  * also the histogram index and the per-event sampling slot.
  */
 enum v2_uds_event { V2_UDS_SENDMSG = 0, V2_UDS_RECVMSG = 1, V2_UDS_CONNECT = 2,
-		    V2_UDS_SENDTO = 3, V2_UDS_RECVFROM = 4 };
+		    V2_UDS_SENDTO = 3, V2_UDS_RECVFROM = 4,
+		    /* opt-in (collect --uds-rw): read/write on AF_UNIX fds, what Go's UnixConn uses */
+		    V2_UDS_READ = 5, V2_UDS_WRITE = 6 };
 /* Go runtime and profiling families (bpf/go_*.bpf.c, profile, offcpu, app) */
 enum v2_go_gc_event { V2_GO_GC_STW_SWEEP_TERM = 0, V2_GO_GC_STW_MARK_TERM = 1,
 		      V2_GO_GC_STW_OTHER = 2, V2_GO_GC_CYCLE = 3 };

@@ -114,6 +114,7 @@ export function buildProgram(): Command {
       .option('--duration <d>', 'stop after this long (e.g. 10s); default: until SIGINT/SIGTERM')
       .option('--sample <spec>', 'per-probe 1-in-N event sampling, e.g. uds=1000,sched=100')
       .option('--cgroup <path>', 'only tasks in this cgroup v2 directory')
+      .option('--uds-rw', 'uds: also time read/write on AF_UNIX sockets (what Go services use); costs a check on every read/write of the host')
       .option('--go-binary <paths>', 'go_gc/go_sched/go_malloc: Go executables (every process running them, now and later), comma-separated')
       .option('--go-pid <pids>', 'go_gc/go_sched/go_malloc: these Go processes, comma-separated')
       .option('--uprobe <spec>', 'app probe: BINARY:SYMBOL[:pair=SYMBOL2] (calls; with pair, entry-to-entry latency); repeatable', (v: string, acc: string[] = []) => [...acc, v])
@@ -144,6 +145,7 @@ export function buildProgram(): Command {
       burst: o.burst !== undefined ? parseBurst('--burst', o.burst) : undefined,
       cgroup: o.cgroup !== undefined ? parseCgroup('--cgroup', o.cgroup) : undefined,
       targets,
+      udsReadWrite: (o as Record<string, unknown>).udsRw === true,
       alerts: typeof o.rules === 'string' && o.rules !== 'off' ? { rulesDir: o.rules, webhooks: (o.webhook as unknown as string[] | undefined) ?? [], alertmanager: alertmanagerConfigFromFlags(o) } : undefined,
       ringBytes: o.ringBytes !== undefined ? parseIntFlag('--ring-bytes', o.ringBytes, 4096, 1 << 30) : undefined,
       snapshotMs: parseDuration('--snapshot', o.snapshot ?? '5s'),

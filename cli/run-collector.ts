@@ -27,6 +27,8 @@ export interface RunOptions {
   sample: Partial<Record<ProbeName, number>>;
   burst?: Partial<Record<ProbeName, { rate: number; size?: number }>>;
   cgroup?: number;
+  /** uds also hooks read/write on AF_UNIX fds (what Go's UnixConn uses) */
+  udsReadWrite?: boolean;
   /** Go binaries / pids for go_* probes, user uprobes for app */
   targets?: UprobeTargets;
   /** run the alert evaluator on the sink's store with the rules in this directory (undefined: off) */
@@ -67,6 +69,7 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
     pid: o.pid,
     comm: o.comm,
     cgroup: o.cgroup,
+    optIn: { udsReadWrite: o.udsReadWrite === true },
     targets: o.targets,
     perProbe,
     ringBytes: o.ringBytes,

@@ -58,6 +58,8 @@ export interface CollectorOptions {
   batch?: Partial<BatcherOptions>;
   /** at stop, how long to keep retrying a failing sink before counting the rows as lost_sink (default 10 s) */
   closeDeadlineMs?: number;
+  /** opt-in programs of the attach plans, e.g. { udsReadWrite: true } (uds also hooks read/write) */
+  optIn?: Record<string, boolean>;
   /** ring-buffer bytes waiting before the reader is woken (default ring/8; 0: wake for every row) */
   wakeupBytes?: number;
   /** how long an exited process's per-process counts stay in the kernel maps (default 30 s) */
@@ -235,6 +237,7 @@ export class Collector {
         const autoload: Record<string, boolean> = {};
         for (const other of fam.plans) for (const prog of other.programs) autoload[prog] = false;
         for (const prog of plan.programs) autoload[prog] = true;
+        for (const [flag, progs] of Object.entries(plan.optIn ?? {})) for (const prog of progs) autoload[prog] = this.opts.optIn?.[flag] === true;
         probe = await this.openObject(native, fam.object, autoload);
         probe.updateMap('config', Buffer.alloc(4), encodeConfig({ enabled: true, ...this.probeOptions(p) }));
         const results = plan.kind === 'uprobe' ? await attachUprobeResults(probe, p.name, plan, this.opts.targets ?? {}) : await probe.attach();

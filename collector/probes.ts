@@ -20,6 +20,8 @@ export interface AttachPlan {
   kind: 'tracepoint' | 'tp_btf' | 'raw_tp' | 'kprobe' | 'uprobe' | 'perf_event';
   /** uprobe plans: where each program goes in the target binaries (collector/go-attach.ts) */
   uprobes?: UprobeTarget[];
+  /** programs loaded only when the collector asks for them (CollectorOptions.optIn), e.g. uds read/write */
+  optIn?: Record<string, string[]>;
 }
 
 /**
@@ -98,6 +100,8 @@ export const ATTACH: Record<ProbeName, FamilyAttach> = {
         tracepoints: sys(UDS_SYSCALLS),
         needsBtf: false,
         kind: 'tracepoint',
+        // read/write on AF_UNIX fds (Go's UnixConn): every read/write on the host pays the fd check, so opt-in
+        optIn: { udsReadWrite: ['read', 'write'].flatMap((n) => [`uds_enter_${n}`, `uds_exit_${n}`]) },
       },
       {
         label: 'tracepoint syscalls:sys_{enter,exit}_* (tid hash, probe reads: kernels without task storage / bpf_rdonly_cast)',

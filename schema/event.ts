@@ -97,7 +97,7 @@ function perEvent(events: readonly string[], base: number, prefix: string): Reco
   return Object.fromEntries(events.map((e, i) => [`${prefix}${e}`, base + i]));
 }
 
-const UDS_EVENTS = ['sendmsg', 'recvmsg', 'connect', 'sendto', 'recvfrom'] as const;
+const UDS_EVENTS = ['sendmsg', 'recvmsg', 'connect', 'sendto', 'recvfrom', 'read', 'write'] as const;
 const BLOCKIO_EVENTS = ['read', 'write', 'flush', 'discard', 'other'] as const;
 const SHM_EVENTS = ['memfd_create', 'mmap', 'munmap', 'ftruncate'] as const;
 const LOCK_EVENTS = ['spin', 'mutex', 'rwsem_read', 'rwsem_write', 'other'] as const;

@@ -69,4 +69,29 @@ describe.skipIf(!isRoot)('uds probe (AF_UNIX latency)', () => {
       expect(Math.abs(sum - made) / made).toBeLessThan(0.02);
     }
   });
+
+  it('read/write on AF_UNIX sockets (Go UnixConn) are timed only when opted in (--uds-rw), exactly', async () => {
+    // opted in: every read/write of the client is a row (1:1) with the right latency
+    let started = await startCollector({ probes: ['uds'], comm: 'uds_pingpong', optIn: { udsReadWrite: true }, perProbe: { uds: { sampleEvery: 1 } } });
+    c = started.collector;
+    const fx = await runFixture<PingPong>('uds_pingpong', ['-n', '300', '-d', '500', '-m', 'rw']);
+    await c.stop();
+    c = undefined;
+    // fd > 2: the fixture's stdout/stderr are AF_UNIX socketpairs too (libuv makes child stdio that way),
+    // so its final printf is a real AF_UNIX write; the ping-pong runs on its own socketpair
+    const rows = (started.sink as MemorySink).events.filter((e) => e.pid === fx.client_pid && (e.fd ?? 0) > 2);
+    expect(rows.filter((e) => e.event === 'read')).toHaveLength(fx.client_recv);
+    expect(rows.filter((e) => e.event === 'write')).toHaveLength(fx.client_send);
+    const p50 = percentile(rows.filter((e) => e.event === 'read').map((e) => e.value), 50);
+    expect(p50).toBeGreaterThan(500_000); // the server's 500 µs busy wait is inside the client's read
+    expect(p50).toBeLessThan(500_000 * 1.2);
+    // not opted in: the same workload leaves no read/write rows (the hooks are not loaded)
+    started = await startCollector({ probes: ['uds'], comm: 'uds_pingpong', perProbe: { uds: { sampleEvery: 1 } } });
+    c = started.collector;
+    const fx2 = await runFixture<PingPong>('uds_pingpong', ['-n', '100', '-d', '50', '-m', 'rw']);
+    const counters = c.counters('uds');
+    await c.stop();
+    expect((started.sink as MemorySink).events.filter((e) => e.pid === fx2.client_pid)).toHaveLength(0);
+    expect(counters.calls_read ?? 0).toBe(0);
+  });
 });

@@ -122,7 +122,6 @@ static __always_inline int on_complete(const bool btf, struct request *rq,
 	__u64 key = (__u64)rq, now, delta;
 	struct dev_key dk;
 	struct rq_start *st;
-	struct v2_event *e;
 	__u32 kind, weight;
 	bool last;
 
@@ -153,15 +152,8 @@ static __always_inline int on_complete(const bool btf, struct request *rq,
 		goto cleanup;
 	v2_count(V2_C_SEEN);
 	v2_hist(kind, delta);
-	if (!v2_sample(kind, delta, cfg, &weight))
-		goto cleanup;
-	e = v2_reserve(kind, now, delta, st->dev, st->bytes, weight);
-	if (!e)
-		goto cleanup;
-	e->pid = st->tgid;
-	e->tid = st->tid;
-	__builtin_memcpy(e->comm, st->comm, sizeof(e->comm));
-	v2_commit(e);
+	if (v2_sample(kind, delta, cfg, &weight))
+		v2_submit_for(kind, now, delta, st->dev, st->bytes, weight, st->tgid, st->tid, st->comm);
 cleanup:
 	bpf_map_delete_elem(&rq_start, &key);
 	return 0;

@@ -349,6 +349,26 @@ static __always_inline void v2_submit(__u32 event, __u64 ts, __s64 value, __u64 
 }
 
 /*
+ * Reserve, fill and submit one row on behalf of a task recorded earlier (the
+ * issuer of a block request, the task that started a TCP connect): the event
+ * ends in another context (softirq, another task) than the one it belongs to.
+ */
+static __always_inline void v2_submit_for(__u32 event, __u64 ts, __s64 value, __u64 arg0,
+					  __u64 arg1, __u32 weight, __u32 tgid, __u32 tid,
+					  const char comm[V2_COMM_LEN])
+{
+	struct v2_event *e;
+
+	e = v2_reserve(event, ts, value, arg0, arg1, weight);
+	if (!e)
+		return;
+	e->pid = tgid;
+	e->tid = tid;
+	__builtin_memcpy(e->comm, comm, V2_COMM_LEN);
+	v2_commit(e);
+}
+
+/*
  * Find-or-create a shared per-key count (HASH of struct v2_pid_count) and add
  * to it atomically. Map full: V2_C_LOST_MAPFULL (libbpf-tools maps.bpf.h).
  */

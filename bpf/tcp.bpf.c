@@ -62,7 +62,6 @@ int tcp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	struct conn_start *st, s = {};
 	__u64 sk = (__u64)ctx->skaddr, now, delta, pid_tgid, addr;
 	__u32 weight, event, states;
-	struct v2_event *e;
 
 	if (ctx->protocol != V2_IPPROTO_TCP)
 		return 0;
@@ -98,15 +97,8 @@ int tcp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	v2_count(V2_C_SEEN);
 	v2_count(V2_C_FAMILY + event);
 	v2_hist(event, delta);
-	if (!v2_sample(event, delta, cfg, &weight))
-		goto cleanup;
-	e = v2_reserve(event, now, delta, addr, states, weight);
-	if (!e)
-		goto cleanup;
-	e->pid = st->tgid;
-	e->tid = st->tid;
-	__builtin_memcpy(e->comm, st->comm, sizeof(e->comm));
-	v2_commit(e);
+	if (v2_sample(event, delta, cfg, &weight))
+		v2_submit_for(event, now, delta, addr, states, weight, st->tgid, st->tid, st->comm);
 cleanup:
 	bpf_map_delete_elem(&conn_start, &sk);
 	return 0;

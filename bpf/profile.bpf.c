@@ -16,21 +16,7 @@
  */
 #define V2_THIS_PROBE V2_PROBE_PROFILE
 #include "common.bpf.h"
-#include "profile.h"
-
-struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, V2_STACK_DEPTH * sizeof(__u64));
-	__uint(max_entries, 16384);
-} stack_traces SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct v2_stack_key);
-	__type(value, __u64);
-} stack_counts SEC(".maps");
+#include "stacks.bpf.h"
 
 /* Load-time: also key by thread (tid). */
 const volatile bool v2_per_thread = false;

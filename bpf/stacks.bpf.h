@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stacks.bpf.h — the two maps every stack-sampling family declares: stack ids
+ * (`stack_traces`) and counts per (pid, tid, stacks, comm) key (`stack_counts`).
+ * Used by profile.bpf.c (on-CPU samples) and offcpu.bpf.c (ns blocked); read
+ * by collector/profile.ts under these names.
+ */
+#ifndef V2_STACKS_BPF_H
+#define V2_STACKS_BPF_H
+
+#include "profile.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, V2_STACK_DEPTH * sizeof(__u64));
+	__uint(max_entries, 16384);
+} stack_traces SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct v2_stack_key);
+	__type(value, __u64);
+} stack_counts SEC(".maps");
+
+#endif /* V2_STACKS_BPF_H */

@@ -38,6 +38,23 @@ const sqlList = (xs) => xs.map((x) => `'${x}'`).join(', ');
 
 const sql = (lines) => lines.join('\n');
 
+/** The uds events that carry a message (connect does not); read/write appear with collect --uds-rw. */
+const UDS_MESSAGE_EVENTS = ['sendmsg', 'recvmsg', 'sendto', 'recvfrom', 'read', 'write'];
+
+/** UDS latency quantile by process, from the 10 s rollup. */
+const udsLatencyPanel = (name, q, description) => ({
+  title: `UDS latency ${name} by process`,
+  description,
+  unit: 'ns',
+  sql: sql([
+    `SELECT ${BUCKET} AS time, comm, quantileTDigestWeightedMerge(${q})(value_q) AS ${name}`,
+    'FROM v2e.events_10s',
+    `WHERE $__timeFilter(ts) AND probe = 'uds' AND event IN (${sqlList(UDS_MESSAGE_EVENTS)}) AND ${HOSTS} AND ${COMMS}`,
+    'GROUP BY time, comm',
+    'ORDER BY time',
+  ]),
+});
+
 /** @typedef {{ title: string, description: string, unit: string, sql: string, type?: 'timeseries'|'table', w?: number, h?: number, stack?: boolean }} PanelDef */
 
 /** @type {Record<string, { uid: string, title: string, description: string, tags: string[], panels: PanelDef[] }>} */
@@ -48,30 +65,8 @@ export const DASHBOARDS = {
     description: 'The v2e priority metrics from v2probe: Unix-socket latency, context switches and run-queue delay, block I/O latency, and every drop.',
     tags: ['v2probe', 'ebpf'],
     panels: [
-      {
-        title: 'UDS latency p99 by process',
-        description: 'sendmsg/recvmsg/sendto/recvfrom on AF_UNIX sockets, p99 of the sampled calls weighted by the events they stand for (v2e.events_10s). Target: < 25 µs.',
-        unit: 'ns',
-        sql: sql([
-          `SELECT ${BUCKET} AS time, comm, quantileTDigestWeightedMerge(0.99)(value_q) AS p99`,
-          'FROM v2e.events_10s',
-          `WHERE $__timeFilter(ts) AND probe = 'uds' AND event IN ('sendmsg', 'recvmsg', 'sendto', 'recvfrom') AND ${HOSTS} AND ${COMMS}`,
-          'GROUP BY time, comm',
-          'ORDER BY time',
-        ]),
-      },
-      {
-        title: 'UDS latency p50 by process',
-        description: 'As the p99 panel, the median.',
-        unit: 'ns',
-        sql: sql([
-          `SELECT ${BUCKET} AS time, comm, quantileTDigestWeightedMerge(0.5)(value_q) AS p50`,
-          'FROM v2e.events_10s',
-          `WHERE $__timeFilter(ts) AND probe = 'uds' AND event IN ('sendmsg', 'recvmsg', 'sendto', 'recvfrom') AND ${HOSTS} AND ${COMMS}`,
-          'GROUP BY time, comm',
-          'ORDER BY time',
-        ]),
-      },
+      udsLatencyPanel('p99', 0.99, 'sendmsg/recvmsg/sendto/recvfrom (and read/write with collect --uds-rw) on AF_UNIX sockets, p99 of the sampled calls weighted by the events they stand for (v2e.events_10s). Target: < 25 µs.'),
+      udsLatencyPanel('p50', 0.5, 'As the p99 panel, the median.'),
       {
         title: 'UDS calls/s by kind (exact)',
         description: 'Every AF_UNIX call counted in the kernel (counters calls_*, host-wide).',

@@ -170,23 +170,6 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
   }
 }
 
-function rate(cur: number | undefined, prev: number | undefined, ms: number): string {
-  const d = (cur ?? 0) - (prev ?? 0);
-  return `${Math.round((d * 1000) / ms)}/s`;
-}
-
-export function formatStatus(st: ProbeStatus[], prev: Map<string, Record<string, number>>, ms: number, rows: number): string {
-  const parts = st.map((s) => {
-    if (s.state !== 'running') return `${s.probe}: ${s.state}${s.error ? ` (${s.error.slice(0, 80)})` : ''}`;
-    const c = s.counters;
-    const p = prev.get(s.probe) ?? {};
-    const lost = (c.lost_ringbuf ?? 0) + (c.lost_mapfull ?? 0) + (c.lost_userspace ?? 0) + (c.lost_sink ?? 0);
-    const extra = s.probe === 'sched' ? ` switches ${rate(c.switches, p.switches, ms)}` : '';
-    return `${s.probe}: seen ${rate(c.seen, p.seen, ms)} sampled ${rate(c.sampled, p.sampled, ms)}${extra} lost ${lost}`;
-  });
-  return `[${new Date().toISOString().slice(11, 19)}] ${parts.join(' | ')} | stored ${rows}`;
-}
-
 /** One status sample: per probe rates over the last interval, drops, hook CPU (governor's bpf_stats share). */
 export interface StatusSnapshot {
   /** ISO time of the sample */

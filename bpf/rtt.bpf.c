@@ -32,12 +32,20 @@
  *    one recv is one message, exact. One sampled request per socket pair at a
  *    time (a new sample on the same P replaces the pending one).
  *
- * 3. Go stop-the-world windows: entry uprobes on runtime.stopTheWorldWithSema
- *    (start) and runtime.startTheWorldWithSema (end), map stw[tgid].
+ * 3. Go GC windows: entry uprobes on runtime.stopTheWorldWithSema (start;
+ *    stwReason in RAX) and runtime.startTheWorldWithSema (end), map stw[tgid].
+ *    A thread switched out while its process is stopped -> gc. Userspace gets
+ *    one window per GC cycle (V2_RTT_GC_CYCLE: the sweep-termination STW's
+ *    start to the mark-termination STW's end, concurrent mark included: its
+ *    workers hold Ps, so a woken goroutine waits for one) and one per other
+ *    stop-the-world (V2_RTT_STW). An explicit runtime.GC() (entry uprobe, end
+ *    at the return sites of its calls) is one V2_RTT_GC_CYCLE window too: it
+ *    also sweeps the whole heap on its caller's P before it returns.
  */
 #define V2_THIS_PROBE V2_PROBE_RTT
 #include "common.bpf.h"
 #include "rtt.bpf.h"
+#include "go_runtime.h"
 
 #define V2_AF_UNIX 1
 #define V2_S_IFMT 00170000
@@ -105,12 +113,19 @@ struct {
 	__type(value, struct pending);
 } pendings SEC(".maps");
 
-/* tgid -> start of the running Go stop-the-world */
+struct go_stw {
+	__u64 stw_start;	/* the running stop-the-world (0: none) */
+	__u64 cycle_start;	/* the running GC cycle (0: none) */
+	__u64 reason;		/* stwReason of the running stop-the-world */
+	__u64 call_start;	/* the running runtime.GC() call (0: none) */
+};
+
+/* tgid -> the Go process's running stop-the-world / GC cycle */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct go_stw);
 } stw SEC(".maps");
 
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
@@ -154,6 +169,7 @@ int BPF_PROG(rtt_switch, bool preempt, struct task_struct *prev, struct task_str
 	struct rtt_task *a;
 	__u64 now = 0;
 	__u32 state, comp, tgid;
+	struct go_stw *w;
 
 	a = bpf_task_storage_get(&acct, prev, NULL, 0);
 	if (a) {
@@ -162,7 +178,7 @@ int BPF_PROG(rtt_switch, bool preempt, struct task_struct *prev, struct task_str
 		tgid = prev->tgid;
 		if (preempt || state == V2_TASK_RUNNING)
 			comp = V2_RTT_RUNQ;
-		else if (bpf_map_lookup_elem(&stw, &tgid))
+		else if ((w = bpf_map_lookup_elem(&stw, &tgid)) && w->stw_start)
 			comp = V2_RTT_GC;
 		else if (a->flags & F_LOCK)
 			comp = V2_RTT_LOCK;
@@ -254,34 +270,28 @@ int BPF_PROG(rtt_lock_begin, void *lock, unsigned int flags) { return set_flag(F
 SEC("tp_btf/contention_end")
 int BPF_PROG(rtt_lock_end, void *lock, int ret) { return set_flag(F_LOCK, false); }
 
-/* ---- Go stop-the-world --------------------------------------------------- */
+/* ---- Go stop-the-world / GC cycles -------------------------------------- */
 
-SEC("uprobe")
-int BPF_KPROBE(rtt_stw_start)
+static __always_inline struct go_stw *stw_state(__u32 tgid)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	__u64 now = bpf_ktime_get_ns();
+	static const struct go_stw zero;
+	struct go_stw *w = bpf_map_lookup_elem(&stw, &tgid);
 
-	bpf_map_update_elem(&stw, &tgid, &now, BPF_ANY);
-	return 0;
+	if (w)
+		return w;
+	bpf_map_update_elem(&stw, &tgid, &zero, BPF_NOEXIST);
+	w = bpf_map_lookup_elem(&stw, &tgid);
+	if (!w)
+		v2_count(V2_C_LOST_MAPFULL);
+	return w;
 }
 
-/* The end of a stop-the-world: a V2_RTT_STW record (ts_enter..ts_exit) for
- * processes in procs, so userspace can find what a request waiting for the
- * stopped broker lost to it. */
-SEC("uprobe")
-int BPF_KPROBE(rtt_stw_end)
+/* A window record (ts_enter = start .. now; GC_OPEN: start = now) for a broker process. */
+static __always_inline int emit_window(__u64 pid_tgid, __u64 start, __u32 stage)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
 	struct v2_rtt_rec *r;
-	__u64 *start, ts;
 
-	start = bpf_map_lookup_elem(&stw, &tgid);
-	if (!start)
-		return 0;
-	ts = *start;
-	bpf_map_delete_elem(&stw, &tgid);
 	if (!bpf_map_lookup_elem(&procs, &tgid))
 		return 0;
 	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
@@ -290,14 +300,93 @@ int BPF_KPROBE(rtt_stw_end)
 		return 0;
 	}
 	__builtin_memset(r, 0, sizeof(*r));
-	r->ts_enter = ts;
+	r->ts_enter = start;
 	r->ts_exit = bpf_ktime_get_ns();
 	r->pid = tgid;
 	r->tid = (__u32)pid_tgid;
-	r->stage = V2_RTT_STW;
+	r->stage = stage;
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
 	bpf_ringbuf_submit(r, 0);
 	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(rtt_stw_start)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 now = bpf_ktime_get_ns();
+	struct go_stw *w = stw_state(tgid);
+
+	if (!w)
+		return 0;
+	w->stw_start = now;
+	w->reason = ctx->ax;	/* Go ABIInternal: the first argument */
+	if (w->reason == V2_GO_STW_GC_SWEEP_TERM) {
+		w->cycle_start = now;
+		return emit_window(bpf_get_current_pid_tgid(), now, V2_RTT_GC_OPEN);
+	}
+	return 0;
+}
+
+/* The end of a stop-the-world: for processes in procs, a record of the window
+ * (ts_enter..ts_exit) so userspace can find what a request waiting for the
+ * broker lost to it: the whole GC cycle at the mark-termination STW's end,
+ * other stop-the-worlds by themselves (the sweep-termination one is inside
+ * its cycle's window). */
+SEC("uprobe")
+int BPF_KPROBE(rtt_stw_end)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32, stage;
+	struct go_stw *w;
+	__u64 start;
+
+	w = bpf_map_lookup_elem(&stw, &tgid);
+	if (!w || !w->stw_start)
+		return 0;
+	if (w->reason == V2_GO_STW_GC_SWEEP_TERM) {
+		w->stw_start = 0;
+		return 0;	/* the cycle goes on: concurrent mark */
+	}
+	if (w->reason == V2_GO_STW_GC_MARK_TERM && w->cycle_start) {
+		start = w->cycle_start;
+		stage = V2_RTT_GC_CYCLE;
+	} else {
+		start = w->stw_start;
+		stage = V2_RTT_STW;
+	}
+	if (w->reason == V2_GO_STW_GC_MARK_TERM)
+		w->cycle_start = 0;
+	w->stw_start = 0;
+	return emit_window(pid_tgid, start, stage);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(rtt_gc_call)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct go_stw *w = stw_state(tgid);
+
+	if (w && !w->call_start) {
+		w->call_start = bpf_ktime_get_ns();
+		return emit_window(bpf_get_current_pid_tgid(), w->call_start, V2_RTT_GC_OPEN);
+	}
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(rtt_gc_call_end)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	struct go_stw *w = bpf_map_lookup_elem(&stw, &tgid);
+	__u64 start;
+
+	if (!w || !w->call_start)
+		return 0;
+	start = w->call_start;
+	w->call_start = 0;
+	return emit_window(pid_tgid, start, V2_RTT_GC_CYCLE);
 }
 
 /* ---- sockets ------------------------------------------------------------- */

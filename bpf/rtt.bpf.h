@@ -25,7 +25,9 @@ enum v2_rtt_stage {
 	V2_RTT_BROKER_RECV = 1,	/* the broker's read that returned the request */
 	V2_RTT_BROKER_REPLY = 2,/* the broker's reply write returned */
 	V2_RTT_CLIENT_RECV = 3,	/* the client's read that returned the reply */
-	V2_RTT_STW = 4,		/* a Go stop-the-world of a broker: ts_enter..ts_exit */
+	V2_RTT_STW = 4,		/* a non-GC Go stop-the-world of a broker: ts_enter..ts_exit */
+	V2_RTT_GC_CYCLE = 5,	/* a Go GC window of a broker (cycle / runtime.GC call) */
+	V2_RTT_GC_OPEN = 6,	/* such a window started at ts_enter (its record comes at its end) */
 };
 
 /* Roles of a process in map procs (key tgid). */

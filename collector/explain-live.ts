@@ -14,8 +14,9 @@ import { COMMON_COUNTERS, MAX_COUNTERS, PROBES } from '../schema/event.js';
 import { encodeConfig } from './collector.js';
 import { monoToWallOffset } from './decode.js';
 import { decodeRtt, RttJoiner, type Breakdown } from './explain.js';
-import { openGoBinary, processBinary, symbolOffset } from './go-binary.js';
-import { ATTACH } from './probes.js';
+import { planSpecs, type ResolvedTarget } from './go-attach.js';
+import { openGoBinary, processBinary } from './go-binary.js';
+import { ATTACH, type AttachPlan } from './probes.js';
 import { KernelError } from './errors.js';
 import { ensureTracefs } from './kernel.js';
 
@@ -69,19 +70,27 @@ function u32(n: number): Buffer {
   return b;
 }
 
-async function attachStw(probe: Probe, pid: number): Promise<boolean> {
+/**
+ * The plan's Go uprobes (GC windows) on one broker, each where the binary has
+ * its symbol (runtime.GC is absent from programs that never call it).
+ * Returns how many attached; 0 for a non-Go program (no GC attribution).
+ */
+async function attachGcWindows(probe: Probe, pid: number, plan: AttachPlan): Promise<number> {
+  let target: ResolvedTarget;
   try {
-    const exe = processBinary(pid);
-    const bin = openGoBinary(exe);
-    const specs = [
-      { program: 'rtt_stw_start', binary: exe, offset: symbolOffset(bin, 'runtime.stopTheWorldWithSema'), pid },
-      { program: 'rtt_stw_end', binary: exe, offset: symbolOffset(bin, 'runtime.startTheWorldWithSema'), pid },
-    ];
-    const r = await probe.attachUprobes(specs);
-    return r.every((x) => x.ok);
+    const binary = processBinary(pid);
+    target = { binary, pid, bin: openGoBinary(binary) };
   } catch {
-    return false; // not a Go program (or too old): no GC attribution for it
+    return 0; // not a Go program (or too old)
   }
+  const specs = (plan.uprobes ?? []).flatMap((u) => {
+    try {
+      return planSpecs({ ...plan, uprobes: [u] }, [target]);
+    } catch {
+      return [];
+    }
+  });
+  return (await probe.attachUprobes(specs)).filter((x) => x.ok).length;
 }
 
 export async function runExplainLive(o: LiveOptions): Promise<LiveResult> {
@@ -100,12 +109,12 @@ export async function runExplainLive(o: LiveOptions): Promise<LiveResult> {
         if (brokers.has(pid)) continue;
         brokers.add(pid);
         probe.updateMap('procs', u32(pid), u32(1));
-        await attachStw(probe, pid);
+        await attachGcWindows(probe, pid, plan);
       }
     };
     await scan();
     // the uprobe programs have no target of their own: their attach() results are expected to fail
-    const res = (await probe.attach()).filter((r) => !r.ok && !r.program.startsWith('rtt_stw_'));
+    const res = (await probe.attach()).filter((r) => !r.ok && !(plan.uprobes ?? []).some((u) => u.program === r.program));
     if (res.length) throw new KernelError('ATTACH', res.map((r) => r.error).join('; '));
     probe.startPolling((batch) => {
       joiner.add(decodeRtt(batch));
@@ -125,6 +134,11 @@ export async function runExplainLive(o: LiveOptions): Promise<LiveResult> {
     });
     clearInterval(timer);
     await new Promise((r) => setTimeout(r, 150)); // the last batch
+    joiner.flush();
+    for (const b of joiner.take()) {
+      trips.push(b);
+      o.onTrip?.(b);
+    }
     const m = probe.readMap('counters');
     const stride = Math.ceil(m.valueSize / 8) * 8;
     const vals = new Array<number>(MAX_COUNTERS).fill(0);

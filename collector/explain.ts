@@ -19,7 +19,7 @@
 export const REC_SIZE = 144;
 export const NCOMP = 8;
 export const COMP_NAMES = ['oncpu', 'runq', 'futex', 'lock', 'io', 'pagefault', 'gc', 'other'] as const;
-export const STAGE = { clientSend: 0, brokerRecv: 1, brokerReply: 2, clientRecv: 3, stw: 4 } as const;
+export const STAGE = { clientSend: 0, brokerRecv: 1, brokerReply: 2, clientRecv: 3, stw: 4, gcCycle: 5, gcOpen: 6 } as const;
 
 export interface RttRecord {
   id: bigint;
@@ -76,7 +76,7 @@ export const COMPONENT_HELP: Record<Component, string> = {
   send_ns: 'client: the request write itself',
   queue_ns: 'request waiting in the socket (broker busy elsewhere, Go netpoll hand-off)',
   pickup_runq_ns: 'broker thread woken for the request, waiting for a CPU',
-  pickup_gc_ns: 'request waiting while the broker process was stopped by Go GC (STW)',
+  pickup_gc_ns: 'request waiting for the broker goroutine while its Go runtime ran a GC cycle (STW or concurrent mark, whose workers hold Ps)',
   oncpu_ns: 'broker: on CPU while holding the request',
   runq_ns: 'broker: runnable, waiting for a CPU (preempted / woken)',
   futex_ns: 'broker: blocked in futex (user lock, Go mutex/park)',
@@ -111,6 +111,8 @@ const overlap = (a0: number, a1: number, b0: number, b1: number) => Math.max(0, 
 export class RttJoiner {
   private readonly open = new Map<bigint, RttRecord[]>();
   private readonly stw = new Map<number, Array<[number, number]>>();
+  /** starts of GC windows still running, per broker pid (their record comes at their end) */
+  private readonly gcOpen = new Map<number, number[]>();
   private readonly done: Breakdown[] = [];
   incomplete = 0;
   constructor(private readonly monoToWall: bigint, private readonly maxAgeNs = 5e9) {}
@@ -119,9 +121,16 @@ export class RttJoiner {
     let newest = 0;
     for (const r of recs) {
       newest = Math.max(newest, r.tsExit);
-      if (r.stage === STAGE.stw) {
+      if (r.stage === STAGE.gcOpen) {
+        this.gcOpen.set(r.pid, [...(this.gcOpen.get(r.pid) ?? []), r.tsEnter]);
+        continue;
+      }
+      if (r.stage === STAGE.stw || r.stage === STAGE.gcCycle) {
+        const opens = this.gcOpen.get(r.pid);
+        if (opens?.includes(r.tsEnter)) opens.splice(opens.indexOf(r.tsEnter), 1);
         const l = this.stw.get(r.pid) ?? [];
         l.push([r.tsEnter, r.tsExit]);
+        if (l.length > 1 && l[l.length - 2][0] > r.tsEnter) l.sort((a, b) => a[0] - b[0]); // by start (they arrive by end)
         if (l.length > 10_000) l.splice(0, l.length - 10_000);
         this.stw.set(r.pid, l);
         continue;
@@ -130,15 +139,32 @@ export class RttJoiner {
       l.push(r);
       this.open.set(r.id, l);
     }
-    // complete trips; STW records of a window arrive at the window's end, so wait a little
+    // a GC window whose end never came (process killed mid-GC) stops holding trips after maxAgeNs
+    for (const [pid, opens] of this.gcOpen) {
+      const live = opens.filter((t) => newest - t <= this.maxAgeNs);
+      if (live.length) this.gcOpen.set(pid, live);
+      else this.gcOpen.delete(pid);
+    }
+    this.complete(newest, false);
+  }
+
+  /** Complete what can be: at the end of a run, also the trips still waiting for a GC window's end. */
+  flush(): void {
+    this.complete(Infinity, true);
+  }
+
+  private complete(newest: number, final: boolean): void {
     for (const [id, l] of this.open) {
       const last = l.find((x) => x.stage === STAGE.clientRecv);
       if (last && l.length >= 4) {
+        // a trip picked up while a GC window of its broker is still open waits for that window's record
+        const b1 = l.find((x) => x.stage === STAGE.brokerRecv);
+        if (!final && b1 && (this.gcOpen.get(b1.pid) ?? []).some((t) => t < b1.tsExit)) continue;
         const b = this.breakdown(l);
         this.open.delete(id);
         if (b) this.done.push(b);
         else this.incomplete++;
-      } else if (newest - Math.max(...l.map((x) => x.tsExit)) > this.maxAgeNs) {
+      } else if (final || newest - Math.max(...l.map((x) => x.tsExit)) > this.maxAgeNs) {
         this.open.delete(id);
         this.incomplete++;
       }
@@ -160,8 +186,13 @@ export class RttJoiner {
     const p0 = c0.tsExit, p1 = b1.tsExit;
     const pickupRunq = b1.runTs >= b1.wakeTs ? overlap(b1.wakeTs, b1.runTs, p0, p1) : 0;
     const gcEnd = b1.runTs >= b1.wakeTs && b1.wakeTs > p0 ? Math.min(p1, b1.wakeTs) : p1;
+    // GC windows of the broker (cycles, runtime.GC() calls, other STWs) may nest: count their union
     let pickupGc = 0;
-    for (const [s, e] of this.stw.get(b1.pid) ?? []) pickupGc += overlap(s, e, p0, gcEnd);
+    let reach = p0;
+    for (const [s, e] of this.stw.get(b1.pid) ?? []) {
+      pickupGc += overlap(Math.max(s, reach), e, p0, gcEnd);
+      reach = Math.max(reach, e);
+    }
     pickupGc = Math.min(pickupGc, p1 - p0 - pickupRunq);
     const queue = p1 - p0 - pickupRunq - pickupGc;
     // hold: broker recv exit → broker reply exit

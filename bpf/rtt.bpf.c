@@ -30,7 +30,10 @@
  *    and takes differences. Stream sockets: "ahead" counts skbs, i.e. assumes
  *    one read per message (request/response framing); seqpacket/datagram:
  *    one recv is one message, exact. One sampled request per socket pair at a
- *    time (a new sample on the same P replaces the pending one).
+ *    time (a new sample on the same P replaces the pending one). Between its
+ *    recv and its reply the broker thread is `serving`: each switch-out that
+ *    blocks takes its user stack (map rtt_stacks), and the longest block's
+ *    stack, component and ns ride on the reply record.
  *
  * 3. Go GC windows: entry uprobes on runtime.stopTheWorldWithSema (start;
  *    stwReason in RAX) and runtime.startTheWorldWithSema (end), map stw[tgid].
@@ -46,6 +49,7 @@
 #include "common.bpf.h"
 #include "rtt.bpf.h"
 #include "go_runtime.h"
+#include "profile.h"
 
 #define V2_AF_UNIX 1
 #define V2_S_IFMT 00170000
@@ -81,6 +85,20 @@ struct rtt_task {
 	__u64 sys_sk;
 	__u32 sys_kind;
 	__u32 pad;
+	/* broker thread serving a sampled request: its longest block, with the
+	 * user stack it blocked at (taken at the switch-out) */
+	__u64 serving;		/* the request's id (0: none) */
+	__u64 blk_ts;		/* start of the current block (0: none) */
+	__s32 blk_stack;
+	__u32 blk_comp;
+	__u64 best_ns;
+	__s32 best_stack;
+	__u32 best_comp;
+	/* Go: the goroutine's stack at its last runtime.gopark while serving
+	 * (a parked goroutine's thread blocks on the g0 stack, which says only
+	 * "runtime.stoplockedm"); -1: none since the last block */
+	__s32 park_stack;
+	__u32 pad2;
 };
 
 struct pending {
@@ -128,6 +146,15 @@ struct {
 	__type(value, struct go_stw);
 } stw SEC(".maps");
 
+/* user stacks where serving broker threads blocked (ids in v2_rtt_rec.blocked_stack;
+ * userspace deletes an id once it has read it) */
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, V2_STACK_DEPTH * sizeof(__u64));
+	__uint(max_entries, 4096);
+} rtt_stacks SEC(".maps");
+
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 
 /* Close the thread's open interval at now and open one of component comp. */
@@ -161,6 +188,22 @@ static __always_inline struct rtt_task *acct_create(void)
 	return a;
 }
 
+/* A block of a serving thread ends (woken, or switched in without a wakeup). */
+static __always_inline void block_end(struct rtt_task *a, __u64 now)
+{
+	__u64 d;
+
+	if (!a->blk_ts)
+		return;
+	d = now > a->blk_ts ? now - a->blk_ts : 0;
+	if (a->serving && d > a->best_ns) {
+		a->best_ns = d;
+		a->best_stack = a->blk_stack;
+		a->best_comp = a->blk_comp;
+	}
+	a->blk_ts = 0;
+}
+
 /* ---- per-thread accounting --------------------------------------------- */
 
 SEC("tp_btf/sched_switch")
@@ -189,11 +232,22 @@ int BPF_PROG(rtt_switch, bool preempt, struct task_struct *prev, struct task_str
 		else
 			comp = V2_RTT_OTHER;
 		acct_close(a, now, comp);
+		if (a->serving && comp != V2_RTT_RUNQ) {
+			/* prev is current: its user stack is where it blocked */
+			a->blk_ts = now;
+			a->blk_comp = comp;
+			if (a->park_stack >= 0)
+				a->blk_stack = a->park_stack;
+			else
+				a->blk_stack = bpf_get_stackid(ctx, &rtt_stacks, BPF_F_USER_STACK);
+			a->park_stack = -1;
+		}
 	}
 	a = bpf_task_storage_get(&acct, next, NULL, 0);
 	if (a) {
 		if (!now)
 			now = bpf_ktime_get_ns();
+		block_end(a, now);
 		acct_close(a, now, (a->flags & F_IO) ? V2_RTT_IO : V2_RTT_ONCPU);
 	}
 	return 0;
@@ -202,9 +256,13 @@ int BPF_PROG(rtt_switch, bool preempt, struct task_struct *prev, struct task_str
 static __always_inline int on_wakeup(struct task_struct *p)
 {
 	struct rtt_task *a = bpf_task_storage_get(&acct, p, NULL, 0);
+	__u64 now;
 
-	if (a && a->cur != V2_RTT_ONCPU && a->cur != V2_RTT_RUNQ)
-		acct_close(a, bpf_ktime_get_ns(), V2_RTT_RUNQ);
+	if (a && a->cur != V2_RTT_ONCPU && a->cur != V2_RTT_RUNQ) {
+		now = bpf_ktime_get_ns();
+		block_end(a, now);
+		acct_close(a, now, V2_RTT_RUNQ);
+	}
 	return 0;
 }
 
@@ -389,6 +447,17 @@ int BPF_KPROBE(rtt_gc_call_end)
 	return emit_window(pid_tgid, start, V2_RTT_GC_CYCLE);
 }
 
+/* Go broker, optional (costs a uprobe hit per park): where a serving goroutine parks. */
+SEC("uprobe")
+int BPF_KPROBE(rtt_gopark)
+{
+	struct rtt_task *a = bpf_task_storage_get(&acct, bpf_get_current_task_btf(), NULL, 0);
+
+	if (a && a->serving)
+		a->park_stack = bpf_get_stackid(ctx, &rtt_stacks, BPF_F_USER_STACK);
+	return 0;
+}
+
 /* ---- sockets ------------------------------------------------------------- */
 
 /* fd of the current task -> its AF_UNIX struct sock (0: not one). */
@@ -449,6 +518,9 @@ static __always_inline void emit(struct rtt_task *a, __u64 id, __u32 stage, __u6
 	r->stage = stage;
 	r->ret = ret;
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	r->blocked_ns = a->best_ns;
+	r->blocked_stack = a->best_stack;
+	r->blocked_comp = a->best_comp;
 	bpf_ringbuf_submit(r, 0);
 	v2_count(V2_C_SAMPLED);
 	v2_count(C_STAGE(stage & 3));
@@ -560,6 +632,12 @@ static __always_inline int sys_exit(struct trace_event_raw_sys_exit *ctx, __u32 
 			goto out;
 		}
 		p->stage = ST_SERVING;
+		a->serving = p->id;
+		a->blk_ts = 0;
+		a->best_ns = 0;
+		a->best_stack = -1;
+		a->best_comp = 0;
+		a->park_stack = -1;
 		emit(a, p->id, V2_RTT_BROKER_RECV, now, ret);
 	} else if (kind == K_WRITE && p->stage == ST_SERVING) {
 		id = p->id;
@@ -573,6 +651,7 @@ static __always_inline int sys_exit(struct trace_event_raw_sys_exit *ctx, __u32 
 		bpf_map_delete_elem(&pendings, &sk);
 		bpf_map_update_elem(&pendings, &peer, &np, BPF_ANY);
 		emit(a, id, V2_RTT_BROKER_REPLY, now, ret);
+		a->serving = 0;
 	} else if (kind == K_READ && p->stage == ST_REPLY) {
 		if (p->ahead > 0) {
 			p->ahead--;

@@ -34,7 +34,7 @@ enum v2_rtt_stage {
 #define V2_RTT_ROLE_BROKER 1
 #define V2_RTT_ROLE_CLIENT 2
 
-/* One ring-buffer record of the rtt family: 144 bytes. */
+/* One ring-buffer record of the rtt family: 160 bytes. */
 struct v2_rtt_rec {
 	__u64 id;		/*   0 round trip id (same in its 4 records) */
 	__u64 ts_enter;		/*   8 syscall entry (CLOCK_MONOTONIC ns) */
@@ -48,6 +48,9 @@ struct v2_rtt_rec {
 	__u32 stage;		/* 120 enum v2_rtt_stage */
 	__s32 ret;		/* 124 syscall return value */
 	char comm[16];		/* 128 */
+	__u64 blocked_ns;	/* 144 BROKER_REPLY: the longest block while serving (ns) */
+	__s32 blocked_stack;	/* 152 its user stack id in map rtt_stacks (< 0: none) */
+	__u32 blocked_comp;	/* 156 its enum v2_rtt_comp */
 };
 
 #endif /* V2_RTT_BPF_H */

@@ -47,13 +47,14 @@ export async function readBreakdowns(dsn: string, o: { comm?: string; pid?: numb
       o.pid !== undefined ? `broker_pid = ${o.pid}` : '',
     ].filter(Boolean).join(' AND ');
     const rows = await store.queryRows<Record<string, unknown>>(
-      `SELECT toString(toUnixTimestamp64Nano(ts)) AS ts_ns, client_pid, client_tid, client_comm, broker_pid, broker_tid, broker_comm, total_ns, ${COMPONENTS.join(', ')}
+      `SELECT toString(toUnixTimestamp64Nano(ts)) AS ts_ns, client_pid, client_tid, client_comm, broker_pid, broker_tid, broker_comm, total_ns, ${COMPONENTS.join(', ')}, blocked_comp, blocked_ns, blocked_stack
        FROM v2e.rtt_breakdown WHERE ${where} ORDER BY ts_ns LIMIT ${o.limit ?? 1_000_000}`,
     );
     return rows.map((r) => ({
       ts: String(r.ts_ns), client_pid: num(r.client_pid), client_tid: num(r.client_tid), client_comm: String(r.client_comm),
       broker_pid: num(r.broker_pid), broker_tid: num(r.broker_tid), broker_comm: String(r.broker_comm), total_ns: num(r.total_ns),
       ...Object.fromEntries(COMPONENTS.map((c) => [c, num(r[c])])),
+      blocked_comp: String(r.blocked_comp ?? ''), blocked_ns: num(r.blocked_ns), blocked_stack: String(r.blocked_stack ?? ''),
     }) as Breakdown);
   } finally {
     await store.close();

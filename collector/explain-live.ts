@@ -14,6 +14,7 @@ import { COMMON_COUNTERS, MAX_COUNTERS, PROBES } from '../schema/event.js';
 import { encodeConfig } from './collector.js';
 import { monoToWallOffset } from './decode.js';
 import { decodeRtt, RttJoiner, type Breakdown } from './explain.js';
+import { BlockedStacks } from './explain-stacks.js';
 import { planSpecs, type ResolvedTarget } from './go-attach.js';
 import { openGoBinary, processBinary } from './go-binary.js';
 import { ATTACH, type AttachPlan } from './probes.js';
@@ -31,6 +32,8 @@ export interface LiveOptions {
   onTrip?: (b: Breakdown) => void;
   /** called once attached */
   onStart?: () => void;
+  /** Go brokers: a uprobe on runtime.gopark gives a parked goroutine's own stack for blocked trips (default true; costs a uprobe hit per park) */
+  goStacks?: boolean;
 }
 
 export interface LiveResult {
@@ -71,11 +74,11 @@ function u32(n: number): Buffer {
 }
 
 /**
- * The plan's Go uprobes (GC windows) on one broker, each where the binary has
+ * The plan's Go uprobes (GC windows, goroutine parks) on one broker, each where the binary has
  * its symbol (runtime.GC is absent from programs that never call it).
  * Returns how many attached; 0 for a non-Go program (no GC attribution).
  */
-async function attachGcWindows(probe: Probe, pid: number, plan: AttachPlan): Promise<number> {
+async function attachGoUprobes(probe: Probe, pid: number, plan: AttachPlan, skip: Set<string>): Promise<number> {
   let target: ResolvedTarget;
   try {
     const binary = processBinary(pid);
@@ -83,7 +86,7 @@ async function attachGcWindows(probe: Probe, pid: number, plan: AttachPlan): Pro
   } catch {
     return 0; // not a Go program (or too old)
   }
-  const specs = (plan.uprobes ?? []).flatMap((u) => {
+  const specs = (plan.uprobes ?? []).filter((u) => !skip.has(u.program)).flatMap((u) => {
     try {
       return planSpecs({ ...plan, uprobes: [u] }, [target]);
     } catch {
@@ -96,9 +99,12 @@ async function attachGcWindows(probe: Probe, pid: number, plan: AttachPlan): Pro
 export async function runExplainLive(o: LiveOptions): Promise<LiveResult> {
   ensureTracefs();
   const plan = ATTACH.rtt.plans[0];
-  const autoload = Object.fromEntries(plan.programs.map((p) => [p, true]));
+  const want: Record<string, boolean> = { goStacks: o.goStacks !== false };
+  const skip = new Set(Object.entries(plan.optIn ?? {}).flatMap(([flag, progs]) => (want[flag] ? [] : progs)));
+  const autoload = Object.fromEntries(plan.programs.map((p) => [p, !skip.has(p)]));
   const probe = await loadNative().open('rtt', { autoload, ringBytes: 1 << 22 });
-  const joiner = new RttJoiner(monoToWallOffset());
+  const stacks = new BlockedStacks(probe);
+  const joiner = new RttJoiner(monoToWallOffset(), undefined, stacks.resolve);
   const trips: Breakdown[] = [];
   const brokers = new Set<number>();
   let timer: NodeJS.Timeout | undefined;
@@ -109,7 +115,7 @@ export async function runExplainLive(o: LiveOptions): Promise<LiveResult> {
         if (brokers.has(pid)) continue;
         brokers.add(pid);
         probe.updateMap('procs', u32(pid), u32(1));
-        await attachGcWindows(probe, pid, plan);
+        await attachGoUprobes(probe, pid, plan, skip);
       }
     };
     await scan();
@@ -117,6 +123,7 @@ export async function runExplainLive(o: LiveOptions): Promise<LiveResult> {
     const res = (await probe.attach()).filter((r) => !r.ok && !(plan.uprobes ?? []).some((u) => u.program === r.program));
     if (res.length) throw new KernelError('ATTACH', res.map((r) => r.error).join('; '));
     probe.startPolling((batch) => {
+      stacks.refresh();
       joiner.add(decodeRtt(batch));
       for (const b of joiner.take()) {
         trips.push(b);

@@ -16,7 +16,7 @@
  * `unattributed`, never spread over the others.
  */
 
-export const REC_SIZE = 144;
+export const REC_SIZE = 160;
 export const NCOMP = 8;
 export const COMP_NAMES = ['oncpu', 'runq', 'futex', 'lock', 'io', 'pagefault', 'gc', 'other'] as const;
 export const STAGE = { clientSend: 0, brokerRecv: 1, brokerReply: 2, clientRecv: 3, stw: 4, gcCycle: 5, gcOpen: 6 } as const;
@@ -34,6 +34,10 @@ export interface RttRecord {
   stage: number;
   ret: number;
   comm: string;
+  /** BROKER_REPLY: the longest block while serving, its user stack id (< 0: none) and component index */
+  blockedNs: number;
+  blockedStack: number;
+  blockedComp: number;
 }
 
 const U32 = 0x1_0000_0000;
@@ -59,6 +63,9 @@ export function decodeRtt(buf: Buffer): RttRecord[] {
       stage: buf.readUInt32LE(o + 120),
       ret: buf.readInt32LE(o + 124),
       comm: buf.toString('latin1', o + 128, end),
+      blockedNs: u64(buf, o + 144),
+      blockedStack: buf.readInt32LE(o + 152),
+      blockedComp: buf.readUInt32LE(o + 156),
     });
   }
   return out;
@@ -100,7 +107,14 @@ export type Breakdown = {
   broker_tid: number;
   broker_comm: string;
   total_ns: number;
+  /** the broker thread's longest block while serving: component ('' none), ns, user stack (root first, ';'-joined; '' unknown) */
+  blocked_comp: string;
+  blocked_ns: number;
+  blocked_stack: string;
 } & Record<Component, number>;
+
+/** Resolves a blocked stack id of a broker process to its frames (root first), or undefined when gone. */
+export type StackResolver = (pid: number, stackId: number) => string[] | undefined;
 
 const overlap = (a0: number, a1: number, b0: number, b1: number) => Math.max(0, Math.min(a1, b1) - Math.max(a0, b0));
 
@@ -115,7 +129,7 @@ export class RttJoiner {
   private readonly gcOpen = new Map<number, number[]>();
   private readonly done: Breakdown[] = [];
   incomplete = 0;
-  constructor(private readonly monoToWall: bigint, private readonly maxAgeNs = 5e9) {}
+  constructor(private readonly monoToWall: bigint, private readonly maxAgeNs = 5e9, private readonly resolveStack?: StackResolver) {}
 
   add(recs: RttRecord[]): void {
     let newest = 0;
@@ -215,6 +229,9 @@ export class RttJoiner {
     const r0 = b2.tsExit, r1 = c3.tsExit;
     const clientRunq = c3.runTs >= c3.wakeTs ? overlap(c3.wakeTs, c3.runTs, r0, r1) : 0;
     const reply = r1 - r0 - clientRunq;
+    // where the broker thread blocked longest (only when the reply left from the recv's thread)
+    const blocked = b1.tid === b2.tid && b2.blockedNs > 0 ? b2 : undefined;
+    const frames = blocked && blocked.blockedStack >= 0 ? this.resolveStack?.(b1.pid, blocked.blockedStack) : undefined;
     return {
       ts: (BigInt(c0.tsEnter) + this.monoToWall).toString(),
       client_pid: c0.pid, client_tid: c0.tid, client_comm: c0.comm,
@@ -223,6 +240,9 @@ export class RttJoiner {
       send_ns: send, queue_ns: queue, pickup_runq_ns: pickupRunq, pickup_gc_ns: pickupGc,
       oncpu_ns: comp[0], runq_ns: comp[1], futex_ns: comp[2], lock_ns: comp[3], io_ns: comp[4], pagefault_ns: comp[5], gc_ns: comp[6], other_ns: comp[7],
       reply_ns: reply, client_runq_ns: clientRunq, unattributed_ns: unattributed,
+      blocked_comp: blocked ? COMP_NAMES[blocked.blockedComp] ?? '' : '',
+      blocked_ns: blocked?.blockedNs ?? 0,
+      blocked_stack: frames?.join(';') ?? '',
     };
   }
 }
@@ -269,6 +289,22 @@ const SHORT: Record<Component, string> = {
   lock_ns: 'b.lock', io_ns: 'b.io', pagefault_ns: 'b.pgflt', gc_ns: 'b.gc', other_ns: 'b.other', reply_ns: 'reply', client_runq_ns: 'c.runq', unattributed_ns: 'unattr',
 };
 
+/** The leaf-most frames of a blocked stack, skipping the runtime's and syscall wrappers' own (where user code blocked). */
+export function topFrames(stack: string, n = 3): string {
+  const frames = stack.split(';').filter(Boolean);
+  const user = frames.filter((f) => !/^(runtime\.|runtime\/internal|internal\/|syscall\.|\[unknown\])/.test(f));
+  const pick = (user.length ? user : frames).slice(-n);
+  return pick.reverse().join(' ← ');
+}
+
+/** Where each of the slowest trips' broker thread blocked longest (blocked categories only). */
+function blockedLines(trips: Breakdown[], format: 'table' | 'md'): string[] {
+  const lines = trips
+    .filter((b) => b.blocked_comp && b.blocked_comp !== 'runq')
+    .map((b) => `${format === 'md' ? '- ' : '  '}${b.broker_comm}/${b.broker_tid} ${us(b.total_ns)} µs: longest block ${b.blocked_comp} ${us(b.blocked_ns)} µs at ${b.blocked_stack ? topFrames(b.blocked_stack) : '[stack not captured]'}`);
+  return lines.length ? ['where the slowest blocked (leaf first):', ...lines, ''] : [];
+}
+
 /** Human output: table (fixed columns, µs) or markdown. */
 export function formatReport(r: ExplainReport, format: 'table' | 'md', what: string): string {
   if (r.trips === 0) return `explain ${what}: no sampled round trips in the window (does it talk over a Unix socket? is the window right?)\n`;
@@ -290,6 +326,7 @@ export function formatReport(r: ExplainReport, format: 'table' | 'md', what: str
     `slowest ${r.slowest.length}:`,
     render(['broker←client', 'time', 'total', ...COMPONENTS.map((c) => SHORT[c])], trips),
     '',
+    ...blockedLines(r.slowest, format),
     'components:',
     legend,
     '',

@@ -289,7 +289,7 @@ export const ATTACH: Record<ProbeName, FamilyAttach> = {
           'rtt_switch', 'rtt_wakeup', 'rtt_wakeup_new', 'rtt_lock_begin', 'rtt_lock_end',
           ...['futex', 'fsync', 'fdatasync'].flatMap((n) => [`rtt_${n}_enter`, `rtt_${n}_exit`]), 'rtt_sfr_enter', 'rtt_sfr_exit',
           ...['write', 'read', 'sendmsg', 'recvmsg', 'sendto', 'recvfrom'].flatMap((n) => [`rtt_enter_${n}`, `rtt_exit_${n}`]),
-          'rtt_stw_start', 'rtt_stw_end', 'rtt_gc_call', 'rtt_gc_call_end',
+          'rtt_stw_start', 'rtt_stw_end', 'rtt_gc_call', 'rtt_gc_call_end', 'rtt_gopark',
         ],
         tracepoints: ['sched/sched_switch', 'sched/sched_wakeup', 'lock/contention_begin', ...sys(['futex', 'fsync', 'fdatasync', 'sync_file_range', 'write', 'read', 'sendmsg', 'recvmsg', 'sendto', 'recvfrom'])],
         needsBtf: true,
@@ -300,7 +300,11 @@ export const ATTACH: Record<ProbeName, FamilyAttach> = {
           // optional (absent when the program never calls runtime.GC)
           { program: 'rtt_gc_call', symbols: ['runtime.GC'] },
           { program: 'rtt_gc_call_end', symbols: ['runtime.GC'], at: 'after-call', callers: '.' },
+          // opt-in (a uprobe hit per goroutine park): the parked goroutine's own stack for blocked trips
+          { program: 'rtt_gopark', symbols: ['runtime.gopark'] },
         ],
+        // a uprobe hit per goroutine park in the broker: the parked goroutine's own stack for blocked trips
+        optIn: { goStacks: ['rtt_gopark'] },
       },
     ],
   },

@@ -61,7 +61,7 @@ function u64(b: Buffer, o: number): number {
   return b.readUInt32LE(o + 4) * 0x1_0000_0000 + b.readUInt32LE(o);
 }
 
-function stackTraces(m: MapDump): Map<number, bigint[]> {
+export function stackTraces(m: MapDump): Map<number, bigint[]> {
   const out = new Map<number, bigint[]>();
   for (let i = 0; i < m.count; i++) {
     const id = m.keys.readUInt32LE(i * m.keySize);

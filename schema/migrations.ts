@@ -20,7 +20,7 @@ import { baseStatements, columnSql, onCluster, storageTable, type DdlContext, ty
 import { rollupStatements, rollupTables } from './rollups.js';
 import { alertStatements, watermarkStatements } from './alert-tables.js';
 import { ingestStatements } from './ingest-tables.js';
-import { rttStatements } from './rtt-tables.js';
+import { rttBlockedStatements, rttStatements } from './rtt-tables.js';
 import { stackStatements } from './stack-tables.js';
 import type { Store } from '../store/types.js';
 import { StoreError } from '../store/errors.js';
@@ -39,6 +39,7 @@ const MIGRATIONS: Migration[] = [
   { version: 5, name: 'ingest_ledger, ingest_errors (Kafka ingester)', statements: ingestStatements },
   { version: 6, name: 'rtt_breakdown (v2probe explain)', statements: rttStatements },
   { version: 7, name: 'stacks (sampled stacks for flame graphs)', statements: stackStatements },
+  { version: 8, name: 'rtt_breakdown blocked_comp/blocked_ns/blocked_stack', statements: rttBlockedStatements },
 ];
 
 // versions are 1, 2, 3, ... in order, each once: a clash (two branches taking the same number) fails at load

@@ -4,9 +4,11 @@
 // every breakdown's components must add up to its total (within 2 %). With no
 // cause injected, the cause components (futex, lock, io, gc, unattributed)
 // stay under 5 % of a round trip; with a cause injected, no other cause
-// component takes more than 10 % of the added latency.
+// component takes more than 10 % of the added latency. For the blocking causes
+// (futex, io) the slowest trips carry the stack the broker blocked at, and it
+// names the fixture's own frames.
 import { afterAll, describe, expect, it } from 'vitest';
-import { COMPONENTS, componentSum, type Breakdown, type Component } from '../../collector/explain.js';
+import { COMPONENTS, componentSum, topFrames, type Breakdown, type Component } from '../../collector/explain.js';
 import { isRoot } from '../helpers/probes.js';
 import { scenario, type Scenario } from './rtt-helpers.js';
 
@@ -34,6 +36,11 @@ describe.skipIf(!isRoot)('explain ground truth (rttpair)', () => {
     for (const c of CAUSE_COMPONENTS) expect(mean(base.live.trips, (b) => b[c]), c).toBeLessThanOrEqual(0.05 * total);
   }, 60_000);
 
+  // where the broker thread blocked longest, for the blocked causes: component and the frames its stack must hold
+  const BLOCKED: Record<string, [string, RegExp]> = {
+    futex: ['futex', /main\.lockedSection;.*sync\.\(\*Mutex\)\.lock/],
+    io: ['io', /main\.handle;os\.\(\*File\)\.Sync;/],
+  };
   const causes: Array<[string, number, Component[], Record<string, unknown>?]> = [
     ['oncpu', 2, ['oncpu_ns']],
     ['futex', 2, ['futex_ns']],
@@ -54,6 +61,14 @@ describe.skipIf(!isRoot)('explain ground truth (rttpair)', () => {
       for (const b of t) expect(Math.abs(componentSum(b) - b.total_ns)).toBeLessThanOrEqual(0.02 * b.total_ns);
       expect(added).toBeGreaterThan(0);
       expect(got / added).toBeGreaterThanOrEqual(0.7);
+      const blocked = BLOCKED[cause];
+      if (blocked) {
+        // the slowest half of the trips blocked in the cause, at the fixture's own frames (the right stack)
+        const slow = [...t].sort((a, b) => b.total_ns - a.total_ns).slice(0, Math.ceil(t.length / 2));
+        const right = slow.filter((b) => b.blocked_comp === blocked[0] && blocked[1].test(b.blocked_stack));
+        report.push(`   blocked stacks: ${right.length}/${slow.length} of the slowest half at ${blocked[1].source}; e.g. ${topFrames(slow[0].blocked_stack)}`);
+        expect(right.length / slow.length).toBeGreaterThanOrEqual(0.8);
+      }
       for (const c of CAUSE_COMPONENTS.filter((x) => !right.includes(x))) {
         const other = mean(t, (b) => b[c]) - mean(base.live.trips, (b) => b[c]);
         expect(other / added, `${c} under cause ${cause}`).toBeLessThanOrEqual(0.1);

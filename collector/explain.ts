@@ -43,29 +43,36 @@ export interface RttRecord {
 const U32 = 0x1_0000_0000;
 const u64 = (b: Buffer, o: number) => b.readUInt32LE(o + 4) * U32 + b.readUInt32LE(o);
 
+/** Offsets of struct v2_rtt_rec's fields (bpf/rtt.bpf.h; test/schema/rtt-layout.test.ts compiles the header and compares). */
+export const RTT_OFFSETS = {
+  id: 0, ts_enter: 8, ts_exit: 16, cum: 24, wake_ts: 88, run_ts: 96, sk: 104, pid: 112, tid: 116, stage: 120, ret: 124, comm: 128,
+  blocked_ns: 144, blocked_stack: 152, blocked_comp: 156,
+} as const;
+
 export function decodeRtt(buf: Buffer): RttRecord[] {
   const out: RttRecord[] = [];
+  const F = RTT_OFFSETS;
   for (let o = 0; o + REC_SIZE <= buf.length; o += REC_SIZE) {
     const cum: number[] = [];
-    for (let i = 0; i < NCOMP; i++) cum.push(u64(buf, o + 24 + 8 * i));
-    let end = o + 128;
-    while (end < o + 144 && buf[end] !== 0) end++;
+    for (let i = 0; i < NCOMP; i++) cum.push(u64(buf, o + F.cum + 8 * i));
+    let end = o + F.comm;
+    while (end < o + F.comm + 16 && buf[end] !== 0) end++;
     out.push({
-      id: buf.readBigUInt64LE(o),
-      tsEnter: u64(buf, o + 8),
-      tsExit: u64(buf, o + 16),
+      id: buf.readBigUInt64LE(o + F.id),
+      tsEnter: u64(buf, o + F.ts_enter),
+      tsExit: u64(buf, o + F.ts_exit),
       cum,
-      wakeTs: u64(buf, o + 88),
-      runTs: u64(buf, o + 96),
-      sk: buf.readBigUInt64LE(o + 104),
-      pid: buf.readUInt32LE(o + 112),
-      tid: buf.readUInt32LE(o + 116),
-      stage: buf.readUInt32LE(o + 120),
-      ret: buf.readInt32LE(o + 124),
-      comm: buf.toString('latin1', o + 128, end),
-      blockedNs: u64(buf, o + 144),
-      blockedStack: buf.readInt32LE(o + 152),
-      blockedComp: buf.readUInt32LE(o + 156),
+      wakeTs: u64(buf, o + F.wake_ts),
+      runTs: u64(buf, o + F.run_ts),
+      sk: buf.readBigUInt64LE(o + F.sk),
+      pid: buf.readUInt32LE(o + F.pid),
+      tid: buf.readUInt32LE(o + F.tid),
+      stage: buf.readUInt32LE(o + F.stage),
+      ret: buf.readInt32LE(o + F.ret),
+      comm: buf.toString('latin1', o + F.comm, end),
+      blockedNs: u64(buf, o + F.blocked_ns),
+      blockedStack: buf.readInt32LE(o + F.blocked_stack),
+      blockedComp: buf.readUInt32LE(o + F.blocked_comp),
     });
   }
   return out;

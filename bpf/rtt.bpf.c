@@ -11,8 +11,11 @@
  *    switched in; at switch-out the thread's off-CPU time is classified by why
  *    it left: preempted/runnable -> runq, process in a Go stop-the-world -> gc,
  *    inside lock:contention_begin..end -> lock, inside futex() -> futex,
- *    inside fsync/fdatasync/sync_file_range (on or off CPU) or
- *    TASK_UNINTERRUPTIBLE -> io,
+ *    inside fsync/fdatasync/sync_file_range (on or off CPU) -> io,
+ *    still inside a user page fault (exceptions:page_fault_user, and the
+ *    task's saved user registers still at the faulting ip) -> pagefault (the
+ *    fault's blocked time, e.g. a major fault reading the page or waiting for
+ *    userfaultfd; its on-CPU part stays oncpu), other TASK_UNINTERRUPTIBLE -> io,
  *    else other; a wakeup ends that interval and starts a runq one. Cost per
  *    switch of an untracked thread: two task-storage lookups.
  *
@@ -60,6 +63,7 @@
 #define F_FUTEX 1
 #define F_IO 2
 #define F_LOCK 4
+#define F_PGFAULT 8	/* a user page fault at pf_ip was taken (it may have returned since) */
 
 #define K_WRITE 1
 #define K_READ 2
@@ -99,6 +103,7 @@ struct rtt_task {
 	 * "runtime.stoplockedm"); -1: none since the last block */
 	__s32 park_stack;
 	__u32 pad2;
+	__u64 pf_ip;		/* user ip of the last page fault (F_PGFAULT) */
 };
 
 struct pending {
@@ -204,6 +209,22 @@ static __always_inline void block_end(struct rtt_task *a, __u64 now)
 	a->blk_ts = 0;
 }
 
+/*
+ * Is the task still inside its last user page fault? Its user registers
+ * (saved at kernel entry) still show the faulting instruction then; once the
+ * fault has returned, any later kernel entry (syscall, interrupt, the next
+ * fault) saved other registers. A fault ended is forgotten.
+ */
+static __always_inline bool in_fault(struct task_struct *t, struct rtt_task *a)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(t);
+
+	if (regs && regs->ip == a->pf_ip)
+		return true;
+	a->flags &= ~F_PGFAULT;
+	return false;
+}
+
 /* ---- per-thread accounting --------------------------------------------- */
 
 SEC("tp_btf/sched_switch")
@@ -227,7 +248,11 @@ int BPF_PROG(rtt_switch, bool preempt, struct task_struct *prev, struct task_str
 			comp = V2_RTT_LOCK;
 		else if (a->flags & F_FUTEX)
 			comp = V2_RTT_FUTEX;
-		else if ((a->flags & F_IO) || (state & V2_TASK_UNINTERRUPTIBLE))
+		else if (a->flags & F_IO)
+			comp = V2_RTT_IO;
+		else if ((a->flags & F_PGFAULT) && in_fault(prev, a))
+			comp = V2_RTT_PAGEFAULT;
+		else if (state & V2_TASK_UNINTERRUPTIBLE)
 			comp = V2_RTT_IO;
 		else
 			comp = V2_RTT_OTHER;
@@ -322,6 +347,18 @@ SEC("tracepoint/syscalls/sys_enter_sync_file_range")
 int rtt_sfr_enter(void *ctx) { return set_io(true); }
 SEC("tracepoint/syscalls/sys_exit_sync_file_range")
 int rtt_sfr_exit(void *ctx) { return set_io(false); }
+
+SEC("tracepoint/exceptions/page_fault_user")
+int rtt_pgfault(struct trace_event_raw_exceptions *ctx)
+{
+	struct rtt_task *a = bpf_task_storage_get(&acct, bpf_get_current_task_btf(), NULL, 0);
+
+	if (a) {
+		a->flags |= F_PGFAULT;
+		a->pf_ip = ctx->ip;
+	}
+	return 0;
+}
 
 SEC("tp_btf/contention_begin")
 int BPF_PROG(rtt_lock_begin, void *lock, unsigned int flags) { return set_flag(F_LOCK, true); }

@@ -12,8 +12,8 @@ enum v2_rtt_comp {
 	V2_RTT_RUNQ = 1,	/* runnable, waiting for a CPU (woken or preempted) */
 	V2_RTT_FUTEX = 2,	/* blocked inside futex() (user locks; Go: parked M) */
 	V2_RTT_LOCK = 3,	/* blocked between lock:contention_begin/end */
-	V2_RTT_IO = 4,		/* blocked in fsync/fdatasync/sync_file_range or in D state */
-	V2_RTT_PAGEFAULT = 5,	/* reserved: not measured (no page-fault end event) */
+	V2_RTT_IO = 4,		/* blocked in fsync/fdatasync/sync_file_range or in D state (not a fault) */
+	V2_RTT_PAGEFAULT = 5,	/* blocked (D state) inside a user page fault */
 	V2_RTT_GC = 6,		/* blocked while its Go process is stopped by a STW */
 	V2_RTT_OTHER = 7,	/* any other sleep (socket waits, epoll, nanosleep) */
 	V2_RTT_NCOMP = 8,

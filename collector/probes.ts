@@ -284,14 +284,14 @@ export const ATTACH: Record<ProbeName, FamilyAttach> = {
     object: 'rtt',
     plans: [
       {
-        label: 'tp_btf sched_switch/wakeup, lock contention; tracepoint syscalls read/write/sendmsg/recvmsg/sendto/recvfrom, futex, fsync/fdatasync/sync_file_range; uprobes runtime.{stop,start}TheWorldWithSema, runtime.GC',
+        label: 'tp_btf sched_switch/wakeup, lock contention; tracepoint exceptions:page_fault_user, syscalls read/write/sendmsg/recvmsg/sendto/recvfrom, futex, fsync/fdatasync/sync_file_range; uprobes runtime.{stop,start}TheWorldWithSema, runtime.GC',
         programs: [
-          'rtt_switch', 'rtt_wakeup', 'rtt_wakeup_new', 'rtt_lock_begin', 'rtt_lock_end',
+          'rtt_switch', 'rtt_wakeup', 'rtt_wakeup_new', 'rtt_lock_begin', 'rtt_lock_end', 'rtt_pgfault',
           ...['futex', 'fsync', 'fdatasync'].flatMap((n) => [`rtt_${n}_enter`, `rtt_${n}_exit`]), 'rtt_sfr_enter', 'rtt_sfr_exit',
           ...['write', 'read', 'sendmsg', 'recvmsg', 'sendto', 'recvfrom'].flatMap((n) => [`rtt_enter_${n}`, `rtt_exit_${n}`]),
           'rtt_stw_start', 'rtt_stw_end', 'rtt_gc_call', 'rtt_gc_call_end', 'rtt_gopark',
         ],
-        tracepoints: ['sched/sched_switch', 'sched/sched_wakeup', 'lock/contention_begin', ...sys(['futex', 'fsync', 'fdatasync', 'sync_file_range', 'write', 'read', 'sendmsg', 'recvmsg', 'sendto', 'recvfrom'])],
+        tracepoints: ['sched/sched_switch', 'sched/sched_wakeup', 'lock/contention_begin', 'exceptions/page_fault_user', ...sys(['futex', 'fsync', 'fdatasync', 'sync_file_range', 'write', 'read', 'sendmsg', 'recvmsg', 'sendto', 'recvfrom'])],
         needsBtf: true,
         kind: 'tp_btf',
         uprobes: [

@@ -5,7 +5,7 @@
 // cause injected, the cause components (futex, lock, io, gc, unattributed)
 // stay under 5 % of a round trip; with a cause injected, no other cause
 // component takes more than 10 % of the added latency. For the blocking causes
-// (futex, io) the slowest trips carry the stack the broker blocked at, and it
+// (futex, io, pagefault) the slowest trips carry the stack the broker blocked at, and it
 // names the fixture's own frames.
 import { afterAll, describe, expect, it } from 'vitest';
 import { COMPONENTS, componentSum, topFrames, type Breakdown, type Component } from '../../collector/explain.js';
@@ -40,11 +40,13 @@ describe.skipIf(!isRoot)('explain ground truth (rttpair)', () => {
   const BLOCKED: Record<string, [string, RegExp]> = {
     futex: ['futex', /main\.lockedSection;.*sync\.\(\*Mutex\)\.lock/],
     io: ['io', /main\.handle;os\.\(\*File\)\.Sync;/],
+    pagefault: ['pagefault', /main\.handle;main\.touchFaulting$/],
   };
   const causes: Array<[string, number, Component[], Record<string, unknown>?]> = [
     ['oncpu', 2, ['oncpu_ns']],
     ['futex', 2, ['futex_ns']],
     ['io', 0, ['io_ns']],
+    ['pagefault', 0, ['pagefault_ns']],
     ['runq', 0, ['runq_ns', 'pickup_runq_ns']],
     // one P: a forced GC's mark workers and its sweep hold it while the request waits
     ['gc', 2, ['gc_ns', 'pickup_gc_ns'], { env: { GOMAXPROCS: '1' } }],

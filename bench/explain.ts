@@ -37,20 +37,25 @@ async function main() {
     const client = join(FX, 'v2client');
     await run(client, ['client', sock, '2000', '0']); // warm-up
     const off1 = await run(client, ['client', sock, String(n), '0']);
-    const ac = new AbortController();
-    let started!: () => void;
-    const st = new Promise<void>((r) => (started = r));
-    const live = runExplainLive({ comm: 'v2broker', durationMs: 600_000, sampleEvery: sample, signal: ac.signal, onStart: () => started() });
-    await st;
-    const on = await run(client, ['client', sock, String(n), '0']);
-    ac.abort();
-    const r = await live;
+    const withExplain = async (goStacks: boolean) => {
+      const ac = new AbortController();
+      let started!: () => void;
+      const st = new Promise<void>((r) => (started = r));
+      const live = runExplainLive({ comm: 'v2broker', durationMs: 600_000, sampleEvery: sample, goStacks, signal: ac.signal, onStart: () => started() });
+      await st;
+      const res = await run(client, ['client', sock, String(n), '0']);
+      ac.abort();
+      return { res, r: await live };
+    };
+    const plain = await withExplain(false);
+    const { res: on, r } = await withExplain(true);
     const off2 = await run(client, ['client', sock, String(n), '0']);
     const f = (x: Record<string, number>) => `${Math.round(x.rps)} rt/s, p50 ${(x.p50_ns / 1e3).toFixed(1)} µs, p99 ${(x.p99_ns / 1e3).toFixed(1)} µs`;
     console.log(`rttpair ${n} round trips, explain sampling 1:${sample}`);
-    console.log(`  without v2probe (before): ${f(off1)}`);
-    console.log(`  with explain accounting:  ${f(on)}  (${r.trips.length} breakdowns)`);
-    console.log(`  without v2probe (after):  ${f(off2)}`);
+    console.log(`  without v2probe (before):          ${f(off1)}`);
+    console.log(`  with explain, no goroutine stacks: ${f(plain.res)}  (${plain.r.trips.length} breakdowns)`);
+    console.log(`  with explain (default: + runtime.gopark uprobe for blocked stacks): ${f(on)}  (${r.trips.length} breakdowns)`);
+    console.log(`  without v2probe (after):           ${f(off2)}`);
     console.log('  per-hook cost (bpf_stats, whole host during the run):');
     for (const p of r.programStats.filter((x) => x.runCnt > 0).sort((a, b) => b.runTimeNs - a.runTimeNs)) {
       console.log(`    ${p.name.padEnd(22)} ${String(p.runCnt).padStart(9)} runs  ${(p.runTimeNs / p.runCnt).toFixed(0).padStart(5)} ns/run  ${(p.runTimeNs / 1e6).toFixed(1)} ms total`);

@@ -146,6 +146,20 @@ static __always_inline void v2_count(__u32 idx)
 	v2_count_add(idx, 1);
 }
 
+/* The value of key in a hash map, inserted as *zero when missing (map full: counted, NULL). */
+static __always_inline void *v2_map_get_or_init(void *map, const void *key, const void *zero)
+{
+	void *v = bpf_map_lookup_elem(map, key);
+
+	if (v)
+		return v;
+	bpf_map_update_elem(map, key, zero, BPF_NOEXIST);
+	v = bpf_map_lookup_elem(map, key);
+	if (!v)
+		v2_count(V2_C_LOST_MAPFULL);
+	return v;
+}
+
 /* Histogram h (0..V2_MAX_HISTS-1) of value (ns): one more in its log2 slot. */
 static __always_inline void v2_hist(__u32 h, __u64 value)
 {

@@ -42,15 +42,8 @@ struct {
 static __always_inline struct v2_go_gc_proc *proc_state(__u32 tgid)
 {
 	static const struct v2_go_gc_proc zero;
-	struct v2_go_gc_proc *s = bpf_map_lookup_elem(&gc_procs, &tgid);
 
-	if (s)
-		return s;
-	bpf_map_update_elem(&gc_procs, &tgid, &zero, BPF_NOEXIST);
-	s = bpf_map_lookup_elem(&gc_procs, &tgid);
-	if (!s)
-		v2_count(V2_C_LOST_MAPFULL);
-	return s;
+	return v2_map_get_or_init(&gc_procs, &tgid, &zero);
 }
 
 SEC("uprobe")

@@ -40,15 +40,8 @@ struct {
 static __always_inline struct v2_go_sched_proc *proc_state(__u32 tgid)
 {
 	static const struct v2_go_sched_proc zero;
-	struct v2_go_sched_proc *s = bpf_map_lookup_elem(&goroutines, &tgid);
 
-	if (s)
-		return s;
-	bpf_map_update_elem(&goroutines, &tgid, &zero, BPF_NOEXIST);
-	s = bpf_map_lookup_elem(&goroutines, &tgid);
-	if (!s)
-		v2_count(V2_C_LOST_MAPFULL);
-	return s;
+	return v2_map_get_or_init(&goroutines, &tgid, &zero);
 }
 
 SEC("uprobe")

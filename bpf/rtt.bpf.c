@@ -52,7 +52,8 @@
 #include "common.bpf.h"
 #include "rtt.bpf.h"
 #include "go_runtime.h"
-#include "profile.h"
+#define V2_STACK_TRACE_MAP_ONLY
+#include "stacks.bpf.h"
 
 #define V2_AF_UNIX 1
 #define V2_S_IFMT 00170000
@@ -153,12 +154,7 @@ struct {
 
 /* user stacks where serving broker threads blocked (ids in v2_rtt_rec.blocked_stack;
  * userspace deletes an id once it has read it) */
-struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, V2_STACK_DEPTH * sizeof(__u64));
-	__uint(max_entries, 4096);
-} rtt_stacks SEC(".maps");
+V2_STACK_TRACE_MAP(rtt_stacks, 4096);
 
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 
@@ -370,15 +366,8 @@ int BPF_PROG(rtt_lock_end, void *lock, int ret) { return set_flag(F_LOCK, false)
 static __always_inline struct go_stw *stw_state(__u32 tgid)
 {
 	static const struct go_stw zero;
-	struct go_stw *w = bpf_map_lookup_elem(&stw, &tgid);
 
-	if (w)
-		return w;
-	bpf_map_update_elem(&stw, &tgid, &zero, BPF_NOEXIST);
-	w = bpf_map_lookup_elem(&stw, &tgid);
-	if (!w)
-		v2_count(V2_C_LOST_MAPFULL);
-	return w;
+	return v2_map_get_or_init(&stw, &tgid, &zero);
 }
 
 /* A window record (ts_enter = start .. now; GC_OPEN: start = now) for a broker process. */

@@ -99,7 +99,6 @@ int tcp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	v2_hist(event, delta);
 	if (v2_sample(event, delta, cfg, &weight))
 		v2_submit_for(event, now, delta, addr, states, weight, st->tgid, st->tid, st->comm);
-cleanup:
 	bpf_map_delete_elem(&conn_start, &sk);
 	return 0;
 }

@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import { ConfigError, formatIssue, loadConfig, parseConfig, type CollectorConfig } from '../collector/config.js';
 import type { ProbeOptions } from '../collector/collector.js';
+import type { KafkaSecuritySettings } from '../collector/kafka-security.js';
 import type { ProbeName } from '../schema/event.js';
 import { readFileSync } from 'node:fs';
 import { UsageError } from './errors.js';
@@ -24,6 +25,8 @@ export interface ConfigExtras {
   /** per-probe filters and outlier threshold (sampling and burst limits go through the --sample / --burst strings) */
   perProbe: Partial<Record<ProbeName, ProbeOptions>>;
   governorPriority?: ProbeName[];
+  /** the `kafka:` section (TLS/SASL of a kafka[s]:// sink; the sink URL's options win field by field) */
+  kafka?: { path: string; settings: KafkaSecuritySettings };
 }
 
 type Opts = Record<string, string | undefined>;
@@ -68,6 +71,10 @@ export function mergeConfig(o: Opts, c: CollectorConfig, sourceOf: SourceOf, env
   fill('control', c.control);
   if (!env.V2PROBE_CONTROL_TOKEN) fill('controlToken', c.controlToken); // flag > environment > file
   fill('budget', c.budget);
+  if (c.keepCapabilities !== undefined && !fromCli('keepCapabilities')) (o as Record<string, unknown>).keepCapabilities = c.keepCapabilities;
+  fill('explain', c.explain?.join(','));
+  fill('explainSample', c.explainSample);
+  if (c.explainStacks !== undefined && !fromCli('explainStacks')) (o as Record<string, unknown>).explainStacks = c.explainStacks;
 
   // sampling: the file's per-probe rates, then the command line's (later entries win in parseSample)
   const fileSample = Object.entries(c.perProbe)
@@ -92,7 +99,7 @@ export function mergeConfig(o: Opts, c: CollectorConfig, sourceOf: SourceOf, env
     if (s.minValue !== undefined) po.minValue = s.minValue;
     if (Object.keys(po).length) perProbe[p as ProbeName] = po;
   }
-  return { perProbe, governorPriority: c.governorPriority };
+  return { perProbe, governorPriority: c.governorPriority, ...(c.kafka ? { kafka: { path: o.config ?? 'the config file', settings: c.kafka } } : {}) };
 }
 
 /** The governor's order: the file's priority list first, then the other probes in the default order (last given first). */

@@ -1,6 +1,6 @@
 /**
  * cli/ctl.ts — `v2probe ctl`: talk to a running collector's control API.
- *   v2probe ctl status | enable P | disable P | sample P N | filter P [--pid N] [--comm NAME]
+ *   v2probe ctl status | caps | enable P | disable P | sample P N | filter P [--pid N] [--comm NAME]
  * over the Unix socket (default /run/v2probe/control.sock) or --url with --token.
  * A refused change (HTTP 400) exits 2 with the reason; no collector / no access exits 1.
  */
@@ -77,6 +77,11 @@ export function registerCtl(program: Command): void {
   };
   ctl.command('status').description('probes, their state and counters').action(async () => {
     const r = await call(target(), 'GET', '/probes');
+    if (r.status !== 200) throw new ControlError(`ctl: HTTP ${r.status}: ${(r.json as { error?: string }).error}`);
+    process.stdout.write(JSON.stringify(r.json, null, 2) + '\n');
+  });
+  ctl.command('caps').description('capabilities: kept and dropped after attaching, held now by the collector\'s threads').action(async () => {
+    const r = await call(target(), 'GET', '/capabilities');
     if (r.status !== 200) throw new ControlError(`ctl: HTTP ${r.status}: ${(r.json as { error?: string }).error}`);
     process.stdout.write(JSON.stringify(r.json, null, 2) + '\n');
   });

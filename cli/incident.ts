@@ -8,7 +8,7 @@ import { UsageError } from './errors.js';
 export function registerIncident(program: Command): void {
   program
     .command('incident')
-    .description('what changed in a window against the same window on past days, per probe, host and comm')
+    .description('what changed in a window against the same window on past days, per probe, host and comm, and in the round trips to brokers (v2e.rtt_breakdown)')
     .requiredOption('--from <t>', 'window start (ISO time, epoch ms, -1h)')
     .option('--to <t>', 'window end', 'now')
     .option('--baseline <d>', 'compare with the same window on the last N days (e.g. 7d)', '7d')

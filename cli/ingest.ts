@@ -1,6 +1,8 @@
 /**
  * cli/ingest.ts — the fleet pipeline's commands:
  *   v2probe ingest --kafka HOST:PORT --topic T --store STORE [--group G] [--dlq T.dlq] [--metrics HOST:PORT]
+ *     (--kafka also takes kafka[s]://[USER@]HOST:PORT,...?tls=1&ca=FILE&cert=FILE&key=FILE&sasl=MECH&password_file=FILE;
+ *      the password from V2PROBE_KAFKA_PASSWORD or password_file=)
  *   v2probe loss   --store STORE [--since T] [--format table|json|csv]     (the loss ledger)
  * and the check of `--sink kafka://...` used by collect/up.
  * Bad --kafka, a missing topic, an unreachable broker or store at start: one
@@ -11,7 +13,8 @@ import { Option, type Command } from 'commander';
 import { applySchema } from '../schema/ddl.js';
 import { DEFAULT_STORE, openStore, parseStoreDsn } from '../store/index.js';
 import type { QueryFormat } from '../store/types.js';
-import { checkKafka, checkTopic, ensureTopics, KafkaError, parseBrokers, parseKafkaSink } from '../collector/kafka.js';
+import { checkKafka, checkTopic, ensureTopics, KafkaError, kafkaFailure, parseKafkaAddress, parseKafkaSinkUrl, resolveKafkaSink, type KafkaSinkSpec } from '../collector/kafka.js';
+import { describeSecurity, type KafkaSecuritySettings } from '../collector/kafka-security.js';
 import { CODECS } from '../collector/kafka-envelope.js';
 import { Ingester } from '../ingester/ingester.js';
 import { IngestMetrics, serveMetrics } from '../ingester/metrics.js';
@@ -28,11 +31,15 @@ const usage = <T>(fn: () => T): T => {
   }
 };
 
-/** `--sink kafka://...`: parse only (the broker is checked when the sink opens). Throws UsageError. */
-export function checkKafkaSink(flag: string, spec: string): string {
-  const s = usage(() => parseKafkaSink(spec));
-  if (s.codec && !(s.codec in CODECS)) throw new UsageError(`${flag}: codec '${s.codec}' is not one of ${Object.keys(CODECS).join(', ')}`);
-  return spec;
+/**
+ * `--sink kafka[s]://...`: parse, then resolve TLS/SASL with the environment's
+ * password and the config file's `kafka:` section (files read, password found;
+ * the broker is asked when the sink opens). Throws UsageError naming the option.
+ */
+export function checkKafkaSink(flag: string, spec: string, file?: { path: string; settings: KafkaSecuritySettings }): KafkaSinkSpec {
+  const u = usage(() => parseKafkaSinkUrl(spec, flag));
+  if (u.codec && !(u.codec in CODECS)) throw new UsageError(`${flag}: codec '${u.codec}' is not one of ${Object.keys(CODECS).join(', ')}`);
+  return usage(() => resolveKafkaSink(u, { flag, file }));
 }
 
 function parseHostPort(flag: string, v: string): { host: string; port: number } {
@@ -45,7 +52,7 @@ export function registerIngest(program: Command): void {
   program
     .command('ingest')
     .description('consume collector batches from Kafka into a store, exactly once (dead letters to a DLQ topic and v2e.ingest_errors)')
-    .requiredOption('--kafka <brokers>', 'HOST:PORT[,HOST:PORT...]')
+    .requiredOption('--kafka <brokers>', 'HOST:PORT[,HOST:PORT...], or kafka[s]://[USER@]HOST:PORT,...?tls=1&ca=FILE&cert=FILE&key=FILE&servername=NAME&sasl=plain|scram-sha-256|scram-sha-512&password_file=FILE (password: V2PROBE_KAFKA_PASSWORD or password_file=)')
     .requiredOption('--topic <topic>', 'the collectors\' topic')
     .option('--store <dsn>', 'store DSN', DEFAULT_STORE)
     .option('--group <id>', 'consumer group (ingesters in one group share the partitions)', 'v2probe-ingest')
@@ -53,7 +60,7 @@ export function registerIngest(program: Command): void {
     .option('--metrics <hostport>', 'serve Prometheus /metrics here (off: none)', '127.0.0.1:9466')
     .option('--max-rows <n>', 'rows per insert range', '200000')
     .action(async (o: { kafka: string; topic: string; store: string; group: string; dlq?: string; metrics: string; maxRows: string }) => {
-      const brokers = usage(() => parseBrokers('--kafka', o.kafka));
+      const { brokers, security } = usage(() => parseKafkaAddress('--kafka', o.kafka));
       const topic = usage(() => checkTopic('--topic', o.topic));
       const dlq = usage(() => checkTopic('--dlq', o.dlq ?? `${topic}.dlq`));
       const maxRows = Number(o.maxRows);
@@ -61,9 +68,10 @@ export function registerIngest(program: Command): void {
       const listen = o.metrics === 'off' ? undefined : parseHostPort('--metrics', o.metrics);
       parseStoreDsn(o.store); // a bad DSN is exit 2 before Kafka is asked anything
       const logger = makeLogger();
+      for (const w of security.warnings) logger.warn(w);
       try {
-        await checkKafka(brokers, [topic]);
-        await ensureTopics(brokers, [{ topic: dlq, partitions: 1 }]);
+        await checkKafka(brokers, [topic], security);
+        await ensureTopics(brokers, [{ topic: dlq, partitions: 1 }], security);
       } catch (err) {
         if (err instanceof KafkaError) throw new UsageError(err.message);
         throw err;
@@ -71,7 +79,7 @@ export function registerIngest(program: Command): void {
       const store = await openStore(o.store); // UNREACHABLE → exit 2
       await applySchema(store);
       const metrics = new IngestMetrics();
-      const ing = new Ingester({ brokers, topic, groupId: o.group, dlqTopic: dlq, store, logger, metrics, maxRows });
+      const ing = new Ingester({ brokers, security, topic, groupId: o.group, dlqTopic: dlq, store, logger, metrics, maxRows });
       let server: { close(): void } | undefined;
       if (listen) {
         const s = await serveMetrics(metrics.registry, listen.host, listen.port).catch((err: Error) => {
@@ -88,8 +96,15 @@ export function registerIngest(program: Command): void {
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
-      await ing.start();
-      logger.info({ brokers, topic, group: o.group, dlq, store: store.dsn, id: ing.id }, 'ingesting');
+      try {
+        await ing.start();
+      } catch (err) {
+        await store.close().catch(() => {});
+        server?.close();
+        if (err instanceof KafkaError) throw err;
+        throw kafkaFailure(err, brokers, security);
+      }
+      logger.info({ brokers, security: describeSecurity(security), topic, group: o.group, dlq, store: store.dsn, id: ing.id }, 'ingesting');
       const status = setInterval(() => logger.info({ ...ing.stats }, 'ingest status'), 10_000);
       await done;
       clearInterval(status);

@@ -28,14 +28,18 @@ import { addAlertmanagerOptions, alertmanagerConfigFromFlags } from './alertmana
 import { registerIncident } from './incident.js';
 import { registerExplain } from './explain.js';
 import { DEFAULT_CONTROL_SOCKET, type ControlListen } from '../collector/control.js';
+import type { KafkaSinkSpec } from '../collector/kafka.js';
+import type { KafkaSecuritySettings } from '../collector/kafka-security.js';
+import type { ExplainOptions } from '../collector/collector.js';
 
 const probeList = USER_PROBES.map((p) => `  ${p.padEnd(9)} ${(PROBES[p] as ProbeDef).summary}`).join('\n');
 
-function checkSink(flag: string, spec: string): string {
-  if (spec === 'stdout' || spec === '-') return spec;
-  if (spec.startsWith('kafka://')) return checkKafkaSink(flag, spec);
+/** `--sink`: checked now (exit 2 on a bad one); a Kafka sink comes back resolved (TLS/SASL from the URL, environment and config file). */
+function checkSink(flag: string, spec: string, kafkaFile?: { path: string; settings: KafkaSecuritySettings }): { spec: string; kafka?: KafkaSinkSpec } {
+  if (spec === 'stdout' || spec === '-') return { spec };
+  if (/^kafkas?:\/\//.test(spec)) return { spec, kafka: checkKafkaSink(flag, spec, kafkaFile) };
   parseStoreDsn(spec); // throws BAD_DSN (exit 2)
-  return spec;
+  return { spec };
 }
 
 /** --go-binary/--go-pid/--uprobe → uprobe targets, checked now (binary, Go build info, symbols) so a bad one exits 2. */
@@ -82,6 +86,18 @@ function parseControl(spec: string | undefined, token: string | undefined): Cont
   return { ...l, token };
 }
 
+/** `--explain COMM[,COMM]` (+ `--explain-sample N`, `--explain-stacks`) → the collector's explain options. */
+function parseExplain(o: Record<string, unknown>, cmd?: Command): ExplainOptions | undefined {
+  if (o.explain === undefined) {
+    if (cmd?.getOptionValueSource('explainSample') === 'cli') throw new UsageError('--explain-sample: give the brokers with --explain COMM[,COMM]');
+    if (o.explainStacks === true && cmd?.getOptionValueSource('explainStacks') === 'cli') throw new UsageError('--explain-stacks: give the brokers with --explain COMM[,COMM]');
+    return undefined;
+  }
+  const comms = [...new Set(String(o.explain).split(',').map((c) => c.trim()).filter(Boolean))].map((c) => parseComm('--explain', c));
+  if (comms.length === 0) throw new UsageError("--explain: give the brokers' task names, e.g. --explain v2broker");
+  return { comms, sampleEvery: parseIntFlag('--explain-sample', String(o.explainSample ?? '100'), 1, 1_000_000), goStacks: o.explainStacks === true };
+}
+
 /** `--cluster NAME`: a plain identifier (it goes into ON CLUSTER and engine paths). */
 function checkCluster(name: string | undefined): void {
   if (name !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new UsageError(`--cluster: '${name}' is not a plain identifier (letters, digits, _)`);
@@ -92,7 +108,12 @@ export function buildProgram(): Command {
     .description('eBPF telemetry for the v2e platform: kernel and runtime probes into ClickHouse/chDB')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
-    .addHelpText('after', `\nProbes:\n${probeList}\n\nStores: chdb:PATH (default ${DEFAULT_STORE}) | clickhouse://user:pass@host:8123/db\nSinks:  a store | kafka://HOST:PORT/TOPIC | stdout (NDJSON)`);
+    .addHelpText(
+      'after',
+      `\nProbes:\n${probeList}\n\nStores: chdb:PATH (default ${DEFAULT_STORE}) | clickhouse://user:pass@host:8123/db | clickhouses://user:pass@host:8443/db?ca=FILE&cert=FILE&key=FILE\n` +
+        `Sinks:  a store | kafka://HOST:PORT/TOPIC | kafkas://[USER@]HOST:PORT/TOPIC?ca=FILE&cert=FILE&key=FILE&sasl=plain|scram-sha-256|scram-sha-512 | stdout (NDJSON)\n` +
+        `        Kafka password: V2PROBE_KAFKA_PASSWORD, password_file=FILE, or the config file's kafka: section`,
+    );
 
   program
     .command('doctor')
@@ -108,7 +129,7 @@ export function buildProgram(): Command {
   const collectOpts = (c: Command, defaults: { probes: string; sink: string }) =>
     c
       .option('--probes <list>', `comma-separated probes (${USER_PROBES.join(', ')})`, defaults.probes)
-      .option('--sink <sink>', 'a store DSN, kafka://HOST:PORT/TOPIC, or stdout', defaults.sink)
+      .option('--sink <sink>', 'a store DSN, kafka[s]://[USER@]HOST:PORT/TOPIC[?TLS/SASL options], or stdout', defaults.sink)
       .option('--pid <pid>', 'only this process (tgid)')
       .option('--comm <name>', 'only tasks with this name')
       .option('--duration <d>', 'stop after this long (e.g. 10s); default: until SIGINT/SIGTERM')
@@ -124,6 +145,10 @@ export function buildProgram(): Command {
       .option('--metrics-top <n>', 'per-process metric series for at most this many processes', '20')
       .option('--control-token <t>', 'bearer token for a TCP --control address (or V2PROBE_CONTROL_TOKEN)')
       .option('--budget <percent>', 'overhead governor: keep the probes under this % of all CPUs (off: no governor)')
+      .option('--keep-capabilities', 'keep every capability (default: after attaching, every thread drops all but those re-attaching needs; see SECURITY.md)')
+      .option('--explain <comms>', 'explain round trips to these brokers (task names, comma-separated): breakdowns into /metrics and the sink (v2e.rtt_breakdown)')
+      .option('--explain-sample <n>', '--explain: 1 in N client requests carries a breakdown', '100')
+      .option('--explain-stacks', '--explain: Go brokers: where the broker blocked (a uprobe hit per goroutine park)')
       .option('--config <file>', 'YAML config file (see `v2probe config check`); flags given here override it');
 
   const runAction = (statusEvery: number, defaults: { budget?: string } = {}) => async (o: Record<string, string | undefined>, cmd?: Command) => {
@@ -133,11 +158,14 @@ export function buildProgram(): Command {
     for (const u of (o.webhook as unknown as string[] | undefined) ?? []) if (!/^https?:\/\/[^\s/]+/.test(u)) throw new UsageError(`--webhook: '${u}' is not an http(s) URL`);
     const probes = parseProbes('--probes', o.probes!);
     const targets = parseTargets(o, probes);
-    const sink = checkSink('--sink', o.sink!);
+    const sink = checkSink('--sink', o.sink!, fromFile.kafka);
+    const explain = parseExplain(o, cmd);
     const logger = makeLogger();
+    if (fromFile.kafka && !sink.kafka) logger.warn({ config: o.config }, 'config file: the kafka: section is not used (the sink is not kafka:// or kafkas://)');
     const res = await runCollector({
       probes,
-      sink,
+      sink: sink.spec,
+      kafka: sink.kafka,
       pid: o.pid !== undefined ? parsePid('--pid', o.pid) : undefined,
       comm: o.comm !== undefined ? parseComm('--comm', o.comm) : undefined,
       durationMs: o.duration !== undefined ? parseDuration('--duration', o.duration) : undefined,
@@ -156,6 +184,8 @@ export function buildProgram(): Command {
       statusEveryMs: statusEvery,
       perProbe: fromFile.perProbe,
       governorPriority: governorOrder(fromFile.governorPriority, probes),
+      keepCapabilities: (o as Record<string, unknown>).keepCapabilities === true,
+      explain,
       logger,
     });
     for (const s of res.status) {

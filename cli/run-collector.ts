@@ -1,17 +1,20 @@
 /**
  * cli/run-collector.ts — what `collect` and `up` share: check privileges,
- * mount tracefs, open the sink, start the collector, stop it cleanly on
- * SIGINT/SIGTERM or after --duration, and show live counts.
+ * mount tracefs, open the sink, start the collector, drop the capabilities it
+ * no longer needs (every thread), stop it cleanly on SIGINT/SIGTERM or after
+ * --duration, and show live counts.
  */
 import type { Logger } from 'pino';
-import { Collector, type ProbeOptions, type ProbeStatus } from '../collector/collector.js';
+import { Collector, type ExplainOptions, type ProbeOptions, type ProbeStatus } from '../collector/collector.js';
 import { bpfPrivilege, ensureTracefs } from '../collector/kernel.js';
 import { KernelError } from '../collector/errors.js';
 import { openSink } from '../collector/sinks.js';
 import { collectorRegistry, serveMetrics } from '../collector/metrics.js';
 import { serveControl, type ControlListen } from '../collector/control.js';
+import { capabilitiesNeeded, capabilityReport, dropCollectorCapabilities, registerCapabilityMetrics, type CapabilityState } from '../collector/capabilities.js';
 import { defaultSampleOf, Governor } from '../collector/governor.js';
 import type { UprobeTargets } from '../collector/go-attach.js';
+import type { KafkaSinkSpec } from '../collector/kafka.js';
 import { StoreSink } from '../collector/sinks.js';
 import { Evaluator, loadRules } from '../alerts/index.js';
 import type { AlertmanagerConfig } from '../alerts/alertmanager.js';
@@ -21,6 +24,8 @@ import type { ProbeName } from '../schema/event.js';
 export interface RunOptions {
   probes: ProbeName[];
   sink: string;
+  /** the Kafka sink with TLS/SASL resolved (when `sink` is kafka[s]://) */
+  kafka?: KafkaSinkSpec;
   pid?: number;
   comm?: string;
   durationMs?: number;
@@ -48,6 +53,10 @@ export interface RunOptions {
   perProbe?: Partial<Record<ProbeName, ProbeOptions>>;
   /** governor: probes acted on first come first */
   governorPriority?: ProbeName[];
+  /** keep every capability instead of dropping all but the needed ones after attaching (--keep-capabilities) */
+  keepCapabilities?: boolean;
+  /** explain round trips to these brokers (the rtt family): /metrics, and rows to a store or stdout sink */
+  explain?: ExplainOptions;
   logger: Logger;
 }
 
@@ -58,7 +67,7 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
   if (tfs.action === 'mounted') o.logger.info('mounted tracefs at /sys/kernel/tracing');
   if (!tfs.mounted) o.logger.warn({ err: tfs.error }, 'tracefs is not mounted and could not be mounted: tracepoint probes will fail to attach');
 
-  const sink = await openSink(o.sink);
+  const sink = await openSink(o.sink, { kafka: o.kafka });
   const perProbe: Partial<Record<ProbeName, ProbeOptions>> = { ...o.perProbe };
   for (const [p, n] of Object.entries(o.sample)) perProbe[p as ProbeName] = { ...perProbe[p as ProbeName], sampleEvery: n };
   for (const [p, b] of Object.entries(o.burst ?? {})) perProbe[p as ProbeName] = { ...perProbe[p as ProbeName], burstRate: b!.rate, burstSize: b!.size };
@@ -74,6 +83,7 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
     perProbe,
     ringBytes: o.ringBytes,
     snapshotMs: o.snapshotMs,
+    explain: o.explain,
   });
 
   let stopping: Promise<void> | undefined;
@@ -95,6 +105,7 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
   const alertsStop = new AbortController();
   let alertsDone: Promise<void> = Promise.resolve();
   let evaluator: Evaluator | undefined;
+  let capState: CapabilityState = { mode: 'none', kept: {}, dropped: [], boundingDropped: false, noNewPrivs: false, threads: 0 };
   try {
     const started = await collector.start();
     const governor = o.budget !== undefined ? new Governor(collector, o.probes, defaultSampleOf(collector), { budget: o.budget, priority: o.governorPriority }, o.logger) : undefined;
@@ -107,9 +118,10 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
         sinkStats: 'snapshotStats' in sink ? () => (sink as unknown as { snapshotStats(): Record<string, number> }).snapshotStats() : undefined,
       }), o.metrics);
       metricsServer = m.server;
+      registerCapabilityMetrics(metricsRegistry, () => capState);
       o.logger.info({ url: m.url }, 'serving Prometheus metrics');
     }
-    if (o.control) controlServer = await serveControl(collector, o.control, o.logger);
+    if (o.control) controlServer = await serveControl(collector, o.control, o.logger, { capabilities: () => capabilityReport(capState) });
     if (o.alerts && sink instanceof StoreSink) {
       const loaded = loadRules(o.alerts.rulesDir);
       for (const e of loaded.errors) o.logger.error({ file: e.file, line: e.line, err: e.message }, 'alert rule skipped');
@@ -121,6 +133,21 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
     for (const s of started) {
       if (s.state === 'failed') o.logger.error({ probe: s.probe, err: s.error }, `probe ${s.probe} failed to attach; the others keep running`);
     }
+    if (o.explain && started.some((s) => s.probe === 'rtt' && s.state === 'running')) {
+      const where = sink.writeBreakdowns
+        ? `/metrics${o.metrics ? '' : ' (off: add --metrics)'} and ${sink instanceof StoreSink ? 'v2e.rtt_breakdown' : 'stdout lines with "type":"rtt_breakdown"'}`
+        : `/metrics only: the ${sink.name.startsWith('kafka') ? 'Kafka ' : ''}sink does not carry breakdown rows (use a store or stdout sink for rows)`;
+      const msg = `explain: round trips to ${o.explain.comms.join(', ')} (1 in ${o.explain.sampleEvery ?? 100} requests); breakdowns go to ${where}`;
+      if (!sink.writeBreakdowns && !o.metrics) o.logger.warn({ comms: o.explain.comms }, `${msg}, and /metrics is off: only the trip counts of \`ctl status\` remain`);
+      else o.logger.info({ comms: o.explain.comms, sampleEvery: o.explain.sampleEvery ?? 100 }, msg);
+    }
+    // attached, listening, governor started (it switches bpf_stats on first): from here on only
+    // what re-attaching needs, on every thread (SECURITY.md "Capabilities"); a failed drop stops the run
+    capState = dropCollectorCapabilities(capabilitiesNeeded({
+      uid: process.getuid?.() ?? 0,
+      binaries: (o.targets?.binaries?.length ?? 0) > 0 || (o.targets?.app?.length ?? 0) > 0,
+      processes: (o.targets?.pids?.length ?? 0) > 0 || o.explain !== undefined,
+    }), { keepAll: o.keepCapabilities === true, logger: o.logger });
     o.logger.info({ probes: started.filter((s) => s.state === 'running').map((s) => s.probe), sink: sink.name }, 'collecting');
     let prev = new Map<string, Record<string, number>>();
     if (o.statusEveryMs > 0) {
@@ -153,6 +180,8 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
     stopGovernor();
     const final = collector.status();
     await stop();
+    const rs = collector.rttStats();
+    if (rs) o.logger.info({ trips: rs.hist.trips, incomplete: rs.incomplete, rowsWritten: rs.rowsWritten, rowsLost: rs.rowsLost }, 'explain summary');
     return { status: final, rows: collector.sinkRows };
   } finally {
     if (statusTimer) clearInterval(statusTimer);
@@ -191,6 +220,9 @@ export interface StatusSnapshot {
     dropped?: number;
     hookCpuPct?: number;
     error?: string;
+    /** rtt (--explain): round trips joined into breakdowns, and given up on (cumulative) */
+    trips?: number;
+    tripsIncomplete?: number;
   }>;
 }
 
@@ -216,7 +248,7 @@ export function statusSnapshot(
       if (s.state !== 'running') return { probe: s.probe, state: s.state, error: s.error?.slice(0, 120) };
       const c = s.counters;
       const p = prev.get(s.probe);
-      return {
+      const row: StatusSnapshot['probes'][number] = {
         probe: s.probe,
         state: s.state,
         eventsPerS: p ? perS(c.seen, p.seen) : undefined,
@@ -224,6 +256,11 @@ export function statusSnapshot(
         dropped: DROP_COUNTERS.reduce((n, k) => n + (c[k] ?? 0), 0),
         hookCpuPct: governor ? pct(governor.perProbe[s.probe]) : undefined,
       };
+      if (c.trips !== undefined) {
+        row.trips = c.trips;
+        row.tripsIncomplete = c.trips_incomplete ?? 0;
+      }
+      return row;
     }),
   };
 }
@@ -242,7 +279,8 @@ export function formatLiveView(s: StatusSnapshot): string {
       lines.push(`${r.probe.padEnd(10)}${r.state.padEnd(9)}${r.error ? `  ${r.error.slice(0, 60)}` : ''}`);
       continue;
     }
-    lines.push(`${r.probe.padEnd(10)}${r.state.padEnd(9)}${n(r.eventsPerS).padStart(12)}${n(r.sampledPerS).padStart(12)}${n(r.dropped).padStart(10)}${p(r.hookCpuPct).padStart(11)}`);
+    const trips = r.trips !== undefined ? `   ${n(r.trips)} trips explained, ${n(r.tripsIncomplete)} incomplete` : '';
+    lines.push(`${r.probe.padEnd(10)}${r.state.padEnd(9)}${n(r.eventsPerS).padStart(12)}${n(r.sampledPerS).padStart(12)}${n(r.dropped).padStart(10)}${p(r.hookCpuPct).padStart(11)}${trips}`);
   }
   if (s.sinkDown) lines.push(`SINK DOWN${s.sinkDown.since ? ` since ${s.sinkDown.since.slice(11, 19)}` : ''}: ${(s.sinkDown.error ?? '').slice(0, 80)} — retrying, ${s.sinkDown.pendingRows} rows waiting`);
   if (s.firing) {

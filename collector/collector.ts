@@ -4,6 +4,12 @@
  * batches from the ring-buffer thread, decodes them, batches rows to a sink,
  * and snapshots the exact counters and histograms every `snapshotMs`.
  * A probe that cannot attach is reported and the others keep running.
+ *
+ * With `explain`, the rtt family runs too (collector/rtt-session.ts): round
+ * trips to the named brokers are joined into breakdowns continuously, counted
+ * into histograms for /metrics (collector/rtt-hist.ts) and, when the sink
+ * takes them, batched to it as v2e.rtt_breakdown rows (retried like events;
+ * rows dropped or given up on are counted as the rtt probe's lost_sink).
  */
 import { hostname } from 'node:os';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -26,7 +32,10 @@ import { decodeBatch, monoToWallOffset } from './decode.js';
 import { attachUprobeResults, type UprobeTargets } from './go-attach.js';
 import { familyCounterRows } from './go-stats.js';
 import { ATTACH, type AttachPlan } from './probes.js';
-import type { Sink } from './sinks.js';
+import type { BreakdownRow, Sink } from './sinks.js';
+import type { Breakdown } from './explain.js';
+import { RttSession } from './rtt-session.js';
+import { TripHistograms } from './rtt-hist.js';
 import { KernelError } from './errors.js';
 
 export interface ProbeOptions {
@@ -68,6 +77,34 @@ export interface CollectorOptions {
   poll?: { batchRecords?: number; batchMs?: number; maxQueuedBatches?: number };
   /** uprobe families (go_*, app): the binaries and processes to attach to */
   targets?: UprobeTargets;
+  /** explain round trips to these brokers (the rtt family) */
+  explain?: ExplainOptions;
+}
+
+export interface ExplainOptions {
+  /** broker processes by comm (exact), re-scanned while running */
+  comms: string[];
+  /** 1-in-N client requests carry a breakdown (default 100) */
+  sampleEvery?: number;
+  /** Go brokers: uprobe runtime.gopark for blocked stacks (a uprobe hit per goroutine park; default off in the collector) */
+  goStacks?: boolean;
+  /** how often brokers are looked for (default 1 s) */
+  rescanMs?: number;
+}
+
+/** What the collector knows of the round trips it explains (read by /metrics and the status). */
+export interface RttStats {
+  comms: string[];
+  hist: TripHistograms;
+  /** trips given up on (records missing or unjoinable), over every session */
+  incomplete: number;
+  /** breakdown rows the sink accepted, and those dropped or given up on */
+  rowsWritten: number;
+  rowsLost: number;
+  /** does the sink take breakdown rows (store, stdout) or only /metrics (Kafka) */
+  rowsToSink: boolean;
+  /** broker processes being explained now, per comm */
+  brokers: Record<string, number>;
 }
 
 export type ProbeState = 'starting' | 'running' | 'failed' | 'stopped';
@@ -95,7 +132,11 @@ interface Running {
   last: Map<string, number>;
   lastHist: Map<string, number[]>;
   decodeRejected: number;
+  /** the rtt family: its session (brokers, joiner); `native` is its BPF object */
+  rtt?: RttSession;
 }
+
+type RttRow = BreakdownRow & { probe: 'rtt' };
 
 function comm(pid: number, cache: Map<number, string>): string {
   let c = cache.get(pid);
@@ -165,10 +206,17 @@ export class Collector {
   snapshotFailures = 0;
   private snapshotError: string | undefined;
   private readonly goneSince = new Map<number, number>();
+  /** --explain: breakdown histograms, rows on their way to the sink, incomplete trips of closed sessions */
+  private readonly rttHist = new TripHistograms();
+  private readonly rttRows: Batcher<RttRow> | undefined;
+  private rttIncompleteClosed = 0;
 
   constructor(private readonly opts: CollectorOptions) {
     this.host = opts.host ?? hostname();
-    this.probes = opts.probes.map((name) => ({
+    const names = opts.explain && !opts.probes.includes('rtt') ? [...opts.probes, 'rtt' as const] : opts.probes;
+    // the rtt family's rate lives where `ctl sample rtt N` / configure() keep every probe's
+    if (opts.explain?.sampleEvery !== undefined && opts.perProbe?.rtt?.sampleEvery === undefined) opts.perProbe = { ...opts.perProbe, rtt: { ...opts.perProbe?.rtt, sampleEvery: opts.explain.sampleEvery } };
+    this.probes = names.map((name) => ({
       name,
       def: PROBES[name] as ProbeDef,
       state: 'starting' as ProbeState,
@@ -186,6 +234,16 @@ export class Collector {
       },
       (downMs) => opts.logger.info({ sink: opts.sink.name, downMs }, 'sink is back; caught up'),
     );
+    const sink = opts.sink;
+    if (opts.explain && sink.writeBreakdowns) {
+      this.rttRows = new Batcher<RttRow>(
+        (rows) => sink.writeBreakdowns!(rows.map(({ probe: _, ...r }) => r)),
+        { ...DEFAULT_BATCH, ...opts.batch },
+        (err, n, attempt) => {
+          if (attempt === 1 || attempt % 10 === 0) opts.logger.error({ err: err.message, rows: n, attempt, sink: sink.name, table: 'rtt_breakdown' }, 'sink write of breakdown rows failed; retrying with backoff');
+        },
+      );
+    }
   }
 
   /** Open, configure, attach and start every probe. Rejects only when none could start. */
@@ -225,6 +283,7 @@ export class Collector {
   }
 
   private async startProbe(native: ReturnType<typeof loadNative>, p: Running): Promise<void> {
+    if (p.name === 'rtt') return this.startRtt(p);
     const fam = ATTACH[p.name];
     const log = this.opts.logger.child({ probe: p.name });
     for (const plan of fam.plans) {
@@ -259,6 +318,74 @@ export class Collector {
     p.state = 'failed';
     p.error = p.attachErrors.join(' | ');
     log.error({ err: p.error }, 'probe could not attach');
+  }
+
+  /** The rtt family: one session for the collector, its brokers by comm (--explain). */
+  private async startRtt(p: Running): Promise<void> {
+    const log = this.opts.logger.child({ probe: p.name });
+    const ex = this.opts.explain;
+    const label = ATTACH.rtt.plans[0].label;
+    if (!ex?.comms.length) {
+      p.state = 'failed';
+      p.error = 'rtt explains round trips to brokers: start the collector with --explain COMM[,COMM]';
+      p.attachErrors.push(p.error);
+      log.error({ err: p.error }, 'probe could not attach');
+      return;
+    }
+    try {
+      const s = await RttSession.open({
+        comms: ex.comms,
+        sampleEvery: this.opts.perProbe?.rtt?.sampleEvery ?? ex.sampleEvery ?? PROBES.rtt.defaultSampleEvery,
+        goStacks: ex.goStacks === true,
+        rescanMs: ex.rescanMs ?? 1000,
+        onTrips: (trips) => this.onTrips(trips),
+      });
+      p.rtt = s;
+      p.native = s.probe;
+      p.plan = s.plan;
+      p.state = 'running';
+      log.info({ attach: label, comms: ex.comms, brokers: [...s.live.keys()] }, 'probe attached');
+    } catch (err) {
+      const msg = (err as Error).message;
+      p.attachErrors.push(`${label}: ${msg}`);
+      p.state = 'failed';
+      p.error = p.attachErrors.join(' | ');
+      log.error({ err: p.error }, 'probe could not attach');
+    }
+  }
+
+  /** Joined breakdowns: into the histograms, and to the sink when it takes them. */
+  private onTrips(trips: Breakdown[]): void {
+    for (const b of trips) this.rttHist.observe(b);
+    this.rttRows?.add(trips.map((b) => ({ ...b, host: this.host, probe: 'rtt' as const })));
+  }
+
+  /** Stop an rtt session: detach, take the last batch, join what can be, free it. */
+  private async closeRtt(p: Running, handOffMs: number): Promise<void> {
+    const s = p.rtt!;
+    await s.detach();
+    await new Promise((r) => setTimeout(r, handOffMs));
+    s.finish();
+    this.rttIncompleteClosed += s.incomplete;
+    s.close();
+    p.rtt = undefined;
+  }
+
+  /** The explained round trips so far (undefined without --explain). */
+  rttStats(): RttStats | undefined {
+    if (!this.opts.explain) return undefined;
+    const s = this.probes.find((x) => x.name === 'rtt')?.rtt;
+    const brokers: Record<string, number> = Object.fromEntries(this.opts.explain.comms.map((c) => [c, 0]));
+    for (const c of s?.live.values() ?? []) brokers[c] = (brokers[c] ?? 0) + 1;
+    return {
+      comms: this.opts.explain.comms,
+      hist: this.rttHist,
+      incomplete: this.rttIncompleteClosed + (s?.incomplete ?? 0),
+      rowsWritten: this.rttRows?.sentRows ?? 0,
+      rowsLost: (this.rttRows?.dropped.get('rtt') ?? 0) + (this.rttRows?.failed.get('rtt') ?? 0),
+      rowsToSink: this.rttRows !== undefined,
+      brokers,
+    };
   }
 
   /**
@@ -312,7 +439,8 @@ export class Collector {
     } else if (p?.native) {
       await this.snapshotting;
       await this.snapshot();
-      p.native.close();
+      if (p.rtt) await this.closeRtt(p, 150);
+      else p.native.close();
       p.native = undefined;
       p.plan = undefined;
       p.state = 'stopped';
@@ -347,6 +475,13 @@ export class Collector {
     out.lost_userspace = s.droppedRecords;
     out.lost_sink = (this.events.dropped.get(p.name) ?? 0) + (this.events.failed.get(p.name) ?? 0);
     out.rejected_decode = p.decodeRejected;
+    if (p.rtt) {
+      // rtt's records are joined, not stored: what counts is trips (breakdowns) and trips given up on
+      const r = this.rttStats()!;
+      out.trips = r.hist.trips;
+      out.trips_incomplete = r.incomplete;
+      out.lost_sink = r.rowsLost;
+    }
     // hook cost from bpf_stats (0 unless kernel.bpf_stats_enabled=1): the overhead rule reads run_time_ns
     let runNs = 0n;
     let runs = 0n;
@@ -455,7 +590,9 @@ export class Collector {
     const histRows: HistogramRow[] = [];
     const advance: Array<() => void> = [];
     for (const p of this.probes) {
-      if (!p.native) continue;
+      // rtt: its records become breakdown rows, not events; its counters are in /metrics and the status
+      // (in v2e.counters they would read as loss in the ledger, which balances event rows)
+      if (!p.native || p.rtt) continue;
       const push = (name: string, pid: number, key: string, value: number, gauge = false) => {
         const id = `${name}/${pid}/${key}`;
         const prev = p.last.get(id) ?? 0;
@@ -490,18 +627,19 @@ export class Collector {
     }
     this.snapshotError = undefined;
     for (const a of advance) a();
-    for (const p of this.probes) if (p.native) this.pruneExited(p);
+    for (const p of this.probes) if (p.native && !p.rtt) this.pruneExited(p);
   }
 
   /** The sink's health as the collector sees it (events and snapshots). */
   sinkHealth(): { down: boolean; downSinceMs?: number; lastError?: string; retries: number; pendingRows: number; snapshotFailures: number } {
     const b = this.events;
+    const r = this.rttRows;
     return {
-      down: b.down || this.snapshotError !== undefined,
-      downSinceMs: b.downSince,
-      lastError: b.down ? b.lastError?.message : this.snapshotError,
-      retries: b.retries,
-      pendingRows: b.pendingRows,
+      down: b.down || this.snapshotError !== undefined || r?.down === true,
+      downSinceMs: b.downSince ?? r?.downSince,
+      lastError: b.down ? b.lastError?.message : (this.snapshotError ?? (r?.down ? r.lastError?.message : undefined)),
+      retries: b.retries + (r?.retries ?? 0),
+      pendingRows: b.pendingRows + (r?.pendingRows ?? 0),
       snapshotFailures: this.snapshotFailures,
     };
   }
@@ -535,7 +673,8 @@ export class Collector {
     // `sampled` equals what the reader delivers (an exact loss ledger)
     for (const p of this.probes) {
       try {
-        p.native?.detach();
+        if (p.rtt) await p.rtt.detach();
+        else p.native?.detach();
       } catch (err) {
         this.opts.logger.warn({ probe: p.name, err: (err as Error).message }, 'detach failed; closing anyway');
       }
@@ -543,6 +682,8 @@ export class Collector {
     // the reader polls every 50 ms and hands a batch over after batchMs
     const handOffMs = (this.opts.poll?.batchMs ?? 100) + 100;
     if (this.probes.some((p) => p.native)) await new Promise((r) => setTimeout(r, handOffMs));
+    // rtt: join what the last batches completed (and trips that waited for a GC window's end)
+    for (const p of this.probes) p.rtt?.finish();
     // the last snapshot: retried (the store may be down) until the close deadline
     const until = Date.now() + (this.opts.closeDeadlineMs ?? 10_000);
     for (;;) {
@@ -558,12 +699,16 @@ export class Collector {
       }
     }
     for (const p of this.probes) {
-      p.native?.close();
+      if (p.rtt) {
+        this.rttIncompleteClosed += p.rtt.incomplete;
+        p.rtt.close();
+        p.rtt = undefined;
+      } else p.native?.close();
       if (p.state === 'running') p.state = 'stopped';
     }
     // batches queued before close() are still delivered: give them a turn of the event loop
     await new Promise((r) => setTimeout(r, 20));
     for (const p of this.probes) p.native = undefined;
-    await this.events.close(this.opts.closeDeadlineMs ?? 10_000);
+    await Promise.all([this.events.close(this.opts.closeDeadlineMs ?? 10_000), this.rttRows?.close(this.opts.closeDeadlineMs ?? 10_000)]);
   }
 }

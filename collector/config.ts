@@ -20,12 +20,23 @@
  *   control: /run/v2probe/control.sock   # or 127.0.0.1:9436 with control_token, or off
  *   budget: 1%                       # or off
  *   governor_priority: [blockio, sched, uds]   # acted on first come first
+ *   keep_capabilities: false         # true: do not drop capabilities after attaching (--keep-capabilities)
+ *   explain: [v2broker]              # round-trip breakdowns to these brokers (or "v2broker,other")
+ *   explain_sample: 100              # 1 in N client requests carries one
+ *   explain_stacks: false            # Go brokers: blocked stacks (a uprobe hit per goroutine park)
+ *   kafka:                           # TLS/SASL of a kafka[s]:// sink (the sink URL's options win)
+ *     ca: /etc/v2probe/kafka-ca.pem  # also cert + key (client certificate), servername, insecure: true (no verification)
+ *     sasl: scram-sha-512            # plain | scram-sha-256 | scram-sha-512
+ *     username: collector
+ *     password_file: /etc/v2probe/kafka.password   # or password: (V2PROBE_KAFKA_PASSWORD wins over both)
  */
 import { readFileSync } from 'node:fs';
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { z } from 'zod';
 import { USER_PROBES, type ProbeName } from '../schema/event.js';
-import { parseStoreDsn } from '../store/dsn.js';
+import { parseStoreDsn, redactDsn } from '../store/dsn.js';
+import { KafkaConfigSection, settingsFromSection, type KafkaSecuritySettings } from './kafka-security.js';
+import { parseKafkaSinkUrl } from './kafka.js';
 
 /** Settings of one probe family. */
 export interface ProbeSection {
@@ -61,6 +72,16 @@ export interface CollectorConfig {
   budget?: number | 'off';
   /** probes the governor acts on first (the others follow in the default order) */
   governorPriority?: ProbeName[];
+  /** keep every capability after attaching (default: drop all but the needed ones) */
+  keepCapabilities?: boolean;
+  /** explain round trips to brokers with these comms (the rtt family) */
+  explain?: string[];
+  /** 1-in-N client requests carry a breakdown */
+  explainSample?: number;
+  /** Go brokers: blocked stacks (uprobe on runtime.gopark) */
+  explainStacks?: boolean;
+  /** TLS/SASL of a kafka[s]:// sink (the `kafka:` section) */
+  kafka?: KafkaSecuritySettings;
   perProbe: Partial<Record<ProbeName, ProbeSection>>;
 }
 
@@ -171,11 +192,15 @@ const FileSchema = z
     /** checked by ProbesField (its shape depends on the value's type) */
     probes: z.unknown().optional(),
     sink: z
-      .string({ error: 'should be a store DSN (chdb:PATH | clickhouse://…), kafka://HOST:PORT/TOPIC or stdout' })
+      .string({ error: 'should be a store DSN (chdb:PATH | clickhouse://…), kafka[s]://HOST:PORT/TOPIC or stdout' })
       .superRefine((s, ctx) => {
         if (s === 'stdout' || s === '-') return;
-        if (s.startsWith('kafka://')) {
-          if (!/^kafka:\/\/[^/\s]+\/[^/\s]+$/.test(s)) ctx.addIssue({ code: 'custom', message: 'should be kafka://HOST:PORT/TOPIC' });
+        if (/^kafkas?:\/\//.test(s)) {
+          try {
+            parseKafkaSinkUrl(s, 'sink'); // syntax and option names; files and password are checked when the collector starts
+          } catch (err) {
+            ctx.addIssue({ code: 'custom', message: (err as Error).message });
+          }
           return;
         }
         try {
@@ -221,6 +246,16 @@ const FileSchema = z
       })
       .optional(),
     governor_priority: z.array(Probe, { error: 'should be a list of probes (acted on first come first)' }).min(1, { error: 'empty list' }).optional(),
+    keep_capabilities: z.boolean({ error: 'should be true or false' }).optional(),
+    explain: z
+      .preprocess(
+        (v) => (typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : v),
+        z.array(Comm, { error: 'should be broker task names: a list, or "v2broker,other"' }).min(1, { error: 'empty list of brokers' }),
+      )
+      .optional(),
+    explain_sample: int(1, 1_000_000, ' (1 in N client requests carries a breakdown)').optional(),
+    explain_stacks: z.boolean({ error: 'should be true or false' }).optional(),
+    kafka: KafkaConfigSection.optional(),
   })
   .strict();
 
@@ -268,6 +303,11 @@ function normalize(r: Raw): CollectorConfig {
   set('controlToken', r.control_token);
   set('budget', r.budget);
   set('governorPriority', r.governor_priority as ProbeName[] | undefined);
+  set('keepCapabilities', r.keep_capabilities);
+  set('explain', r.explain ? [...new Set(r.explain)] : undefined);
+  set('explainSample', r.explain_sample);
+  set('explainStacks', r.explain_stacks);
+  set('kafka', r.kafka ? settingsFromSection(r.kafka) : undefined);
   return out;
 }
 
@@ -357,10 +397,18 @@ export function parseConfig(text: string, file: string): { config?: CollectorCon
     }
     const { node, value, source } = locate(doc, text, path);
     const message = i.code === 'invalid_union' && 'errors' in i ? unionMessage(i) : i.message;
-    issues.push({ file, ...pos(node?.range?.[0]), path: path.join('.'), value: source?.trim() || showValue(value), message });
+    issues.push({ file, ...pos(node?.range?.[0]), path: path.join('.'), value: secretValue(path, source?.trim() || showValue(value)), message });
   }
   issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
   return { issues };
+}
+
+/** Values of secret fields never appear in a message; DSNs appear with their password replaced. */
+function secretValue(path: ReadonlyArray<string | number>, v: string | undefined): string | undefined {
+  if (v === undefined) return v;
+  const last = String(path[path.length - 1] ?? '');
+  if (last === 'password' || last === 'control_token') return '***';
+  return redactDsn(v);
 }
 
 function unionMessage(i: z.core.$ZodIssue): string {
@@ -378,6 +426,7 @@ const SECTION_KEYS = Object.keys(Section.shape);
 function unknownHint(parent: ReadonlyArray<PropertyKey>): string {
   if (parent.length === 0) return `; known fields: ${TOP_KEYS.join(', ')}`;
   if (parent[0] === 'probes') return `; a probe section knows: ${SECTION_KEYS.join(', ')}`;
+  if (parent[0] === 'kafka') return `; the kafka section knows: ${Object.keys(KafkaConfigSection.shape).join(', ')}`;
   return '';
 }
 

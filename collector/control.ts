@@ -7,6 +7,7 @@
  *
  *   GET  /probes                      → [{probe, state, attach, options, counters}]
  *   POST /probes/NAME  {"enabled":false} | {"sampleEvery":100} | {"pid":123,"comm":"v2broker"}
+ *   GET  /capabilities                → what was kept/dropped after attaching, what every thread holds now
  */
 import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -53,13 +54,20 @@ function tokenOk(req: IncomingMessage, token: string): boolean {
   return given.length === want.length && timingSafeEqual(given, want);
 }
 
-export async function serveControl(collector: Collector, listen: ControlListen, logger: Logger): Promise<{ server: Server; address: string; close(): void }> {
+/** Read-only extras of the API (undefined: the endpoint answers 404). */
+export interface ControlExtras {
+  /** GET /capabilities */
+  capabilities?: () => unknown;
+}
+
+export async function serveControl(collector: Collector, listen: ControlListen, logger: Logger, extras: ControlExtras = {}): Promise<{ server: Server; address: string; close(): void }> {
   const log = logger.child({ component: 'control' });
   const server = createServer(async (req, res) => {
     if ('token' in listen && !tokenOk(req, listen.token)) return send(res, 401, { error: 'missing or wrong bearer token' });
     try {
       const url = new URL(req.url ?? '/', 'http://control');
       if (req.method === 'GET' && url.pathname === '/probes') return send(res, 200, collector.status());
+      if (req.method === 'GET' && url.pathname === '/capabilities' && extras.capabilities) return send(res, 200, extras.capabilities());
       const m = /^\/probes\/([a-z_]+)$/.exec(url.pathname);
       if (req.method === 'POST' && m) {
         const name = m[1];
@@ -85,7 +93,7 @@ export async function serveControl(collector: Collector, listen: ControlListen, 
         log.info({ probe: name, change: change.data }, 'probe reconfigured');
         return send(res, 200, collector.status().find((s) => s.probe === name));
       }
-      return send(res, 404, { error: `no such endpoint: ${req.method} ${url.pathname} (GET /probes, POST /probes/NAME)` });
+      return send(res, 404, { error: `no such endpoint: ${req.method} ${url.pathname} (GET /probes, POST /probes/NAME, GET /capabilities)` });
     } catch (err) {
       return send(res, 400, { error: (err as Error).message });
     }
@@ -111,7 +119,11 @@ export async function serveControl(collector: Collector, listen: ControlListen, 
     address,
     close: () => {
       server.close();
-      if ('socket' in listen && existsSync(listen.socket)) rmSync(listen.socket);
+      try {
+        if ('socket' in listen && existsSync(listen.socket)) rmSync(listen.socket);
+      } catch {
+        // a directory of another user, and no CAP_DAC_OVERRIDE after the capability drop: the next start replaces it
+      }
     },
   };
 }

@@ -1,5 +1,5 @@
 /** collector/errors.ts — the error type for kernel-side failures (load, attach, permissions). */
-export type KernelErrorCode = 'PERMISSION' | 'LOAD' | 'ATTACH' | 'NOT_RUNNING' | 'NATIVE_MISSING';
+export type KernelErrorCode = 'PERMISSION' | 'LOAD' | 'ATTACH' | 'NOT_RUNNING' | 'NATIVE_MISSING' | 'CAPABILITIES';
 
 export class KernelError extends Error {
   readonly code: KernelErrorCode;

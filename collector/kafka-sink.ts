@@ -12,6 +12,12 @@
  * snapshot so that the store's loss ledger sees it. Nothing here blocks the
  * ring-buffer thread: the collector's Batcher hands batches over on the JS
  * thread, and a spooled write returns at disk speed.
+ *
+ * TLS/SASL (`kafkas://USER@HOST:PORT/TOPIC?ca=...&sasl=scram-sha-256`, see
+ * collector/kafka-security.ts): wrong credentials or an untrusted certificate
+ * at start are a KafkaError (AUTH / TLS, exit 2); at run time (a password
+ * rotated on the broker) they are send failures like any other — counted,
+ * spooled, retried — and logged naming broker, protocol and mechanism.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -20,7 +26,8 @@ import type { Producer } from 'kafkajs';
 import { pino, type Logger } from 'pino';
 import type { CounterRow, EventRow, HistogramRow } from '../schema/event.js';
 import { CODECS, DEFAULT_CODEC, encodeEnvelope, type Codec, type Kind, type RowOf } from './kafka-envelope.js';
-import { checkKafka, KafkaError, makeKafka, parseKafkaSink, type KafkaSinkSpec } from './kafka.js';
+import { checkKafka, KafkaError, kafkaFailure, makeKafka, resolveKafkaSink, type KafkaSinkSpec } from './kafka.js';
+import { describeSecurity } from './kafka-security.js';
 import { Spool } from './kafka-spool.js';
 import type { Sink } from './sinks.js';
 
@@ -57,7 +64,9 @@ export class KafkaSink implements Sink {
     private readonly o: { host?: string; logger?: Logger } = {},
   ) {
     this.o = { ...o, logger: o.logger ?? pino({ level: process.env.V2PROBE_LOG_LEVEL ?? 'info', base: { app: 'v2probe' } }, pino.destination({ fd: 2, sync: true })) };
-    this.name = `kafka://${spec.brokers.join(',')}/${spec.topic}`;
+    const sec = spec.security;
+    const user = sec?.sasl ? `${encodeURIComponent(sec.sasl.username)}@` : '';
+    this.name = `${sec?.tls ? 'kafkas' : 'kafka'}://${user}${spec.brokers.join(',')}/${spec.topic}`;
     const codec = spec.codec ?? DEFAULT_CODEC;
     if (!(codec in CODECS)) throw new KafkaError('BAD_ADDRESS', `--sink: codec '${codec}' is not one of ${Object.keys(CODECS).join(', ')}`);
     this.codec = codec as Codec;
@@ -67,15 +76,23 @@ export class KafkaSink implements Sink {
 
   /** Check the broker and topic (KafkaError UNREACHABLE/NO_TOPIC), connect the producer, resume a spool left on disk. */
   async open(): Promise<this> {
-    await checkKafka(this.spec.brokers, [this.spec.topic]);
     const log = this.o.logger;
+    const security = this.spec.security;
+    for (const w of security?.warnings ?? []) log?.warn({ sink: this.name }, w);
+    await checkKafka(this.spec.brokers, [this.spec.topic], security);
     const kafka = makeKafka(this.spec.brokers, {
       clientId: `v2probe-collector-${this.host}`,
       retries: 2,
+      security,
       onLog: (_level, msg, extra) => log?.debug({ kafka: extra }, msg), // our own 'waiting for Kafka' line says it once
     });
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-    await this.producer.connect();
+    try {
+      await this.producer.connect();
+    } catch (err) {
+      throw kafkaFailure(err, this.spec.brokers, security);
+    }
+    if (security && security.protocol !== 'PLAINTEXT') log?.info({ sink: this.name, security: describeSecurity(security) }, 'Kafka connection secured');
     this.connected = true;
     if (this.spool.count > 0) {
       log?.info({ spooled: this.spool.count, bytes: this.spool.bytes, dir: this.spool.dir }, 'resuming spooled batches');
@@ -141,7 +158,7 @@ export class KafkaSink implements Sink {
       } catch (err) {
         this.stats.sendErrors++;
         this.connected = false;
-        this.o.logger?.warn({ err: (err as Error).message, sink: this.name }, 'Kafka send failed: spooling to disk until it answers');
+        this.o.logger?.warn({ err: this.why(err), sink: this.name }, 'Kafka send failed: spooling to disk until it answers');
       }
     }
     this.spool.push(key, value, counts);
@@ -174,7 +191,7 @@ export class KafkaSink implements Sink {
           if (Date.now() - lastLog > 5000) {
             lastLog = Date.now();
             this.o.logger?.warn(
-              { err: (err as Error).message, spooled: this.spool.count, bytes: this.spool.bytes, retryInMs: backoff },
+              { err: this.why(err), spooled: this.spool.count, bytes: this.spool.bytes, retryInMs: backoff },
               `waiting for Kafka at ${this.spec.brokers.join(',')}`,
             );
           }
@@ -187,6 +204,11 @@ export class KafkaSink implements Sink {
       this.draining = undefined;
       if (this.spool.count > 0 && !this.closed) this.kick();
     });
+  }
+
+  /** A send failure as one line naming broker, protocol, mechanism (AUTH / TLS explained), never the password. */
+  private why(err: unknown): string {
+    return kafkaFailure(err, this.spec.brokers, this.spec.security).message;
   }
 
   snapshotStats(): KafkaSinkStats {
@@ -204,6 +226,7 @@ export class KafkaSink implements Sink {
   }
 }
 
-export async function openKafkaSink(spec: string, o: { host?: string; logger?: Logger } = {}): Promise<KafkaSink> {
-  return new KafkaSink(parseKafkaSink(spec), o).open();
+/** Open a sink from its URL (security resolved with the environment's password) or from a resolved spec. */
+export async function openKafkaSink(spec: string | KafkaSinkSpec, o: { host?: string; logger?: Logger } = {}): Promise<KafkaSink> {
+  return new KafkaSink(typeof spec === 'string' ? resolveKafkaSink(spec) : spec, o).open();
 }

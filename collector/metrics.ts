@@ -5,20 +5,25 @@
  * per-process context switches for the top N processes (the rest folded into
  * process_id="other"), drops by reason, hook CPU time from bpf_stats, and the
  * collector's own CPU and RSS. Labels follow the seed: process_id, event_type,
- * subsystem (plus probe, comm).
+ * subsystem (plus probe, comm). With `--explain`, the round-trip breakdowns:
+ * v2probe_rtt_seconds{broker_comm} (total) and
+ * v2probe_rtt_component_seconds{broker_comm,component} histograms (1 µs..1 s,
+ * exact sums), trips joined and given up on, breakdown rows written.
  */
 import { createServer, type Server } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 import { HIST_SLOTS, PROBES, type ProbeDef, type ProbeName } from '../schema/event.js';
-import type { Collector } from './collector.js';
+import type { Collector, RttStats } from './collector.js';
 import type { Governor } from './governor.js';
 import { familyCounterRows } from './go-stats.js';
+import { COMPONENTS } from './explain.js';
+import { componentLabel, RTT_BUCKETS_S, type FixedHist } from './rtt-hist.js';
 
 /** Which platform subsystem a probe family belongs to (the `subsystem` label). */
 export const SUBSYSTEM: Record<string, string> = {
   uds: 'ipc', shm: 'ipc', sched: 'scheduler', blockio: 'block', fsync: 'filesystem',
   lock: 'locking', futex: 'locking', pagefault: 'memory', kmem: 'memory', tcp: 'network',
-  cpufreq: 'power', go_gc: 'go_runtime', go_sched: 'go_runtime', go_malloc: 'go_runtime', profile: 'cpu', app: 'application',
+  cpufreq: 'power', go_gc: 'go_runtime', go_sched: 'go_runtime', go_malloc: 'go_runtime', profile: 'cpu', app: 'application', rtt: 'ipc',
 };
 const subsystemOf = (p: string) => SUBSYSTEM[p] ?? p;
 
@@ -28,7 +33,8 @@ const DROPS: Record<string, string> = {
   lost_ringbuf: 'ringbuf_full', lost_mapfull: 'map_full', lost_userspace: 'userspace_queue_full',
   lost_sink: 'sink', burst_dropped: 'burst_limit', rejected_decode: 'undecodable',
 };
-const SKIP = new Set(['seen', 'sampled', 'delivered', 'run_time_ns', 'run_cnt']); // run time: v2probe_probe_run_time_seconds_total
+// run time: v2probe_probe_run_time_seconds_total; rtt trips: v2probe_rtt_trips_total, v2probe_rtt_trips_incomplete_total
+const SKIP = new Set(['seen', 'sampled', 'delivered', 'run_time_ns', 'run_cnt', 'trips', 'trips_incomplete']);
 
 /**
  * A classic Prometheus histogram whose buckets are the in-kernel log2 slots:
@@ -54,6 +60,32 @@ class Log2Histogram {
       values.push({ labels: { ...h.labels, le: '+Inf' }, value: cum, metricName: `${this.name}_bucket` });
       values.push({ labels: h.labels, value: sum, metricName: `${this.name}_sum` });
       values.push({ labels: h.labels, value: cum, metricName: `${this.name}_count` });
+    }
+    return { name: this.name, help: this.help, type: 'histogram' as never, values: values as never, aggregator: 'sum' as const };
+  }
+  reset() {}
+  remove() {}
+}
+
+/** A classic histogram over fixed buckets, read at scrape time (the rtt breakdowns: exact counts and sums). */
+class FixedBucketHistogram {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly bounds: readonly number[],
+    private readonly read: () => Array<{ labels: Record<string, string>; h: FixedHist }>,
+  ) {}
+  async get() {
+    const values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> = [];
+    for (const { labels, h } of this.read()) {
+      let cum = 0;
+      this.bounds.forEach((le, i) => {
+        cum += h.counts[i];
+        values.push({ labels: { ...labels, le }, value: cum, metricName: `${this.name}_bucket` });
+      });
+      values.push({ labels: { ...labels, le: '+Inf' }, value: h.count, metricName: `${this.name}_bucket` });
+      values.push({ labels, value: h.sumNs / 1e9, metricName: `${this.name}_sum` });
+      values.push({ labels, value: h.count, metricName: `${this.name}_count` });
     }
     return { name: this.name, help: this.help, type: 'histogram' as never, values: values as never, aggregator: 'sum' as const };
   }
@@ -149,17 +181,21 @@ export function collectorRegistry(collector: Collector, probes: readonly ProbeNa
     },
   });
 
+  // rtt's records are joined into breakdowns (below), its log2 histograms stay empty
   reg.registerMetric(new Log2Histogram('v2probe_latency_seconds', 'Latency of every event, from in-kernel log2 histograms (bucket le = 2^(slot+1) ns; _sum estimated at slot midpoints).', () =>
-    probes.filter((p) => (PROBES[p] as ProbeDef).unit === 'ns').flatMap((p) =>
+    probes.filter((p) => p !== 'rtt' && (PROBES[p] as ProbeDef).unit === 'ns').flatMap((p) =>
       Object.entries(collector.histograms(p)).map(([ev, counts]) => ({ labels: { probe: p, subsystem: subsystemOf(p), event_type: ev }, counts })))) as unknown as Metric<string>);
 
+  const rtt = collector.rttStats();
+  if (rtt) registerRtt(reg, () => collector.rttStats()!);
+  const withRtt: readonly ProbeName[] = rtt && !probes.includes('rtt') ? [...probes, 'rtt'] : probes;
   new Counter({
     name: 'v2probe_probe_run_time_seconds_total', help: 'CPU time spent in the probe\'s BPF programs (bpf_stats; needs kernel.bpf_stats_enabled=1).', labelNames: ['probe', 'program'], registers: [reg],
-    collect() { setAll(this, probes.flatMap((p) => collector.programStats(p).map((s) => [{ probe: p, program: s.name }, Number(s.runTimeNs) / 1e9] as [Record<'probe' | 'program', string>, number]))); },
+    collect() { setAll(this, withRtt.flatMap((p) => collector.programStats(p).map((s) => [{ probe: p, program: s.name }, Number(s.runTimeNs) / 1e9] as [Record<'probe' | 'program', string>, number]))); },
   });
   new Counter({
     name: 'v2probe_probe_runs_total', help: 'Runs of the probe\'s BPF programs (bpf_stats).', labelNames: ['probe', 'program'], registers: [reg],
-    collect() { setAll(this, probes.flatMap((p) => collector.programStats(p).map((s) => [{ probe: p, program: s.name }, Number(s.runCnt)] as [Record<'probe' | 'program', string>, number]))); },
+    collect() { setAll(this, withRtt.flatMap((p) => collector.programStats(p).map((s) => [{ probe: p, program: s.name }, Number(s.runCnt)] as [Record<'probe' | 'program', string>, number]))); },
   });
   new Gauge({
     name: 'v2probe_sink_up', help: 'Whether the sink (store or Kafka) accepts writes (1) or is failing and being retried (0).', registers: [reg],
@@ -215,6 +251,35 @@ export function collectorRegistry(collector: Collector, probes: readonly ProbeNa
     new Counter({ name: 'v2probe_governor_restores_total', help: 'Governor actions undone since start.', registers: [reg], collect() { this.reset(); this.inc(gov.restoresTotal); } });
   }
   return reg;
+}
+
+/** The round-trip breakdowns of `--explain` (collector/rtt-hist.ts), read at each scrape. */
+function registerRtt(reg: Registry, stats: () => RttStats): void {
+  reg.registerMetric(new FixedBucketHistogram('v2probe_rtt_seconds', 'Sampled client-broker round trips over Unix sockets (v2probe explain): client send to client receive, per broker comm.', RTT_BUCKETS_S, () =>
+    [...stats().hist.byComm].map(([comm, h]) => ({ labels: { broker_comm: comm }, h: h.total }))) as unknown as Metric<string>);
+  reg.registerMetric(new FixedBucketHistogram('v2probe_rtt_component_seconds', `Where the sampled round trips' time went, per broker comm and component (the components of a trip add up to its total): ${COMPONENTS.map(componentLabel).join(', ')}.`, RTT_BUCKETS_S, () =>
+    [...stats().hist.byComm].flatMap(([comm, h]) => COMPONENTS.map((c) => ({ labels: { broker_comm: comm, component: componentLabel(c) }, h: h.components[c] })))) as unknown as Metric<string>);
+  new Counter({
+    name: 'v2probe_rtt_trips_total', help: 'Sampled round trips joined into a breakdown, per broker comm (equals the histograms\' _count).', labelNames: ['broker_comm'], registers: [reg],
+    collect() {
+      this.reset();
+      const s = stats();
+      for (const c of s.comms) this.inc({ broker_comm: c }, 0);
+      for (const [comm, h] of s.hist.byComm) this.inc({ broker_comm: comm }, h.total.count);
+    },
+  });
+  new Counter({
+    name: 'v2probe_rtt_trips_incomplete_total', help: 'Sampled round trips given up on: a record missing (ring buffer full, process exited) or out of order; never joined, never stored.', registers: [reg],
+    collect() { this.reset(); this.inc(stats().incomplete); },
+  });
+  new Counter({
+    name: 'v2probe_rtt_breakdown_rows_total', help: 'Breakdown rows the sink accepted (v2e.rtt_breakdown, or stdout lines); 0 with a Kafka sink (breakdowns are in these metrics only).', registers: [reg],
+    collect() { this.reset(); this.inc(stats().rowsWritten); },
+  });
+  new Gauge({
+    name: 'v2probe_rtt_brokers', help: 'Broker processes being explained now, per comm (--explain).', labelNames: ['broker_comm'], registers: [reg],
+    collect() { this.reset(); for (const [c, n] of Object.entries(stats().brokers)) this.set({ broker_comm: c }, n); },
+  });
 }
 
 /** Serve `reg` on http://HOST:PORT/metrics; resolves with the bound address. */

@@ -1,9 +1,12 @@
 /**
  * collector/sinks.ts — where the collector's batches go: a store (chDB or a
- * ClickHouse server) or stdout as NDJSON. (Kafka joins here with the fleet
- * pipeline.) A sink is chosen by the `--sink` string.
+ * ClickHouse server), Kafka (collector/kafka-sink.ts) or stdout as NDJSON.
+ * A sink is chosen by the `--sink` string; a Kafka sink may come already
+ * resolved (TLS/SASL merged from the URL, environment and config file).
  */
 import type { CounterRow, EventRow, HistogramRow } from '../schema/event.js';
+import type { KafkaSinkSpec } from './kafka.js';
+import type { Breakdown } from './explain.js';
 import { applySchema, DATABASE } from '../schema/ddl.js';
 import { openStore, type Store } from '../store/index.js';
 
@@ -12,8 +15,13 @@ export interface Sink {
   writeEvents(rows: EventRow[]): Promise<void>;
   writeCounters(rows: CounterRow[]): Promise<void>;
   writeHistograms(rows: HistogramRow[]): Promise<void>;
+  /** round-trip breakdowns (`--explain`); absent: the sink cannot take them (Kafka: Prometheus only) */
+  writeBreakdowns?(rows: BreakdownRow[]): Promise<void>;
   close(): Promise<void>;
 }
+
+/** One row of `v2e.rtt_breakdown`: a breakdown and the collector's host. */
+export type BreakdownRow = Breakdown & { host: string };
 
 export class StoreSink implements Sink {
   readonly name: string;
@@ -29,12 +37,19 @@ export class StoreSink implements Sink {
   writeHistograms(rows: HistogramRow[]): Promise<void> {
     return this.store.insertRows(`${DATABASE}.histograms`, rows);
   }
+  writeBreakdowns(rows: BreakdownRow[]): Promise<void> {
+    return this.store.insertRows(`${DATABASE}.rtt_breakdown`, rows);
+  }
   close(): Promise<void> {
     return this.store.close();
   }
 }
 
-/** NDJSON on stdout: one event per line. Counters and histograms go out as lines with a `type`. */
+/**
+ * NDJSON on stdout: one event per line. Counters and histograms go out as
+ * lines with a `type` (with snapshots on), round-trip breakdowns always, as
+ * lines with `"type":"rtt_breakdown"` (the columns of v2e.rtt_breakdown).
+ */
 export class StdoutSink implements Sink {
   readonly name = 'stdout';
   constructor(
@@ -59,13 +74,17 @@ export class StdoutSink implements Sink {
     if (!this.withSnapshots || rows.length === 0) return Promise.resolve();
     return this.write(rows.map((r) => JSON.stringify({ type: 'histogram', ...r })).join('\n') + '\n');
   }
+  writeBreakdowns(rows: BreakdownRow[]): Promise<void> {
+    if (rows.length === 0) return Promise.resolve();
+    return this.write(rows.map((r) => JSON.stringify({ type: 'rtt_breakdown', ...r })).join('\n') + '\n');
+  }
   async close(): Promise<void> {}
 }
 
-/** `--sink`: a store DSN, or `stdout`. Opens the store and applies the schema. */
-export async function openSink(spec: string, opts: { snapshotsToStdout?: boolean } = {}): Promise<Sink> {
+/** `--sink`: a store DSN, kafka[s]://…, or `stdout`. Opens the store and applies the schema. */
+export async function openSink(spec: string, opts: { snapshotsToStdout?: boolean; kafka?: KafkaSinkSpec } = {}): Promise<Sink> {
   if (spec === 'stdout' || spec === '-') return new StdoutSink(process.stdout, opts.snapshotsToStdout ?? false);
-  if (spec.startsWith('kafka://')) return (await import('./kafka-sink.js')).openKafkaSink(spec);
+  if (/^kafkas?:\/\//.test(spec)) return (await import('./kafka-sink.js')).openKafkaSink(opts.kafka ?? spec);
   const store = await openStore(spec);
   await applySchema(store);
   return new StoreSink(store);

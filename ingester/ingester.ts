@@ -23,13 +23,16 @@ import { hostname } from 'node:os';
 import type { Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { decodeEnvelope, peekEnvelope, type Envelope } from '../collector/kafka-envelope.js';
-import { makeKafka } from '../collector/kafka.js';
+import { kafkaFailure, makeKafka } from '../collector/kafka.js';
+import type { KafkaSecurity } from '../collector/kafka-security.js';
 import type { Store } from '../store/types.js';
 import { applyIngestSchema } from './ddl.js';
 import type { IngestMetrics } from './metrics.js';
 
 export interface IngesterOptions {
   brokers: string[];
+  /** TLS / SASL of the consumer and the DLQ producer (undefined: PLAINTEXT) */
+  security?: KafkaSecurity;
   topic: string;
   groupId: string;
   dlqTopic: string;
@@ -72,6 +75,7 @@ export class Ingester {
     const kafka = makeKafka(this.o.brokers, {
       clientId: `v2probe-ingester-${this.id}`,
       retries: 8,
+      security: this.o.security,
       onLog: (level, msg, extra) => log[level === 'error' ? 'warn' : 'debug']({ kafka: extra }, msg),
     });
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
@@ -90,7 +94,9 @@ export class Ingester {
       this.ranges.clear();
       log.info({ assignment: e.payload.memberAssignment }, 'joined the consumer group');
     });
-    this.consumer.on(this.consumer.events.CRASH, (e) => log.error({ err: e.payload.error?.message, restart: e.payload.restart }, 'consumer crashed'));
+    this.consumer.on(this.consumer.events.CRASH, (e) =>
+      log.error({ err: e.payload.error ? kafkaFailure(e.payload.error, this.o.brokers, this.o.security).message : undefined, restart: e.payload.restart }, 'consumer crashed'),
+    );
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.o.topic, fromBeginning: true });
     await this.consumer.run({

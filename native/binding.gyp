@@ -13,6 +13,7 @@
         "src/js_probe.cc",
         "src/probe.cc",
         "src/families.cc",
+        "src/caps.cc",
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

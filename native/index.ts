@@ -153,10 +153,73 @@ export interface Probe {
   detach(program?: string): number;
 }
 
+/** Options of dropCapabilities(). */
+export interface CapDropOptions {
+  /** how long the other threads have to answer, per scan of /proc/self/task (default 5000) */
+  timeoutMs?: number;
+  /** set PR_SET_NO_NEW_PRIVS on every thread (default true) */
+  noNewPrivs?: boolean;
+  /** PR_CAPBSET_DROP everything not kept (default true; skipped without CAP_SETPCAP) */
+  dropBounding?: boolean;
+}
+
+/** One thread after the drop, as read back from /proc/self/task/TID/status (hex masks as there). */
+export interface CapThreadReport {
+  tid: number;
+  name: string;
+  /** self: the calling thread; signal: changed by its handler; inherited: created after the last scan by a thread that had dropped */
+  via: 'self' | 'signal' | 'inherited';
+  /** holds nothing beyond the kept set (and bounding/ambient/no_new_privs as asked) */
+  ok: boolean;
+  errno?: number;
+  code?: string;
+  /** the failing step: ambient | bounding | no_new_privs | capget | capset | signal (no answer) | verify */
+  step?: string;
+  capEff: string;
+  capPrm: string;
+  capInh: string;
+  capBnd: string;
+  capAmb: string;
+  noNewPrivs: boolean;
+}
+
+export interface CapDropReport {
+  /** what every thread holds now (permitted = effective): the requested set that the caller held */
+  kept: string[];
+  keptMask: string;
+  /** held before (permitted or effective) and not any more */
+  dropped: string[];
+  /** CapPrm of the caller before */
+  before: string;
+  boundingDropped: boolean;
+  noNewPrivs: boolean;
+  /** the signal used to reach the other threads (32) */
+  signal: number;
+  /** scans of /proc/self/task that found threads to change */
+  rounds: number;
+  threads: CapThreadReport[];
+}
+
+/** What dropCapabilities() throws when a thread could not be changed: the first failing thread, and the whole report. */
+export interface CapDropError extends Error {
+  code: string;
+  errno: number;
+  tid?: number;
+  report: CapDropReport;
+}
+
 export interface NativeAddon {
   families(): string[];
   libbpfVersion(): string;
   open(family: string, opts?: OpenOptions): Promise<Probe>;
+  /**
+   * Process-wide capability drop: every thread keeps only `keep` (names such
+   * as 'CAP_BPF' or 'bpf', or numbers) in its permitted and effective sets,
+   * an empty inheritable and ambient set, the bounding set reduced to `keep`,
+   * and no_new_privs. Synchronous; throws CapDropError (TypeError for bad
+   * arguments) when any thread still holds more afterwards.
+   */
+  dropCapabilities(keep: Array<string | number>, opts?: CapDropOptions): CapDropReport;
 }
 
 /** What open(), attach() (per result), readMap() and friends reject or throw with. */
@@ -173,6 +236,11 @@ export interface NativeError extends Error {
 export function isNativeError(e: unknown): e is NativeError {
   return e instanceof Error && typeof (e as Partial<NativeError>).errno === 'number' &&
     typeof (e as Partial<NativeError>).probe === 'string';
+}
+
+export function isCapDropError(e: unknown): e is CapDropError {
+  return e instanceof Error && typeof (e as Partial<CapDropError>).errno === 'number' &&
+    typeof (e as Partial<CapDropError>).report === 'object';
 }
 
 /** enum bpf_map_type values used by v2probe's objects. */

@@ -1,35 +1,84 @@
 /**
- * store/clickhouse.ts — a ClickHouse server through @clickhouse/client (HTTP).
- * Same interface and same SQL as the embedded chDB store.
+ * store/clickhouse.ts — a ClickHouse server through @clickhouse/client (HTTP or
+ * HTTPS). Same interface and same SQL as the embedded chDB store. TLS files of
+ * the DSN (`?ca=&cert=&key=`) are read and checked here and given to the
+ * client as `tls: { ca_cert, cert, key }`.
  */
-import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseClientConfigOptions } from '@clickhouse/client';
+import { rootCertificates } from 'node:tls';
+import type { StoreTlsFiles } from './dsn.js';
 import { StoreError } from './errors.js';
+import { loadTlsFiles, TlsFileError } from './tls.js';
 import type { InsertOptions, QueryFormat, Store } from './types.js';
+
+export interface ClickHouseParams {
+  url: string;
+  username: string;
+  password: string;
+  database: string;
+  /** the redacted DSN, for messages */
+  dsn: string;
+  tls?: StoreTlsFiles;
+}
+
+/**
+ * The client's configuration. With `ca` the server's certificate must chain to
+ * that CA (instead of the system's); with `cert`+`key` the client presents its
+ * certificate (mutual TLS; @clickhouse/client then also asks the server to
+ * authenticate the user by it: X-ClickHouse-SSL-Certificate-Auth). Throws
+ * StoreError BAD_DSN naming the option when a file cannot be used.
+ */
+export function clickHouseClientConfig(params: ClickHouseParams): ClickHouseClientConfigOptions {
+  let tls: ClickHouseClientConfigOptions['tls'];
+  if (params.tls && (params.tls.ca || params.tls.cert)) {
+    let m;
+    try {
+      m = loadTlsFiles(params.tls, { ca: 'ca=', cert: 'cert=', key: 'key=' });
+    } catch (err) {
+      if (err instanceof TlsFileError) throw new StoreError('BAD_DSN', params.dsn, `store DSN '${params.dsn}': ${err.message}`);
+      throw err;
+    }
+    // the client wants a CA either way: without ca= it is the system's bundle (what Node trusts by default)
+    const ca_cert = m.ca ?? Buffer.from(rootCertificates.join('\n'));
+    tls = m.cert && m.key ? { ca_cert, cert: m.cert, key: m.key } : { ca_cert };
+  }
+  return {
+    url: params.url,
+    username: params.username,
+    password: params.password,
+    // the database may not exist yet (schema apply creates it); tables are always qualified
+    database: 'default',
+    request_timeout: 30_000,
+    // errors reach the caller as StoreError; the client's own logger would print stacks
+    log: { level: ClickHouseLogLevel.OFF },
+    clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+    ...(tls ? { tls } : {}),
+  };
+}
 
 export class ClickHouseStore implements Store {
   readonly kind = 'clickhouse' as const;
   readonly dsn: string;
   private client: ClickHouseClient;
 
-  constructor(params: { url: string; username: string; password: string; database: string; dsn: string }) {
+  constructor(params: ClickHouseParams) {
     this.dsn = params.dsn;
-    this.client = createClient({
-      url: params.url,
-      username: params.username,
-      password: params.password,
-      // the database may not exist yet (schema apply creates it); tables are always qualified
-      database: 'default',
-      request_timeout: 30_000,
-      // errors reach the caller as StoreError; the client's own logger would print stacks
-      log: { level: ClickHouseLogLevel.OFF },
-      clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
-    });
+    this.client = createClient(clickHouseClientConfig(params));
   }
 
   async ping(): Promise<void> {
     const r = await this.client.ping();
     if (!r.success) {
-      throw new StoreError('UNREACHABLE', this.dsn, `ClickHouse at ${this.dsn} is unreachable: ${(r as { error?: Error }).error?.message ?? 'no answer'}`);
+      const e = (r as { error?: Error & { code?: string } }).error;
+      const code = e?.code ?? '';
+      const hint = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(code)
+        ? ": TLS: the server's certificate is not trusted (give the CA that signed it with ?ca=FILE)"
+        : /ALTNAME/.test(code)
+          ? ": TLS: the server's certificate does not name this host"
+          : /ALERT/.test(code)
+            ? ': TLS: the server refused the handshake (a client certificate is needed or was refused: ?cert=FILE&key=FILE)'
+            : '';
+      throw new StoreError('UNREACHABLE', this.dsn, `ClickHouse at ${this.dsn} is unreachable: ${e?.message ?? 'no answer'}${hint}`);
     }
   }
 

@@ -15,6 +15,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("families", Napi::Function::New<v2js::Families>(env, "families"));
   exports.Set("libbpfVersion", Napi::Function::New<v2js::LibbpfVersion>(env, "libbpfVersion"));
   exports.Set("open", Napi::Function::New<v2js::Open>(env, "open"));
+  exports.Set("dropCapabilities", Napi::Function::New<v2js::DropCapabilities>(env, "dropCapabilities"));
   return exports;
 }
 

@@ -1,9 +1,12 @@
 // js_api.cc — module-level functions. open() loads a family off the
-// JavaScript thread and resolves to a Probe (js_probe.cc).
+// JavaScript thread and resolves to a Probe (js_probe.cc); dropCapabilities()
+// runs the process-wide drop of caps.cc on the calling (JavaScript) thread.
 #include "js_api.h"
 
+#include <cstdio>
 #include <utility>
 
+#include "caps.h"
 #include "js_probe.h"
 #include "js_util.h"
 #include "probe.h"
@@ -109,6 +112,104 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;
+}
+
+namespace {
+
+std::string CapHex(uint64_t v) {
+  char b[20];
+  snprintf(b, sizeof b, "%016llx", (unsigned long long)v);
+  return b;
+}
+
+Napi::Array CapNames(Napi::Env env, uint64_t mask) {
+  Napi::Array a = Napi::Array::New(env);
+  for (int c = 0; c < 64; c++)
+    if (mask & (1ull << c)) a.Set(a.Length(), v2::CapName(c));
+  return a;
+}
+
+Napi::Object ReportObject(Napi::Env env, const v2::CapDropReport& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("kept", CapNames(env, r.target));
+  o.Set("keptMask", CapHex(r.target));
+  o.Set("dropped", CapNames(env, (r.beforePrm | r.beforeEff) & ~r.target));
+  o.Set("before", CapHex(r.beforePrm));
+  o.Set("boundingDropped", r.boundingDropped);
+  o.Set("noNewPrivs", r.noNewPrivs);
+  o.Set("signal", r.signal);
+  o.Set("rounds", r.rounds);
+  Napi::Array threads = Napi::Array::New(env, r.threads.size());
+  for (size_t i = 0; i < r.threads.size(); i++) {
+    const auto& t = r.threads[i];
+    Napi::Object x = Napi::Object::New(env);
+    x.Set("tid", t.tid);
+    x.Set("name", t.name);
+    x.Set("via", t.via);
+    x.Set("ok", t.ok);
+    if (t.err) {
+      x.Set("errno", t.err);
+      x.Set("code", v2::ErrnoName(t.err));
+      x.Set("step", t.step);
+    }
+    x.Set("capEff", CapHex(t.eff));
+    x.Set("capPrm", CapHex(t.prm));
+    x.Set("capInh", CapHex(t.inh));
+    x.Set("capBnd", CapHex(t.bnd));
+    x.Set("capAmb", CapHex(t.amb));
+    x.Set("noNewPrivs", t.noNewPrivs);
+    threads.Set(uint32_t(i), x);
+  }
+  o.Set("threads", threads);
+  return o;
+}
+
+}  // namespace
+
+// dropCapabilities(keep: Array<string | number>, opts?: { timeoutMs?, noNewPrivs?, dropBounding? })
+// Synchronous: the calling thread changes itself and waits for the others.
+Napi::Value DropCapabilities(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray()) ThrowType(env, "expected keep to be an array of capability names or numbers");
+  Napi::Array keep = info[0].As<Napi::Array>();
+  v2::CapDropOptions o;
+  for (uint32_t i = 0; i < keep.Length(); i++) {
+    Napi::Value v = keep.Get(i);
+    int cap = -1;
+    if (v.IsNumber()) {
+      uint64_t n = 0;
+      ReadUint(env, v, "keep[" + std::to_string(i) + "]", 0, 63, &n);
+      cap = int(n);
+    } else if (v.IsString()) {
+      cap = v2::CapFromName(v.As<Napi::String>().Utf8Value());
+      if (cap < 0) ThrowType(env, "keep[" + std::to_string(i) + "]: unknown capability '" + v.As<Napi::String>().Utf8Value() + "'");
+    } else {
+      ThrowType(env, "expected keep[" + std::to_string(i) + "] to be a capability name or number");
+    }
+    o.keep |= 1ull << cap;
+  }
+  Napi::Object opts = ReadOptObject(env, info[1], "opts");
+  uint64_t timeout = uint64_t(o.timeoutMs);
+  ReadUint(env, opts.Get("timeoutMs"), "opts.timeoutMs", 1, 600000, &timeout);
+  o.timeoutMs = int(timeout);
+  for (const char* k : {"noNewPrivs", "dropBounding"}) {
+    Napi::Value v = opts.Get(k);
+    if (v.IsUndefined()) continue;
+    if (!v.IsBoolean()) ThrowType(env, std::string("expected opts.") + k + " to be a boolean");
+    (std::string(k) == "noNewPrivs" ? o.noNewPrivs : o.dropBounding) = v.As<Napi::Boolean>().Value();
+  }
+
+  v2::CapDropReport report;
+  v2::Status st = v2::DropCapabilities(o, &report);
+  Napi::Object r = ReportObject(env, report);
+  if (st.ok()) return r;
+  Napi::Error e = Napi::Error::New(env, st.message);
+  Napi::Object eo = e.Value();
+  eo.Set("code", v2::ErrnoName(st.err));
+  eo.Set("errno", st.err);
+  if (report.failedTid) eo.Set("tid", report.failedTid);
+  eo.Set("report", r);
+  throw e;
 }
 
 }  // namespace v2js

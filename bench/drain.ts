@@ -1,0 +1,354 @@
+/**
+ * bench/drain.ts — the collector's drain rate: how many events/s the whole
+ * chain (ring buffer -> addon poll thread -> JS decode -> batcher -> sink)
+ * sustains without losses, and where it saturates, per sink.
+ *   node dist/bench/drain.js [--sinks null,stdout,chdb] [--step-s 4] [--rates 25000,50000,...] [--quick]
+ * Root. The collector runs in a child process of its own (this script with
+ * --child SINK: the Collector class with the uds probe at sampling 1:1, as
+ * `v2probe collect` runs it), pinned to the last CPU; UDS ping-pongs
+ * (build/fixtures/uds_pingpong, both ends pinned, one pair per other CPU)
+ * generate far more events than it can take. The offered rate is stepped up
+ * with the uds probe's own per-CPU token bucket (burst limit, counted as
+ * burst_dropped in the kernel, before the ring buffer), then unlimited.
+ * Per step: offered events/s (rows the probe tried to put into the ring),
+ * delivered to JS and written to the sink per second, lost_ringbuf,
+ * lost_userspace, lost_sink, the backlog's growth, the collector's CPU (from
+ * /proc/PID/stat and /proc/PID/task/*\/stat: JS main thread vs the others),
+ * RSS, and how late the collector answered (event-loop lag).
+ * A step is sustained when nothing was lost and the backlog grew by less than
+ * 1.5 s of offered rows (the batcher holds rows up to 1 s before a write).
+ * Sinks: null (rows decoded and discarded), stdout (NDJSON to /dev/null),
+ * chdb (a temporary chdb: store, schema applied, removed after).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, closeSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { createInterface } from 'node:readline';
+import { join, resolve } from 'node:path';
+import { pino } from 'pino';
+import { Collector } from '../collector/collector.js';
+import { ensureTracefs } from '../collector/kernel.js';
+import { openSink, StdoutSink, type Sink } from '../collector/sinks.js';
+import { repoRoot } from '../native/index.js';
+
+const argv = process.argv.slice(2);
+const opt = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
+const QUICK = argv.includes('--quick');
+const NCPU = cpus().length;
+const COLLECTOR_CPU = NCPU - 1;
+const WORK_CPUS = NCPU > 1 ? Array.from({ length: NCPU - 1 }, (_, i) => i) : [0];
+const ROOT = repoRoot();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** `setpriv --pdeathsig KILL`: the child dies with this process, even when it is killed with SIGKILL. */
+const DIE_WITH_US = existsSync('/usr/bin/setpriv') ? ['setpriv', '--pdeathsig', 'KILL'] : [];
+
+// ---- child: the collector ----------------------------------------------------------------
+
+/** /proc/<pid>/stat utime+stime in seconds (USER_HZ = 100). */
+function cpuOf(path: string): number {
+  const f = readFileSync(path, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / 100;
+}
+function rssMb(pid: number | 'self'): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+}
+
+async function child(spec: string): Promise<void> {
+  ensureTracefs();
+  const nullSink: Sink = { name: 'null', writeEvents: async () => {}, writeCounters: async () => {}, writeHistograms: async () => {}, close: async () => {} };
+  const sink = spec === 'null' ? nullSink : spec === 'stdout' ? new StdoutSink(process.stdout) : await openSink(spec);
+  const c = new Collector({ probes: ['uds'], sink, logger: pino({ level: 'warn' }, pino.destination(2)), perProbe: { uds: { sampleEvery: 1 } }, snapshotMs: 5000 });
+  const st = await c.start();
+  if (st[0].state !== 'running') throw new Error(`uds: ${st[0].error}`);
+  const workCpus = Number(process.env.DRAIN_WORK_CPUS ?? 1);
+  const say = (o: object) => process.stderr.write(`DRAIN ${JSON.stringify(o)}\n`);
+  const mark = () => {
+    const k = c.counters('uds');
+    let main = 0;
+    let all = 0;
+    for (const tid of readdirSync('/proc/self/task')) {
+      try {
+        const s = cpuOf(`/proc/self/task/${tid}/stat`);
+        all += s;
+        if (Number(tid) === process.pid) main = s;
+      } catch {
+        // thread gone
+      }
+    }
+    const h = c.sinkHealth();
+    return { t: performance.now(), cpuS: cpuOf('/proc/self/stat'), mainCpuS: main, threadsCpuS: all, rssMb: rssMb('self'), sinkRows: c.sinkRows, pendingRows: h.pendingRows, ...k };
+  };
+  say({ ready: true, pid: process.pid, ...mark() });
+  const rl = createInterface({ input: process.stdin });
+  for await (const line of rl) {
+    const [cmd, arg] = line.trim().split(/\s+/);
+    if (cmd === 'rate') {
+      const total = Number(arg);
+      const perCpu = total > 0 ? Math.max(1, Math.round(total / workCpus)) : 0;
+      c.configure('uds', { sampleEvery: 1, burstRate: perCpu, burstSize: perCpu });
+      say({ ack: 'rate', rate: total });
+    } else if (cmd === 'mark') say({ mark: true, ...mark() });
+    else if (cmd === 'stop') break;
+  }
+  await c.stop();
+  await sink.close();
+  say({ stopped: true, sinkRows: c.sinkRows });
+  process.exit(0);
+}
+
+// ---- parent -------------------------------------------------------------------------------
+
+type Mark = Record<string, number> & { t: number; cpuS: number; mainCpuS: number; threadsCpuS: number; rssMb: number; sinkRows: number; pendingRows: number };
+
+class CollectorChild {
+  readonly proc: ChildProcess;
+  private waiters: Array<(o: Record<string, unknown>) => void> = [];
+  private err = '';
+  maxRss = 0;
+  private rssTimer: NodeJS.Timeout;
+  readonly exited: Promise<number | null>;
+  constructor(spec: string) {
+    const out = spec === 'stdout' ? openSync('/dev/null', 'w') : 'ignore';
+    this.proc = spawn('taskset', ['-c', String(COLLECTOR_CPU), ...DIE_WITH_US, process.execPath, join(ROOT, 'dist/bench/drain.js'), '--child', spec], {
+      stdio: ['pipe', out, 'pipe'],
+      env: { ...process.env, DRAIN_WORK_CPUS: String(WORK_CPUS.length) },
+    });
+    if (typeof out === 'number') closeSync(out);
+    this.exited = new Promise((r) => this.proc.on('exit', (code) => r(code)));
+    createInterface({ input: this.proc.stderr! }).on('line', (l) => {
+      if (l.startsWith('DRAIN ')) this.waiters.shift()?.(JSON.parse(l.slice(6)));
+      else this.err = (this.err + l + '\n').slice(-4000);
+    });
+    this.rssTimer = setInterval(() => {
+      try {
+        this.maxRss = Math.max(this.maxRss, rssMb(this.proc.pid!));
+      } catch {
+        // not yet exec'd or gone
+      }
+    }, 250);
+  }
+  next(timeoutMs = 120_000): Promise<Record<string, unknown>> {
+    return new Promise((res, rej) => {
+      const timer = setTimeout(() => rej(new Error(`collector child did not answer within ${timeoutMs} ms: ${this.err.trim().split('\n').slice(-3).join(' | ')}`)), timeoutMs);
+      const onExit = () => rej(new Error(`collector child exited: ${this.err.trim().split('\n').filter((l) => !/^\s+at /.test(l)).slice(-5).join(' | ')}`));
+      this.proc.once('exit', onExit);
+      this.waiters.push((o) => {
+        clearTimeout(timer);
+        this.proc.off('exit', onExit);
+        res(o);
+      });
+    });
+  }
+  async send(cmd: string, timeoutMs = 120_000): Promise<Record<string, unknown> & { lagMs: number }> {
+    const t0 = performance.now();
+    const p = this.next(timeoutMs);
+    this.proc.stdin!.write(cmd + '\n');
+    const o = await p;
+    return { ...o, lagMs: performance.now() - t0 };
+  }
+  async stop(): Promise<void> {
+    clearInterval(this.rssTimer);
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    this.proc.stdin!.write('stop\n');
+    const done = await Promise.race([this.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 60_000).unref())]);
+    if (!done) this.proc.kill('SIGKILL');
+  }
+  kill(): void {
+    clearInterval(this.rssTimer);
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
+  }
+}
+
+/** Ping-pongs that never end on their own: one pair per CPU given, both ends pinned to it. */
+function startWorkload(cpuList: number[]): ChildProcess[] {
+  const bin = resolve(ROOT, 'build/fixtures/uds_pingpong');
+  const started = cpuList.map((cpu) => spawn('taskset', ['-c', String(cpu), ...DIE_WITH_US, bin, '-n', '100000000', '-d', '0', '-m', 'sendmsg'], { stdio: 'ignore' }));
+  workload.push(...started);
+  return started;
+}
+const workload: ChildProcess[] = [];
+let current: CollectorChild | undefined;
+function cleanup() {
+  for (const w of workload) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL'); // the server child has PDEATHSIG
+  current?.kill();
+}
+process.on('exit', cleanup);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => { cleanup(); process.exit(130); });
+
+interface Step {
+  /** rows/s let through by the token bucket (0: unlimited) */
+  nominal: number;
+  /** unlimited, and one more ping-pong pair on the collector's own CPU */
+  shared: boolean;
+  seconds: number;
+  offered: number;
+  generated: number;
+  delivered: number;
+  written: number;
+  lostRingbuf: number;
+  lostUserspace: number;
+  lostSink: number;
+  backlogGrowth: number;
+  cpuPct: number;
+  mainCpuPct: number;
+  otherCpuPct: number;
+  rssMb: number;
+  lagMs: number;
+  sustained: boolean;
+  /** the collector did not answer a status request within MARK_TIMEOUT_MS */
+  stalled?: boolean;
+}
+
+const MARK_TIMEOUT_MS = 30_000;
+const stepLabel = (s: { nominal: number; shared: boolean }) => (s.shared ? 'max+shared' : s.nominal ? String(s.nominal) : 'max');
+
+/**
+ * Rows may wait in the batcher up to one batch (50,000 rows or 1 s) plus two
+ * native batches (4096 rows each) before a write: a step is sustained when the
+ * backlog grew by at most that plus 5 % of what was offered.
+ */
+const allowedGrowth = (offeredPerS: number, dt: number) => Math.min(1.2 * offeredPerS, 50_000 + 2 * 4096) + 0.05 * offeredPerS * dt;
+
+async function measureSink(spec: string, rates: number[], stepS: number): Promise<{ sink: string; steps: Step[]; maxRss: number; error?: string }> {
+  let dir: string | undefined;
+  let target = spec;
+  if (spec === 'chdb') {
+    dir = mkdtempSync('/var/tmp/v2probe-drain-');
+    target = `chdb:${dir}`;
+  }
+  const c = (current = new CollectorChild(target));
+  const steps: Step[] = [];
+  const extra: ChildProcess[] = [];
+  const print = (s: Step) =>
+    console.log(
+      `${spec.padEnd(7)} ${stepLabel(s).padStart(10)} ${String(s.offered).padStart(9)} ${String(s.delivered).padStart(9)} ${String(s.written).padStart(9)} ` +
+        `${String(s.lostRingbuf).padStart(10)} ${String(s.lostUserspace).padStart(10)} ${String(s.backlogGrowth).padStart(9)} ${`${s.cpuPct}`.padStart(6)} ${`${s.mainCpuPct}/${s.otherCpuPct}`.padStart(11)} ${String(s.rssMb).padStart(6)} ${String(s.lagMs).padStart(6)}  ${s.stalled ? 'NO (stalled)' : s.sustained ? 'yes' : 'NO'}`,
+    );
+  try {
+    await c.next(180_000); // ready
+    const backlog = (m: Mark) => m.sampled - m.lost_userspace - m.sinkRows - m.lost_sink;
+    const plan = rates.map((nominal) => ({ nominal, shared: false }));
+    for (let i = 0; i < plan.length; i++) {
+      const { nominal, shared } = plan[i];
+      if (shared) extra.push(...startWorkload([COLLECTOR_CPU]));
+      await c.send(`rate ${nominal}`);
+      await sleep(1000); // settle: the bucket refills, the previous step's batches land
+      const m0 = (await c.send('mark', MARK_TIMEOUT_MS).catch(() => undefined)) as (Mark & { lagMs: number }) | undefined;
+      if (m0) await sleep(stepS * 1000);
+      const m1 = m0 && ((await c.send('mark', MARK_TIMEOUT_MS).catch(() => undefined)) as (Mark & { lagMs: number }) | undefined);
+      if (!m0 || !m1) {
+        const s = { nominal, shared, seconds: 0, offered: 0, generated: 0, delivered: 0, written: 0, lostRingbuf: 0, lostUserspace: 0, lostSink: 0, backlogGrowth: 0, cpuPct: 0, mainCpuPct: 0, otherCpuPct: 0, rssMb: +c.maxRss.toFixed(0), lagMs: MARK_TIMEOUT_MS, sustained: false, stalled: true };
+        steps.push(s);
+        print(s);
+        c.kill();
+        break;
+      }
+      const dt = (m1.t - m0.t) / 1000;
+      const d = (k: string) => (m1[k] ?? 0) - (m0[k] ?? 0);
+      const s: Step = {
+        nominal,
+        shared,
+        seconds: +dt.toFixed(2),
+        offered: Math.round((d('sampled') + d('lost_ringbuf')) / dt),
+        generated: Math.round(d('seen') / dt),
+        delivered: Math.round(d('delivered') / dt),
+        written: Math.round(d('sinkRows') / dt),
+        lostRingbuf: d('lost_ringbuf'),
+        lostUserspace: d('lost_userspace'),
+        lostSink: d('lost_sink'),
+        backlogGrowth: backlog(m1) - backlog(m0),
+        cpuPct: +((100 * d('cpuS')) / dt).toFixed(1),
+        mainCpuPct: +((100 * d('mainCpuS')) / dt).toFixed(1),
+        otherCpuPct: +((100 * (d('threadsCpuS') - d('mainCpuS'))) / dt).toFixed(1),
+        rssMb: +m1.rssMb.toFixed(0),
+        lagMs: Math.round(Math.max(m0.lagMs, m1.lagMs)),
+        sustained: false,
+      };
+      s.sustained = s.lostRingbuf === 0 && s.lostUserspace === 0 && s.lostSink === 0 && s.backlogGrowth <= allowedGrowth(s.offered, dt);
+      steps.push(s);
+      print(s);
+      // past the first saturated step the sweep stops (a sink that falls behind only piles rows up);
+      // when nothing saturated, the workload's maximum, then the same with the collector's CPU shared
+      if (!s.sustained) break;
+      if (i === plan.length - 1 && !shared) {
+        if (nominal !== 0) plan.push({ nominal: 0, shared: false });
+        else if (NCPU > 1) plan.push({ nominal: 0, shared: true });
+      }
+    }
+    await c.stop();
+    return { sink: spec, steps, maxRss: +c.maxRss.toFixed(0) };
+  } catch (err) {
+    c.kill();
+    console.log(`${spec.padEnd(7)} FAILED: ${(err as Error).message}`);
+    return { sink: spec, steps, maxRss: +c.maxRss.toFixed(0), error: (err as Error).message };
+  } finally {
+    for (const w of extra) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
+    current = undefined;
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function parent(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('bench/drain needs root (BPF)');
+  if (!existsSync(resolve(ROOT, 'build/fixtures/uds_pingpong'))) throw new Error('build/fixtures/uds_pingpong is missing: make -C test/fixtures');
+  const sinks = (opt('--sinks') ?? 'null,stdout,chdb').split(',');
+  const stepS = Number(opt('--step-s') ?? (QUICK ? 2 : 4));
+  const rates = (opt('--rates') ?? (QUICK ? '50000,100000,200000' : '25000,50000,75000,100000,150000,200000,250000,300000')).split(',').map(Number);
+  console.log(`drain: uds probe at 1:1 -> ring buffer (256 KiB) -> poll thread -> JS decode -> batcher -> sink; collector pinned to CPU ${COLLECTOR_CPU}, ` +
+    `${WORK_CPUS.length} UDS ping-pong pair(s) pinned to CPU ${WORK_CPUS.join(',')}; offered rate stepped with the probe's token bucket; ${stepS} s per step; kernel ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}`);
+  console.log(`${'sink'.padEnd(7)} ${'limit/s'.padStart(10)} ${'offered/s'.padStart(9)} ${'to JS/s'.padStart(9)} ${'written/s'.padStart(9)} ${'lost_ring'.padStart(10)} ${'lost_user'.padStart(10)} ${'backlog+'.padStart(9)} ${'CPU %'.padStart(6)} ${'main/other'.padStart(11)} ${'RSS MB'.padStart(6)} ${'lag ms'.padStart(6)}  sustained`);
+  startWorkload(WORK_CPUS);
+  await sleep(500);
+  const results = [];
+  try {
+    for (const s of sinks) results.push(await measureSink(s, [...rates], stepS));
+  } finally {
+    cleanup();
+  }
+  console.log('');
+  const summary: Record<string, unknown> = { collectorCpu: COLLECTOR_CPU, workCpus: WORK_CPUS, stepS, sinks: {} };
+  for (const r of results) {
+    const ok = r.steps.filter((s) => s.sustained);
+    const noRing = r.steps.filter((s) => s.lostRingbuf === 0 && !s.stalled);
+    const maxOk = ok.length ? Math.max(...ok.map((s) => s.offered)) : 0;
+    const maxNoRing = noRing.length ? Math.max(...noRing.map((s) => s.offered)) : 0;
+    const first = r.steps.find((s) => !s.sustained);
+    const shared = r.steps.find((s) => s.shared);
+    let why: string;
+    if (!first) why = `not saturated: the workload's maximum (${Math.max(0, ...r.steps.map((s) => s.offered))} events/s offered) was drained without loss`;
+    else if (first.stalled) why = `saturates at limit ${stepLabel(first)}: the collector did not answer for ${MARK_TIMEOUT_MS / 1000} s (event loop stalled), max RSS ${r.maxRss} MB`;
+    else
+      why =
+        `saturates at ${first.offered} events/s offered (limit ${stepLabel(first)}): ` +
+        [
+          first.lostRingbuf ? `ring buffer full (lost_ringbuf ${first.lostRingbuf}: the poll thread fell behind)` : '',
+          first.lostUserspace ? `JS fell behind (lost_userspace ${first.lostUserspace}: the addon's queue of batches was full)` : '',
+          first.lostSink ? `sink fell behind (lost_sink ${first.lostSink})` : '',
+          !first.lostRingbuf && !first.lostUserspace && !first.lostSink ? `the sink writes ${first.written}/s, the backlog grew by ${first.backlogGrowth} rows in ${first.seconds} s` : '',
+        ]
+          .filter(Boolean)
+          .join('; ') +
+        `; collector CPU ${first.cpuPct} % of one core (JS main thread ${first.mainCpuPct} %)`;
+    console.log(`${r.sink}: max sustained ${maxOk} events/s (no loss, backlog bounded); max without ring-buffer loss ${maxNoRing} events/s; ${why}` + `; max RSS ${r.maxRss} MB${r.error ? `; FAILED: ${r.error}` : ''}`);
+    (summary.sinks as Record<string, unknown>)[r.sink] = { maxSustained: maxOk, maxNoRingbufLoss: maxNoRing, saturation: why, maxRssMb: r.maxRss, shared: shared ?? null, steps: r.steps, error: r.error };
+  }
+  console.log('  offered: rows the probe tried to put into the ring buffer (sampled + lost_ringbuf) per s; to JS: rows the addon handed to JavaScript; written: rows the sink accepted');
+  console.log('  backlog+: growth of rows taken from the ring but not yet written (native queue + batcher); CPU: the collector process, % of one core (main = JS thread, other = poll thread, GC, libuv, chDB)');
+  console.log('  lag: how late the collector answered a status request (its event loop was busy); max+shared: no limit, and one more ping-pong pair on the collector\'s CPU');
+  console.log(JSON.stringify(summary));
+  if (results.some((r) => r.error)) process.exitCode = 1;
+}
+
+if (argv[0] === '--child') {
+  child(argv[1]).catch((e) => {
+    process.stderr.write(`drain child failed: ${(e as Error).message}\n${(e as Error).stack}\n`);
+    process.exit(1);
+  });
+} else {
+  parent().catch((e) => {
+    cleanup();
+    console.error(e);
+    process.exit(1);
+  });
+}

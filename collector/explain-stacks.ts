@@ -32,6 +32,11 @@ export class BlockedStacks {
     if (this.ips.size > 8192) for (const id of [...this.ips.keys()].slice(0, this.ips.size - 8192)) this.ips.delete(id);
   }
 
+  /** Drop the symbolizer of an exited process. */
+  forget(pid: number): void {
+    this.syms.delete(pid);
+  }
+
   /** Frames of a stack id, root first; undefined when it was never read. */
   readonly resolve: StackResolver = (pid, id) => {
     const ips = this.ips.get(id);

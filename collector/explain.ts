@@ -192,6 +192,12 @@ export class RttJoiner {
     }
   }
 
+  /** Drop what is kept per broker pid (its GC windows) once it has exited. */
+  forget(pid: number): void {
+    this.stw.delete(pid);
+    this.gcOpen.delete(pid);
+  }
+
   take(): Breakdown[] {
     return this.done.splice(0);
   }

@@ -191,7 +191,12 @@ export class RttSession {
   /** Forget processes that exited: brokers (a new one with the same pid is scanned again) and clients. */
   private pruneExited(): void {
     if (this.closed) return;
-    for (const pid of this.live.keys()) if (!existsSync(`/proc/${pid}`)) this.live.delete(pid);
+    for (const pid of this.live.keys()) {
+      if (existsSync(`/proc/${pid}`)) continue;
+      this.live.delete(pid);
+      this.joiner.forget(pid);
+      this.stacks.forget(pid);
+    }
     for (const map of ['procs', 'stw']) {
       let m;
       try {

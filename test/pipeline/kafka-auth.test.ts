@@ -90,7 +90,7 @@ describe('Kafka over TLS and SASL (real broker)', () => {
     const i2 = await ingestAll(`kafkas://${k.ssl}?ca=${k.ca}&cert=${k.clientCert}&key=${k.clientKey}`, topic);
     expect(i2.log).toContain(`"security":"SSL (CA ${k.ca}; client certificate ${k.clientCert})"`);
     expect(count(i2.store)).toBe(sent);
-  }, 240_000);
+  }, 360_000);
 
   it('(b) a wrong password is refused at start: exit 2, broker, protocol, mechanism and user named, not the password', () => {
     const r = cli(['ingest', '--kafka', sasl('scram-sha-256'), '--topic', 'whatever', '--store', `chdb:${tmp('w')}/d`, '--metrics', 'off'], { V2PROBE_KAFKA_PASSWORD: WRONG });
@@ -104,7 +104,7 @@ describe('Kafka over TLS and SASL (real broker)', () => {
       expect(c.code, c.stderr).toBe(2);
       expect(c.stderr).toContain(`SASL SCRAM-SHA-512 authentication as user '${k.user}' failed`);
     }
-  }, 120_000);
+  }, 240_000);
 
   it('(b) a password rotated on the broker while the sink runs: errors counted, batches spooled, nothing lost after a restart with the new one', async () => {
     const user = uniq('rot');
@@ -124,36 +124,30 @@ describe('Kafka over TLS and SASL (real broker)', () => {
     expect(sink1.snapshotStats().sendErrors).toBe(0);
     // the operator rotates the password on the broker; the broker makes connected clients re-authenticate
     // (connections.max.reauth.ms = 15 s, kafkajs re-authenticates 10 s before), so the sink sees it within seconds
-    const T0 = Date.now(); const tlog = (m: string) => console.log(`[rot] +${Date.now() - T0} ms ${m}`);
     scramSet(k, user, ROT2);
-    tlog('rotated');
     const until = Date.now() + 40_000;
     while (sink1.snapshotStats().sendErrors === 0 && Date.now() < until) {
       await write(sink1);
       await new Promise((r) => setTimeout(r, 300));
     }
-    tlog('first send error');
     for (let i = 0; i < 3; i++) await write(sink1);
     const st = sink1.snapshotStats();
     expect(st.sendErrors, 'the rotated password never made a send fail').toBeGreaterThan(0);
     expect(st.spoolCount).toBeGreaterThan(0);
     await sink1.close(500); // still refused: what is left stays in the spool on disk
-    tlog('sink1 closed');
     const warn = seen.find((l) => l.includes('Kafka send failed: spooling to disk until it answers'));
     expect(warn).toBeTruthy();
     expect(JSON.parse(warn!).err).toMatch(new RegExp(`^Kafka at ${k.saslSsl} \\(SASL_SSL\\): SASL SCRAM-SHA-256 authentication as user '${user}' failed: wrong username or password`));
     // the collector restarts with the new password: the spool is sent first, in order, then new batches
     const sink2 = await new KafkaSink(resolveKafkaSink(url, { env: { V2PROBE_KAFKA_PASSWORD: ROT2 } }), { host: 'rot-1', logger }).open();
     for (let i = 0; i < 2; i++) await write(sink2);
-    tlog('sink2 wrote');
     await sink2.close(60_000);
-    tlog('sink2 drained');
     expect(sink2.snapshotStats().spoolCount).toBe(0);
     expect(sink2.snapshotStats().sendErrors).toBe(0);
     const { store } = await ingestAll(sasl('scram-sha-256'), topic, { V2PROBE_KAFKA_PASSWORD: k.password });
     const [r] = queryJson<{ n: string; u: string }>(store, "SELECT count() AS n, uniqExact(value) AS u FROM v2e.events WHERE comm = 'synth'");
     expect({ n: Number(r.n), u: Number(r.u) }).toEqual({ n: sent, u: sent });
-  }, 180_000);
+  }, 360_000);
 
   it('(c) untrusted broker certificate, missing or foreign client certificate, TLS to a PLAINTEXT listener: refused clearly', () => {
     const store = `chdb:${tmp('c')}/d`;
@@ -189,7 +183,7 @@ describe('Kafka over TLS and SASL (real broker)', () => {
       expect(c.code, c.stderr).toBe(2);
       expect(c.stderr).toContain("TLS: the broker's certificate is not trusted");
     }
-  }, 120_000);
+  }, 240_000);
 
   it('(d) the password is in no log (debug), error, /metrics or config check output', async () => {
     // a collector given the password on the command line (the worst case), with /metrics and debug logging
@@ -257,5 +251,5 @@ describe('Kafka over TLS and SASL (real broker)', () => {
     for (const secret of [k.password, WRONG, ROT1, ROT2]) {
       for (const form of new Set([secret, enc(secret), JSON.stringify(secret).slice(1, -1)])) expect(all.includes(form), `leaked ${secret === k.password ? 'the broker password' : secret}`).toBe(false);
     }
-  }, 180_000);
+  }, 360_000);
 });

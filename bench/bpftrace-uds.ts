@@ -41,6 +41,8 @@ const WORK_CPU = 0;
 const TRACER_CPU = NCPU > 1 ? NCPU - 1 : 0;
 const CALLS = ROUNDS * 4; // per round trip: client sendmsg+recvmsg, server recvmsg+sendmsg
 const pexec = promisify(execFile);
+/** `setpriv --pdeathsig KILL`: children die with this process, even when it is killed with SIGKILL (run-all's time limit). */
+const DIE_WITH_US = existsSync('/usr/bin/setpriv') ? ['setpriv', '--pdeathsig', 'KILL'] : [];
 
 const nullSink: Sink = { name: 'null', writeEvents: async () => {}, writeCounters: async () => {}, writeHistograms: async () => {}, close: async () => {} };
 
@@ -57,7 +59,7 @@ function cpuSeconds(pid: number): number {
 
 async function pingpong(): Promise<{ elapsedUs: number; rtps: number }> {
   const bin = resolve(ROOT, 'build/fixtures/uds_pingpong');
-  const { stdout } = await pexec('taskset', ['-c', String(WORK_CPU), bin, '-n', String(ROUNDS), '-d', '0', '-m', 'sendmsg'], { timeout: 600_000 });
+  const { stdout } = await pexec('taskset', ['-c', String(WORK_CPU), ...DIE_WITH_US, bin, '-n', String(ROUNDS), '-d', '0', '-m', 'sendmsg'], { timeout: 600_000 });
   const r = JSON.parse(stdout.trim().split('\n').pop()!) as { rounds: number; elapsed_us: number };
   return { elapsedUs: r.elapsed_us, rtps: Math.round((r.rounds * 1e6) / r.elapsed_us) };
 }
@@ -135,29 +137,30 @@ function ensureBpftrace(): { ok: true; version: string } | { ok: false; why: str
   return v ? { ok: true, version: v } : { ok: false, why: 'not installed (scripts/bpftrace.sh ran, but no bpftrace on PATH)' };
 }
 
-/** bpf program ids held by a process (its fds onto BPF programs). */
-function progIdsOf(pid: number): number[] {
-  const ids: number[] = [];
+/**
+ * bpf_stats of the BPF programs a process holds, from /proc/PID/fdinfo (each
+ * program fd shows prog_id, run_time_ns and run_cnt): no bpftool, and no race
+ * with programs other processes load and unload meanwhile.
+ */
+function progStatsOf(pid: number): Stat & { programs: number } {
+  const seen = new Map<number, Stat>();
   for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+    let info: string;
     try {
-      const m = /^prog_id:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
-      if (m) ids.push(Number(m[1]));
+      info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
     } catch {
-      // fd closed meanwhile
+      continue; // fd closed meanwhile
     }
+    const id = /^prog_id:\s+(\d+)/m.exec(info);
+    if (!id) continue;
+    const num = (k: string) => BigInt(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(info)?.[1] ?? '0');
+    seen.set(Number(id[1]), { runTimeNs: num('run_time_ns'), runCnt: num('run_cnt') });
   }
-  return [...new Set(ids)];
-}
-
-function progStats(ids: number[]): Stat {
-  const all = JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8', maxBuffer: 64 << 20 })) as Array<{ id: number; run_time_ns?: number; run_cnt?: number }>;
-  const mine = all.filter((p) => ids.includes(p.id));
-  return { runTimeNs: BigInt(mine.reduce((n, p) => n + (p.run_time_ns ?? 0), 0)), runCnt: BigInt(mine.reduce((n, p) => n + (p.run_cnt ?? 0), 0)) };
+  return { ...sumStats([...seen.values()]), programs: seen.size };
 }
 
 async function runBpftrace(): Promise<Run> {
-  const setpriv = existsSync('/usr/bin/setpriv') ? ['setpriv', '--pdeathsig', 'KILL'] : [];
-  const cmd = ['taskset', '-c', String(TRACER_CPU), ...setpriv, 'bpftrace', '--no-warnings', '-f', 'json', SCRIPT];
+  const cmd = ['taskset', '-c', String(TRACER_CPU), ...DIE_WITH_US, 'bpftrace', '--no-warnings', '-f', 'json', SCRIPT];
   const c = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   bpftraceChild = c;
   let out = '';
@@ -171,12 +174,11 @@ async function runBpftrace(): Promise<Run> {
       if (t > 120_000) throw new Error('bpftrace did not attach within 120 s');
       await new Promise((r) => setTimeout(r, 50));
     }
-    const ids = progIdsOf(c.pid!);
-    const s0 = progStats(ids);
+    const s0 = progStatsOf(c.pid!);
     const cpu0 = cpuSeconds(c.pid!);
     const w = await pingpong();
     const cpuS = cpuSeconds(c.pid!) - cpu0;
-    const s1 = progStats(ids);
+    const s1 = progStatsOf(c.pid!);
     // Ctrl-C: bpftrace prints the histograms and exits
     c.kill('SIGINT');
     await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000).unref())]);
@@ -186,7 +188,7 @@ async function runBpftrace(): Promise<Run> {
       const j = JSON.parse(line) as { type: string; data: Record<string, Record<string, Array<{ count: number }>>> };
       if (j.type === 'hist' && j.data['@lat']) for (const buckets of Object.values(j.data['@lat'])) timed += buckets.reduce((n, b) => n + b.count, 0);
     }
-    return { ...w, stat: diff(s0, s1), timed, cpuS, extra: { programs: ids.length } };
+    return { ...w, stat: diff(s0, s1), timed, cpuS, extra: { programs: s1.programs } };
   } finally {
     killBpftrace();
     await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000).unref())]);
@@ -250,6 +252,8 @@ async function main(): Promise<void> {
   console.log('  prog ns/run: bpf_stats run_time_ns / run_cnt of the tracer\'s programs (the program bodies only); prog ns/call = 2 runs (enter + exit) per syscall');
   console.log('  timed: calls the tracer measured per run (v2probe: counters.seen; bpftrace: histogram total), expected ~' + CALLS + ' (+ other AF_UNIX calls on the host)');
   console.log('  tracer CPU: userspace CPU of the tracer process during the ping-pong, % of one core (v2probe: this process, the in-process collector with a null sink; bpftrace: its process)');
+  console.log('  what differs: same tracepoints and the same AF_UNIX check (fd -> file -> S_IFSOCK inode -> sk_family) and log2 histograms per syscall; bpftrace 0.17 reads that chain with bpf_probe_read_kernel ' +
+    '(uds: direct BTF loads), keeps start times in a HASH by tid (uds: task-local storage), does not check that exit and enter are the same syscall, keeps no exact counters, has no pid/comm/cgroup filter lookup and sends no per-event rows (uds samples 1 in N into a ring buffer)');
   if (bt.ok) {
     const u = summary.uds_default as { nsPerCall: number; progNsPerRun: number };
     const b = summary.bpftrace as { nsPerCall: number; progNsPerRun: number };

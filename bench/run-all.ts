@@ -5,12 +5,20 @@
  * on, a summary of the key figures side by side, and each benchmark's full
  * output) and bench/report.json (the same, machine-readable).
  *
- *   node dist/bench/run-all.js [--only NAME,NAME] [--out DIR]
+ *   node dist/bench/run-all.js [--only NAME,NAME] [--out DIR] [--quick]
+ * --quick: the benchmarks that have a smoke-test size run with it (seconds
+ * instead of minutes), to check the report itself; not for the numbers.
  *
  * A benchmark this script does not know yet runs with its default arguments.
  * Kafka: $KAFKA_BROKERS, else a broker started with scripts/kafka.sh (stopped
  * after). Needs root for the probe benchmarks (they say so and are reported
- * as failed otherwise).
+ * as failed otherwise). The test fixtures the probe benchmarks drive
+ * (build/fixtures/) are built first when missing (make -C test/fixtures).
+ * bpftrace-uds installs bpftrace (scripts/bpftrace.sh, apt-get) when it is
+ * missing, unless V2PROBE_BENCH_NO_INSTALL=1; without it its bpftrace rows
+ * say "bpftrace not installed: skipped".
+ * The report starts with the headline figures side by side (taken from each
+ * benchmark's output), then each benchmark's key lines and full output.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -22,9 +30,10 @@ const DIST = join(ROOT, 'dist/bench');
 const argv = process.argv.slice(2);
 const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1].split(',') : undefined;
 const outDir = argv.includes('--out') ? resolve(argv[argv.indexOf('--out') + 1]) : join(ROOT, 'bench');
+const QUICK = argv.includes('--quick');
 
 /** Arguments per benchmark (modest sizes), what it measures, and its time limit. */
-const PLAN: Record<string, { args: (brokers: string) => string[]; what: string; timeoutS: number; needs?: 'kafka' }> = {
+const PLAN: Record<string, { args: (brokers: string) => string[]; quickArgs?: string[]; what: string; timeoutS: number; needs?: 'kafka' }> = {
   'hook-cost': { args: () => ['20000'], what: 'uds hook ns/call vs empty programs (1:1 and 1:1000), UDS round trips/s with and without', timeoutS: 240 },
   probes: { args: () => ['--quick'], what: 'hook ns/call of every probe family vs empty programs; CPU share of all families under a mixed workload', timeoutS: 300 },
   'store-insert': { args: () => ['100000', '5000'], what: 'chDB insert rows/s per path; bytes/row on disk', timeoutS: 180 },
@@ -32,6 +41,8 @@ const PLAN: Record<string, { args: (brokers: string) => string[]; what: string; 
   alerts: { args: () => ['1000', '6', '3'], what: 'default rule pack evaluation time over generated data; incident report query time', timeoutS: 240 },
   'go-probes': { args: () => ['200000'], what: 'Go runtime uprobes: slowdown of an allocating program, ns/call; profiler CPU share', timeoutS: 240 },
   explain: { args: () => ['5000', '100'], what: 'explain accounting: round trips/s and p99 with and without, per-hook cost', timeoutS: 240 },
+  'bpftrace-uds': { args: () => ['50000', '--reps', '3'], quickArgs: ['10000', '--reps', '1'], what: 'uds probe vs bpftrace doing the same job (bench/uds-latency.bt) on a UDS ping-pong: ns/call from wall time, ns per program run from bpf_stats, tracer CPU', timeoutS: 420 },
+  drain: { args: () => ['--step-s', '4', '--rates', '25000,50000,100000,150000,200000,300000'], quickArgs: ['--quick', '--sinks', 'null,stdout'], what: 'collector drain rate: events/s through ring buffer → poll thread → JS → batcher → sink (null, stdout, chdb) without loss, where it saturates, CPU %, RSS', timeoutS: 600 },
 };
 
 interface Result {
@@ -108,10 +119,67 @@ function keyLines(r: Result): string[] {
     pipeline: /brotli|gzip|none|producer|ingester|queryable/,
     'go-probes': /fixture|profiler|ns\/call/,
     explain: /without|with explain/,
+    'bpftrace-uds': /^(setup|bare|v2probe|bpftrace)|vs bpftrace|not installed|what differs/,
+    drain: /^(sink|null|stdout|chdb)\b|follows/,
   };
   const re = pick[r.name];
   const lines = r.stdout.split('\n').filter((l) => l.trim() && !(l.startsWith('{') && l.endsWith('}')));
-  return (re ? lines.filter((l) => re.test(l)) : lines).slice(0, 24);
+  return (re ? lines.filter((l) => re.test(l)) : lines).slice(0, r.name === 'drain' ? 48 : 24);
+}
+
+/**
+ * The figures the issue asks for side by side, taken from each benchmark's
+ * output of this run (its JSON line where it prints one, else its text);
+ * "—" where a benchmark failed, was skipped or did not print the figure.
+ */
+function headline(results: Result[]): string[][] {
+  const ok = (name: string) => results.find((r) => r.name === name && r.exitCode === 0 && !r.skipped);
+  const text = (name: string) => ok(name)?.stdout ?? '';
+  const json = <T>(name: string): T | undefined => {
+    const r = ok(name);
+    if (!r) return undefined;
+    if (r.json) return r.json as T;
+    try {
+      return JSON.parse(r.stdout) as T; // a benchmark that prints one (multi-line) JSON document
+    } catch {
+      return undefined;
+    }
+  };
+  const m = (name: string, re: RegExp) => re.exec(text(name));
+  const rows: string[][] = [];
+  const add = (figure: string, value: string | undefined, from: string) => rows.push([figure, value ?? '—', from]);
+
+  for (const every of ['1', '1000']) {
+    const h = m('hook-cost', new RegExp(`uds 1:${every}\\s+ns/call: uds ([\\d.]+) vs empty ([\\d.]+) \\(ratio ([\\d.]+)x`));
+    add(`uds hook cost per call, sampling 1:${every}, vs empty programs (bpf_stats)`, h ? `${h[1]} ns vs ${h[2]} ns (${h[3]}x)` : undefined, 'hook-cost');
+  }
+  const fam = text('probes').split('\n').map((l) => /^(\w+)\s+1:(\d+)\s+\d+\s+\d+\s+\d+\s+([\d.]+)$/.exec(l)).filter((x): x is RegExpExecArray => !!x);
+  if (fam.length) {
+    const ratios = fam.map((f) => Number(f[3]));
+    add('other probe families: hook cost vs empty programs (ratio, min–max over families and samplings)', `${Math.min(...ratios).toFixed(2)}x – ${Math.max(...ratios).toFixed(2)}x (${new Set(fam.map((f) => f[1])).size} families)`, 'probes');
+  } else add('other probe families: hook cost vs empty programs', undefined, 'probes');
+  type BtRow = { nsPerCall: number; progNsPerRun: number | null };
+  const bt = json<{ uds_default?: BtRow; uds_1?: BtRow; bpftrace?: BtRow; bpftraceSkipped?: string | null }>('bpftrace-uds');
+  const btCell = (x?: BtRow) => (x ? `${x.nsPerCall} ns/call wall, ${x.progNsPerRun ?? '—'} ns per program run` : undefined);
+  add('uds probe (default 1:1000) on a UDS ping-pong', btCell(bt?.uds_default), 'bpftrace-uds');
+  add('bpftrace doing the same (bench/uds-latency.bt)', bt ? (bt.bpftrace ? btCell(bt.bpftrace) : (bt.bpftraceSkipped ?? 'bpftrace not installed: skipped')) : undefined, 'bpftrace-uds');
+  const mixed = m('probes', /mixed workload[^:]*: ([\d.]+) s wall, probes ran ([\d.]+) ms = ([\d.]+) % of one core \(([\d.]+) % of (\d+) cores\)/);
+  add('all kernel probe families at default sampling, mixed workload: probe CPU', mixed ? `${mixed[3]} % of one core (${mixed[4]} % of ${mixed[5]} cores)` : undefined, 'probes');
+  type DrainSink = { lossFreeTo: number; keepsUpTo: number; saturation: string };
+  const drain = json<{ sinks: Record<string, DrainSink> }>('drain');
+  for (const sink of ['null', 'stdout', 'chdb']) {
+    const d = drain?.sinks?.[sink];
+    add(`collector drain rate, ${sink} sink`, d ? `loss-free up to ${d.lossFreeTo} events/s, keeps up (< 1 % lost) up to ${d.keepsUpTo} events/s; ${d.saturation}` : undefined, 'drain');
+  }
+  const pipe = json<{ ingester?: { rowsPerS: number; rowsPerCpuS: number }; latencyMs?: { p50: number; p99: number }; producer?: { bytesPerEvent: number }; codecs?: Record<string, { bytes: number }> }>('pipeline');
+  add('pipeline: ingester rows/s and rows per CPU-second', pipe?.ingester ? `${Math.round(pipe.ingester.rowsPerS)} rows/s, ${Math.round(pipe.ingester.rowsPerCpuS)} rows per CPU-second` : undefined, 'pipeline');
+  add('event → queryable latency (p50 / p99)', pipe?.latencyMs ? `${pipe.latencyMs.p50} ms / ${pipe.latencyMs.p99} ms` : undefined, 'pipeline');
+  add('bytes per event on the wire (Kafka envelope, brotli)', pipe?.producer ? `${pipe.producer.bytesPerEvent.toFixed(2)} bytes` : undefined, 'pipeline');
+  const disk = m('store-insert', /on disk with DDL codecs: ([\d.]+) bytes\/row/);
+  add('bytes per event on disk (chDB, DDL codecs)', disk ? `${disk[1]} bytes` : undefined, 'store-insert');
+  const al = json<{ rules?: number; round_ms?: { median: number; max: number } }>('alerts');
+  add('alert evaluation: one round of the default rule pack (median / max)', al?.round_ms ? `${al.round_ms.median} ms / ${al.round_ms.max} ms (${al.rules} rules)` : undefined, 'alerts');
+  return rows;
 }
 
 function report(m: ReturnType<typeof machine>, results: Result[], totalS: number): string {
@@ -122,13 +190,17 @@ function report(m: ReturnType<typeof machine>, results: Result[], totalS: number
   out.push('| | |', '|---|---|');
   out.push(`| CPUs (nproc) | ${m.nproc} |`, `| CPU model | ${m.cpu} |`, `| kernel | ${m.kernel} |`, `| memory | ${m.memGiB} GiB |`, `| OS | ${m.os} |`, `| virtualization | ${m.virt} |`, `| Node.js | ${m.node} |`, `| bpftrace | ${m.bpftrace} |`, `| root | ${m.root} |`);
   out.push('', `Total wall time: ${totalS.toFixed(0)} s. Shared machine: other work ran at the same time, so treat small differences as noise.`, '');
+  out.push('## Headline figures', '');
+  out.push('| figure | this run | benchmark |', '|---|---|---|');
+  for (const [f, v, b] of headline(results)) out.push(`| ${f} | ${v.replace(/\|/g, '\\|')} | ${b} |`);
+  out.push('');
   out.push('## Summary', '');
   out.push('| benchmark | measures | arguments | result | time |', '|---|---|---|---|---|');
   for (const r of results) out.push(`| ${r.name} | ${r.what} | \`${r.args.join(' ')}\` | ${r.skipped ? `skipped: ${r.skipped}` : r.exitCode === 0 ? 'ok' : `FAILED (exit ${r.exitCode})`} | ${r.seconds} s |`);
   out.push('', '## Key figures', '');
   for (const r of results) {
     if (r.skipped) continue;
-    out.push(`**${r.name}**`, '', '```', ...(r.exitCode === 0 ? keyLines(r) : [`failed (exit ${r.exitCode}):`, ...r.stderr.trim().split('\n').slice(-6)]), '```', '');
+    out.push(`**${r.name}** — ${m.nproc} CPUs (${m.cpu}), kernel ${m.kernel}, ${m.virt}, Node.js ${m.node}${r.name === 'bpftrace-uds' ? `, ${m.bpftrace}` : ''}`, '', '```', ...(r.exitCode === 0 ? keyLines(r) : [`failed (exit ${r.exitCode}):`, ...r.stderr.trim().split('\n').slice(-6)]), '```', '');
   }
   out.push('## Full output', '');
   for (const r of results) {
@@ -137,7 +209,8 @@ function report(m: ReturnType<typeof machine>, results: Result[], totalS: number
     else out.push('```', r.stdout.trim() || '(no output)', '```', '');
     if (r.exitCode !== 0 && r.stderr.trim()) out.push('stderr (last lines):', '', '```', ...r.stderr.trim().split('\n').slice(-15), '```', '');
   }
-  out.push('## Reproduce', '', '```', 'npm run bench                      # builds if needed, runs every benchmark, writes bench/REPORT.md and bench/report.json', 'node dist/bench/run-all.js --only pipeline,alerts   # a subset', '```', '');
+  out.push('## Reproduce', '', '```', 'npm run bench                      # builds if needed, runs every benchmark, writes bench/REPORT.md and bench/report.json', 'node dist/bench/run-all.js --only pipeline,alerts   # a subset', 'node dist/bench/run-all.js --quick --out /tmp/r     # smoke sizes, to check the report (not for the numbers)', '```', '');
+  if (QUICK) out.splice(2, 0, '**--quick run: smoke-test sizes, not for the numbers.**', '');
   return out.join('\n');
 }
 
@@ -148,6 +221,15 @@ async function main() {
     .map((f) => f.replace(/\.js$/, ''))
     .filter((n) => !only || only.includes(n))
     .sort((a, b) => (Object.keys(PLAN).indexOf(a) + 1 || 99) - (Object.keys(PLAN).indexOf(b) + 1 || 99));
+  // the probe benchmarks drive the test fixtures; `npm run bench` builds only the product
+  if (!existsSync(join(ROOT, 'build/fixtures/uds_pingpong'))) {
+    console.log('run-all: building the test fixtures (make -C test/fixtures)');
+    try {
+      execFileSync('make', ['-C', join(ROOT, 'test/fixtures')], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 300_000 });
+    } catch (err) {
+      console.log(`run-all: building the fixtures failed (${(err as Error).message.split('\n')[0]}); the benchmarks that need them will fail`);
+    }
+  }
   let brokers = process.env.KAFKA_BROKERS ?? '';
   let startedKafka = false;
   const t0 = performance.now();
@@ -164,12 +246,13 @@ async function main() {
         continue;
       }
     }
-    const args = plan.args(brokers);
+    const args = QUICK && plan.quickArgs ? plan.quickArgs : plan.args(brokers);
     console.log(`\n== bench ${name} ${args.join(' ')}`);
     results.push({ ...(await run(name, args, plan.timeoutS)), what: plan.what });
   }
   if (startedKafka) execFileSync('bash', [join(ROOT, 'scripts/kafka.sh'), 'stop'], { stdio: 'ignore', timeout: 60_000 });
   const totalS = (performance.now() - t0) / 1000;
+  m.bpftrace = sh('bpftrace', ['--version']) || 'not installed'; // bpftrace-uds may have installed it
   writeFileSync(join(outDir, 'REPORT.md'), report(m, results, totalS));
   writeFileSync(join(outDir, 'report.json'), JSON.stringify({ machine: m, totalSeconds: +totalS.toFixed(1), results: results.map(({ stderr, ...r }) => ({ ...r, stderr: r.exitCode === 0 ? undefined : stderr })) }, null, 2) + '\n');
   console.log(`\nrun-all: ${results.length} benchmarks in ${totalS.toFixed(0)} s; ${results.filter((r) => r.exitCode !== 0 && !r.skipped).length} failed; wrote ${join(outDir, 'REPORT.md')} and report.json`);

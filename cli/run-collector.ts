@@ -4,6 +4,7 @@
  * no longer needs (every thread), stop it cleanly on SIGINT/SIGTERM or after
  * --duration, and show live counts.
  */
+import { getHeapStatistics } from 'node:v8';
 import type { Logger } from 'pino';
 import { Collector, type ExplainOptions, type ProbeOptions, type ProbeStatus } from '../collector/collector.js';
 import { bpfPrivilege, ensureTracefs } from '../collector/kernel.js';
@@ -65,6 +66,9 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
   if (!priv.ok) throw new KernelError('PERMISSION', priv.reason!);
   const tfs = ensureTracefs();
   if (tfs.action === 'mounted') o.logger.info('mounted tracefs at /sys/kernel/tracing');
+  // the memory bound (200 MB RSS at the maximum drain rate) holds with node's heap bounded, as npm start and the systemd unit do
+  const heapMb = Math.round(getHeapStatistics().heap_size_limit / 2 ** 20);
+  if (heapMb > 1024) o.logger.warn({ heapLimitMb: heapMb }, 'V8 heap not bounded: under a high event rate RSS grows to what V8 can afford; run node with --max-old-space-size=128 (npm start and packaging/v2probe.service do)');
   if (!tfs.mounted) o.logger.warn({ err: tfs.error }, 'tracefs is not mounted and could not be mounted: tracepoint probes will fail to attach');
 
   const sink = await openSink(o.sink, { kafka: o.kafka });

@@ -16,7 +16,7 @@ export interface BatcherOptions {
   maxBackoffMs?: number;
 }
 
-export const DEFAULT_BATCH: BatcherOptions = { maxRows: 50_000, maxBytes: 16 << 20, lingerMs: 1000, maxPendingRows: 1_000_000, minBackoffMs: 250, maxBackoffMs: 10_000 };
+export const DEFAULT_BATCH: BatcherOptions = { maxRows: 50_000, maxBytes: 16 << 20, lingerMs: 1000, maxPendingRows: 200_000, minBackoffMs: 250, maxBackoffMs: 10_000 };
 
 /** Rough JSON size of a row, used for the byte bound without serializing twice. */
 const ROW_BYTES_ESTIMATE = 200;

@@ -45,6 +45,9 @@ describe('packaging/v2probe.service', () => {
 
   it('runs `v2probe up` with the config file', () => {
     expect(one('ExecStart')).toMatch(/\bbin\/v2probe\.js up --config \/etc\/v2probe\/v2probe\.yaml$/);
+    // the same V8 heap bound as npm start (the memory test runs the collector with it)
+    const heap = /--max-old-space-size=\d+/.exec(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start)![0];
+    expect(one('ExecStart')).toContain(` ${heap} `);
     expect(one('RestartPreventExitStatus')).toBe('2'); // a bad config is not retried
   });
 

@@ -3,7 +3,7 @@
  * trips to a broker went, on both ends of its Unix sockets.
  *
  *   v2probe explain --comm v2broker [--live 30s | --from T --to T] [--slowest 20]
- *                   [--format table|json|md] [--sample 100] [--store DSN] [--host NAME]
+ *                   [--format table|json|md] [--sample 100] [--go-stacks] [--store DSN] [--host NAME]
  *
  * --live: run the rtt probe for that long (writes the breakdowns to --store
  * when one is given). --from/--to: read `v2e.rtt_breakdown` from the store.
@@ -84,6 +84,7 @@ export function registerExplain(program: Command): void {
     .option('--slowest <n>', 'show this many slowest round trips', '20')
     .addOption(new Option('--format <f>', 'output format').choices(['table', 'json', 'md']).default('table'))
     .option('--sample <n>', 'live: 1 in N client requests carries a breakdown', '100')
+    .option('--go-stacks', "live, Go brokers: the parked goroutine's own stack where the broker blocked (a uprobe on runtime.gopark: costs every goroutine park)")
     .option('--store <dsn>', 'store to read (--from/--to; default ' + DEFAULT_STORE + ') or, with --live, to write the breakdowns to')
     .action(async (o: Record<string, string | undefined>) => {
       const comm = o.comm !== undefined ? parseComm('--comm', o.comm) : undefined;
@@ -106,7 +107,7 @@ export function registerExplain(program: Command): void {
         process.on('SIGINT', onSig);
         process.on('SIGTERM', onSig);
         try {
-          const r = await runExplainLive({ comm, pid, durationMs, sampleEvery, signal: ac.signal, onStart: () => process.stderr.write(`explain: measuring ${what} for ${o.live} (1 in ${sampleEvery} requests)\n`) });
+          const r = await runExplainLive({ comm, pid, durationMs, sampleEvery, goStacks: o.goStacks !== undefined, signal: ac.signal, onStart: () => process.stderr.write(`explain: measuring ${what} for ${o.live} (1 in ${sampleEvery} requests)\n`) });
           let note: string | undefined;
           if (r.brokers.length === 0) note = `explain: no process ${what.replace('--', '')} ran during the window: nothing to explain`;
           else if (r.trips.length === 0) note = `explain: ${what} (pids ${r.brokers.join(',')}) had no sampled Unix-socket round trips in the window (${r.counters.seen ?? 0} sampled requests seen)`;

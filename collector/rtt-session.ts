@@ -39,7 +39,7 @@ export interface RttSessionOptions {
   ringBytes?: number;
   /** how often brokers are looked for (default 500 ms) */
   rescanMs?: number;
-  /** Go brokers: a uprobe on runtime.gopark gives a parked goroutine's own stack for blocked trips (default true; costs a uprobe hit per park) */
+  /** Go brokers: a uprobe on runtime.gopark gives a parked goroutine's own stack for blocked trips (default false: a uprobe hit per goroutine park) */
   goStacks?: boolean;
   /** every batch of joined breakdowns, as they complete */
   onTrips: (trips: Breakdown[]) => void;
@@ -129,7 +129,7 @@ export class RttSession {
   static async open(o: RttSessionOptions): Promise<RttSession> {
     ensureTracefs();
     const plan = ATTACH.rtt.plans[0];
-    const want: Record<string, boolean> = { goStacks: o.goStacks !== false };
+    const want: Record<string, boolean> = { goStacks: o.goStacks === true };
     const skip = new Set(Object.entries(plan.optIn ?? {}).flatMap(([flag, progs]) => (want[flag] ? [] : progs)));
     const autoload = Object.fromEntries(plan.programs.map((p) => [p, !skip.has(p)]));
     const probe = await loadNative().open('rtt', { autoload, ringBytes: o.ringBytes ?? 1 << 22 });

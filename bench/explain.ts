@@ -53,8 +53,8 @@ async function main() {
     const f = (x: Record<string, number>) => `${Math.round(x.rps)} rt/s, p50 ${(x.p50_ns / 1e3).toFixed(1)} µs, p99 ${(x.p99_ns / 1e3).toFixed(1)} µs`;
     console.log(`rttpair ${n} round trips, explain sampling 1:${sample}`);
     console.log(`  without v2probe (before):          ${f(off1)}`);
-    console.log(`  with explain, no goroutine stacks: ${f(plain.res)}  (${plain.r.trips.length} breakdowns)`);
-    console.log(`  with explain (default: + runtime.gopark uprobe for blocked stacks): ${f(on)}  (${r.trips.length} breakdowns)`);
+    console.log(`  with explain (default):            ${f(plain.res)}  (${plain.r.trips.length} breakdowns)`);
+    console.log(`  with explain --go-stacks (+ runtime.gopark uprobe): ${f(on)}  (${r.trips.length} breakdowns)`);
     console.log(`  without v2probe (after):           ${f(off2)}`);
     console.log('  per-hook cost (bpf_stats, whole host during the run):');
     for (const p of r.programStats.filter((x) => x.runCnt > 0).sort((a, b) => b.runTimeNs - a.runTimeNs)) {

@@ -24,7 +24,7 @@ export interface LiveOptions {
   onTrip?: (b: Breakdown) => void;
   /** called once attached */
   onStart?: () => void;
-  /** Go brokers: a uprobe on runtime.gopark gives a parked goroutine's own stack for blocked trips (default false: a uprobe hit per goroutine park, 5-30 % fewer round trips/s in bench/explain) */
+  /** Go brokers: a uprobe on runtime.gopark gives a parked goroutine's own stack for blocked trips (default false: a uprobe trap per goroutine park in the broker) */
   goStacks?: boolean;
 }
 

@@ -38,6 +38,16 @@ const sqlList = (xs) => xs.map((x) => `'${x}'`).join(', ');
 
 const sql = (lines) => lines.join('\n');
 
+/** Rate of an exact per-process counter (v2e.counters_10s) by process: the bucket's sum divided by `per` (its seconds). */
+const perProcessCounterSql = (probe, name, alias, per = SECONDS) =>
+  sql([
+    `SELECT ${BUCKET} AS time, concat(comm, ' (', toString(pid), ')') AS process, sum(delta_sum) / ${per} AS ${alias}`,
+    'FROM v2e.counters_10s',
+    `WHERE $__timeFilter(ts) AND probe = '${probe}' AND name = '${name}' AND pid != 0 AND ${HOSTS} AND ${COMMS}`,
+    'GROUP BY time, process',
+    'ORDER BY time',
+  ]);
+
 /** The uds events that carry a message (connect does not); read/write appear with collect --uds-rw. */
 const UDS_MESSAGE_EVENTS = ['sendmsg', 'recvmsg', 'sendto', 'recvfrom', 'read', 'write'];
 
@@ -221,25 +231,13 @@ export const DASHBOARDS = {
         title: 'Go GC: share of time stopped, by process',
         description: 'Stop-the-world nanoseconds per second of wall time (exact per-process counter gc_stw_ns).',
         unit: 'percentunit',
-        sql: sql([
-          `SELECT ${BUCKET} AS time, concat(comm, ' (', toString(pid), ')') AS process, sum(delta_sum) / (${SECONDS} * 1e9) AS stopped`,
-          'FROM v2e.counters_10s',
-          `WHERE $__timeFilter(ts) AND probe = 'go_gc' AND name = 'gc_stw_ns' AND pid != 0 AND ${HOSTS} AND ${COMMS}`,
-          'GROUP BY time, process',
-          'ORDER BY time',
-        ]),
+        sql: perProcessCounterSql('go_gc', 'gc_stw_ns', 'stopped', `(${SECONDS} * 1e9)`),
       },
       {
         title: 'Go GC cycles/s by process',
         description: 'Exact per-process counter gc_cycles.',
         unit: 'ops',
-        sql: sql([
-          `SELECT ${BUCKET} AS time, concat(comm, ' (', toString(pid), ')') AS process, sum(delta_sum) / ${SECONDS} AS cycles`,
-          'FROM v2e.counters_10s',
-          `WHERE $__timeFilter(ts) AND probe = 'go_gc' AND name = 'gc_cycles' AND pid != 0 AND ${HOSTS} AND ${COMMS}`,
-          'GROUP BY time, process',
-          'ORDER BY time',
-        ]),
+        sql: perProcessCounterSql('go_gc', 'gc_cycles', 'cycles'),
       },
       {
         title: 'Goroutines alive by process',
@@ -259,13 +257,7 @@ export const DASHBOARDS = {
         title: 'Goroutines created/s by process',
         description: 'Exact per-process counter goroutines_created.',
         unit: 'ops',
-        sql: sql([
-          `SELECT ${BUCKET} AS time, concat(comm, ' (', toString(pid), ')') AS process, sum(delta_sum) / ${SECONDS} AS created`,
-          'FROM v2e.counters_10s',
-          `WHERE $__timeFilter(ts) AND probe = 'go_sched' AND name = 'goroutines_created' AND pid != 0 AND ${HOSTS} AND ${COMMS}`,
-          'GROUP BY time, process',
-          'ORDER BY time',
-        ]),
+        sql: perProcessCounterSql('go_sched', 'goroutines_created', 'created'),
       },
       {
         title: 'Page faults/s (exact, per host)',

@@ -44,18 +44,24 @@ static __always_inline struct v2_go_sched_proc *proc_state(__u32 tgid)
 	return v2_map_get_or_init(&goroutines, &tgid, &zero);
 }
 
+/* The calling process's counts, when the family is on and the process passes the filter. */
+static __always_inline struct v2_go_sched_proc *traced_proc(const struct v2_config *cfg)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	if (!cfg || !cfg->enabled || !v2_filter(cfg, pid_tgid))
+		return NULL;
+	return proc_state(pid_tgid >> 32);
+}
+
 SEC("uprobe")
 int BPF_KPROBE(go_newproc)
 {
 	const struct v2_config *cfg = v2_cfg();
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct v2_go_sched_proc *s;
+	struct v2_go_sched_proc *s = traced_proc(cfg);
 	struct v2_go_pc_key k = {};
 	__u32 weight;
 
-	if (!cfg || !cfg->enabled || !v2_filter(cfg, pid_tgid))
-		return 0;
-	s = proc_state(pid_tgid >> 32);
 	if (!s)
 		return 0;
 	__sync_fetch_and_add(&s->created, 1);
@@ -74,13 +80,9 @@ SEC("uprobe")
 int BPF_KPROBE(go_goexit)
 {
 	const struct v2_config *cfg = v2_cfg();
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct v2_go_sched_proc *s;
+	struct v2_go_sched_proc *s = traced_proc(cfg);
 	__u32 weight;
 
-	if (!cfg || !cfg->enabled || !v2_filter(cfg, pid_tgid))
-		return 0;
-	s = proc_state(pid_tgid >> 32);
 	if (!s)
 		return 0;
 	__sync_fetch_and_add(&s->exited, 1);

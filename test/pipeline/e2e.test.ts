@@ -2,7 +2,7 @@
 // Row counts equal what the collector sent, and the loss ledger balances.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { createTopic, ensureKafka, queryJson, startIngester, stopChild, tmp, uniq, waitConsumed, waitLog } from './kafka-helpers.js';
+import { createTopic, ingestAll, ensureKafka, queryJson, tmp, uniq } from './kafka-helpers.js';
 
 let brokers = '';
 beforeAll(() => {
@@ -21,11 +21,7 @@ describe('collector → Kafka → ingester → chDB (real probes, real broker)',
     expect(c.code, c.stderr).toBe(0);
     const done = c.stderr.split('\n').filter((l) => l.includes('"msg":"done"')).map((l) => JSON.parse(l) as { rows: number })[0];
     expect(done.rows).toBeGreaterThan(0);
-    const group = uniq('g');
-    const ing = startIngester(brokers, topic, store, ['--group', group]);
-    expect(await waitLog(ing, '"msg":"ingesting"')).toBe(true);
-    await waitConsumed(brokers, group, topic);
-    expect(await stopChild(ing)).toBe(0);
+    await ingestAll(brokers, topic, store);
     const [n] = queryJson<{ n: string }>(store, 'SELECT count() AS n FROM v2e.events');
     expect(Number(n.n)).toBe(done.rows);
     const loss = runCli(['loss', '--store', store, '--format', 'json']);

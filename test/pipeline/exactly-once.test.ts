@@ -6,7 +6,7 @@ import { Kafka } from 'kafkajs';
 import { KafkaSink } from '../../collector/kafka-sink.js';
 import { encodeEnvelope } from '../../collector/kafka-envelope.js';
 import { makeKafka } from '../../collector/kafka.js';
-import { createTopic, ensureKafka, queryJson, startIngester, stopChild, syntheticEvents, tmp, uniq, waitConsumed, waitLog } from './kafka-helpers.js';
+import { createTopic, ingestAll, ensureKafka, queryJson, startIngester, stopChild, syntheticEvents, tmp, uniq, waitConsumed, waitLog } from './kafka-helpers.js';
 
 let brokers = '';
 beforeAll(() => {
@@ -90,11 +90,7 @@ describe('ingester exactly once (real Kafka)', () => {
     for (let i = 0; i < messages.length; i += 100) await p.send({ topic, messages: messages.slice(i, i + 100) });
     await p.disconnect();
     expect(badN).toBe(1000);
-    const group = uniq('g');
-    const ing = startIngester(brokers, topic, store, ['--group', group]);
-    expect(await waitLog(ing, '"msg":"ingesting"')).toBe(true);
-    await waitConsumed(brokers, group, topic);
-    expect(await stopChild(ing)).toBe(0);
+    await ingestAll(brokers, topic, store);
     const [r] = queryJson<{ n: string; u: string }>(store, "SELECT count() AS n, uniqExact(value) AS u FROM v2e.events WHERE comm = 'synth'");
     expect({ n: Number(r.n), u: Number(r.u) }).toEqual({ n: good, u: good });
     const [e] = queryJson<{ n: string; ver: string; garbage: string }>(

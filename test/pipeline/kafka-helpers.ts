@@ -2,6 +2,7 @@
 // KAFKA_BROKERS from .ci/run), topics, synthetic events with known ids, an
 // ingester child process, and "wait until the group has consumed everything".
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { expect } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,4 +91,13 @@ export async function waitLog(c: ChildProcess & { log: string[] }, text: string,
     await new Promise((r) => setTimeout(r, 100));
   }
   return false;
+}
+
+/** Run an ingester in a new consumer group until it has consumed all of topic into store, then stop it (gracefully, exit 0). */
+export async function ingestAll(brokers: string, topic: string, store: string): Promise<void> {
+  const group = uniq('g');
+  const ing = startIngester(brokers, topic, store, ['--group', group]);
+  expect(await waitLog(ing, '"msg":"ingesting"')).toBe(true);
+  await waitConsumed(brokers, group, topic);
+  expect(await stopChild(ing)).toBe(0);
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KafkaSink } from '../../collector/kafka-sink.js';
 import { ROOT } from '../helpers/cli.js';
-import { createTopic, queryJson, startIngester, stopChild, syntheticEvents, tmp, uniq, waitConsumed, waitLog } from './kafka-helpers.js';
+import { createTopic, ingestAll, queryJson, syntheticEvents, tmp, uniq } from './kafka-helpers.js';
 
 const state = tmp('kafka-spool');
 const kafka = (cmd: string) =>
@@ -43,11 +43,7 @@ describe('Kafka sink spool', () => {
     await sink.close(60_000);
     expect(sink.snapshotStats().spoolCount).toBe(0);
     const store = `chdb:${tmp('sp')}/data`;
-    const group = uniq('g');
-    const ing = startIngester(brokers, topic, store, ['--group', group]);
-    expect(await waitLog(ing, '"msg":"ingesting"')).toBe(true);
-    await waitConsumed(brokers, group, topic);
-    expect(await stopChild(ing)).toBe(0);
+    await ingestAll(brokers, topic, store);
     const [r] = queryJson<{ n: string; u: string }>(store, "SELECT count() AS n, uniqExact(value) AS u FROM v2e.events WHERE comm = 'synth'");
     expect({ n: Number(r.n), u: Number(r.u) }).toEqual({ n: sent, u: sent });
     // in order: the batch sequence grows with the offset

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaSink } from '../../collector/kafka-sink.js';
 import { Spool } from '../../collector/kafka-spool.js';
 import { isRoot } from '../helpers/probes.js';
-import { createTopic, ensureKafka, startIngester, stopChild, tmp, uniq, waitConsumed, waitLog } from '../pipeline/kafka-helpers.js';
+import { createTopic, ingestAll, ensureKafka, tmp, uniq } from '../pipeline/kafka-helpers.js';
 import { ledger, storedIds } from './helpers.js';
 
 let mnt = '';
@@ -88,11 +88,7 @@ describe.skipIf(!isRoot)('spool on a full disk (1 MiB tmpfs)', () => {
     expect(sink.snapshotStats().spoolCount).toBe(0);
     expect(readdirSync(dir)).toEqual([]);
     const store = `chdb:${tmp('dfull')}/data`;
-    const group = uniq('g');
-    const ing = startIngester(brokers, topic, store, ['--group', group]);
-    expect(await waitLog(ing, '"msg":"ingesting"')).toBe(true);
-    await waitConsumed(brokers, group, topic);
-    expect(await stopChild(ing)).toBe(0);
+    await ingestAll(brokers, topic, store);
     const l = ledger(store, host);
     const ids = storedIds(store, host);
     console.log(`[disk-full] written ${written} rows in 40 batches to a 1 MiB spool: ${st.spoolDroppedMessages} oldest batches dropped; ledger sampled ${l.sampled} = stored ${l.stored} + drops ${l.drops} (unaccounted ${l.unaccounted}); duplicates ${ids.dups}`);

@@ -173,7 +173,7 @@ export function cgroupId(path: string): number {
 }
 
 /** Sum a per-CPU u64 array map into one number per index. */
-function sumPerCpu(m: { values: Buffer; valueSize: number; nCpu: number; count: number }, count: number): number[] {
+export function sumPerCpu(m: { values: Buffer; valueSize: number; nCpu: number; count: number }, count: number): number[] {
   const stride = Math.ceil(m.valueSize / 8) * 8;
   const out = new Array<number>(count).fill(0);
   for (let i = 0; i < Math.min(count, m.count); i++) {

@@ -4,9 +4,9 @@
  * sched_switch), read the in-kernel aggregated counts, and symbolize them.
  */
 import { existsSync } from 'node:fs';
-import { CONFIG_SIZE } from '../schema/event.js';
+import { CONFIG_SIZE, MAX_COUNTERS } from '../schema/event.js';
 import { loadNative, type MapDump, type Probe as NativeProbe } from '../native/index.js';
-import { encodeConfig } from './collector.js';
+import { encodeConfig, sumPerCpu } from './collector.js';
 import { KernelError } from './errors.js';
 import { ProcessSymbolizer, symbolizeKernel } from './symbols.js';
 
@@ -192,12 +192,8 @@ export async function runProfile(o: ProfileOptions): Promise<ProfileResult> {
     const traces = probe.readMap('stack_traces');
     const stacks = decodeStacks(counts, traces, symbolizers, o.kernel ?? true);
     if (o.onWindow) await flushWindow(stacks);
-    const c = probe.readMap('counters');
-    const sum = (slot: number) => {
-      let s = 0;
-      for (let cpu = 0; cpu < c.nCpu; cpu++) s += u64(c.values, (slot * c.nCpu + cpu) * 8);
-      return s;
-    };
+    const vals = sumPerCpu(probe.readMap('counters'), MAX_COUNTERS);
+    const sum = (slot: number) => vals[slot];
     const counters: Record<string, number> = o.offCpu
       ? { waits: sum(0), offcpu_ns: sum(8), stack_lost: sum(9), lost_mapfull: sum(3) }
       : { samples: sum(0), user_stack_lost: sum(8), kern_stack_lost: sum(9), idle_samples: sum(10), lost_mapfull: sum(3) };

@@ -18,7 +18,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { loadNative, type Probe } from '../native/index.js';
 import { COMMON_COUNTERS, MAX_COUNTERS, PROBES } from '../schema/event.js';
-import { encodeConfig } from './collector.js';
+import { encodeConfig, sumPerCpu } from './collector.js';
 import { monoToWallOffset } from './decode.js';
 import { decodeRtt, RttJoiner, type Breakdown } from './explain.js';
 import { BlockedStacks } from './explain-stacks.js';
@@ -213,10 +213,7 @@ export class RttSession {
 
   /** Exact counters of the family (common + rtt's), summed over CPUs. */
   counters(): Record<string, number> {
-    const m = this.probe.readMap('counters');
-    const stride = Math.ceil(m.valueSize / 8) * 8;
-    const vals = new Array<number>(MAX_COUNTERS).fill(0);
-    for (let i = 0; i < Math.min(MAX_COUNTERS, m.count); i++) for (let c = 0; c < m.nCpu; c++) vals[i] += Number(m.values.readBigUInt64LE((i * m.nCpu + c) * stride));
+    const vals = sumPerCpu(this.probe.readMap('counters'), MAX_COUNTERS);
     const out: Record<string, number> = {};
     for (const [n, s] of Object.entries({ ...COMMON_COUNTERS, ...PROBES.rtt.counters })) out[n] = vals[s];
     return out;

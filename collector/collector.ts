@@ -28,7 +28,7 @@ import {
 } from '../schema/event.js';
 import { loadNative, type Probe as NativeProbe } from '../native/index.js';
 import { Batcher, DEFAULT_BATCH, type BatcherOptions } from './batcher.js';
-import { decodeBatch, monoToWallOffset } from './decode.js';
+import { decodeBatch, monoToWallOffset, readU64 } from './decode.js';
 import { attachUprobeResults, type UprobeTargets } from './go-attach.js';
 import { familyCounterRows } from './go-stats.js';
 import { ATTACH, type AttachPlan } from './probes.js';
@@ -181,7 +181,7 @@ export function sumPerCpu(m: { values: Buffer; valueSize: number; nCpu: number; 
     let s = 0;
     for (let c = 0; c < m.nCpu; c++) {
       const o = base + c * stride;
-      s += m.values.readUInt32LE(o + 4) * 0x1_0000_0000 + m.values.readUInt32LE(o);
+      s += readU64(m.values, o);
     }
     out[i] = s;
   }

@@ -18,7 +18,8 @@ export function monoToWallOffset(): bigint {
 
 const U32 = 0x1_0000_0000;
 
-function readU64(buf: Buffer, off: number): number {
+/** A u64 field as a JS number (exact below 2^53: ns timestamps, counters). */
+export function readU64(buf: Buffer, off: number): number {
   return buf.readUInt32LE(off + 4) * U32 + buf.readUInt32LE(off);
 }
 function readS64(buf: Buffer, off: number): number {

@@ -15,6 +15,7 @@
  * from another thread (a goroutine that moved between threads), that time is
  * `unattributed`, never spread over the others.
  */
+import { readU64 } from './decode.js';
 
 export const REC_SIZE = 160;
 export const NCOMP = 8;
@@ -40,8 +41,6 @@ export interface RttRecord {
   blockedComp: number;
 }
 
-const U32 = 0x1_0000_0000;
-const u64 = (b: Buffer, o: number) => b.readUInt32LE(o + 4) * U32 + b.readUInt32LE(o);
 
 /** Offsets of struct v2_rtt_rec's fields (bpf/rtt.bpf.h; test/schema/rtt-layout.test.ts compiles the header and compares). */
 export const RTT_OFFSETS = {
@@ -54,23 +53,23 @@ export function decodeRtt(buf: Buffer): RttRecord[] {
   const F = RTT_OFFSETS;
   for (let o = 0; o + REC_SIZE <= buf.length; o += REC_SIZE) {
     const cum: number[] = [];
-    for (let i = 0; i < NCOMP; i++) cum.push(u64(buf, o + F.cum + 8 * i));
+    for (let i = 0; i < NCOMP; i++) cum.push(readU64(buf, o + F.cum + 8 * i));
     let end = o + F.comm;
     while (end < o + F.comm + 16 && buf[end] !== 0) end++;
     out.push({
       id: buf.readBigUInt64LE(o + F.id),
-      tsEnter: u64(buf, o + F.ts_enter),
-      tsExit: u64(buf, o + F.ts_exit),
+      tsEnter: readU64(buf, o + F.ts_enter),
+      tsExit: readU64(buf, o + F.ts_exit),
       cum,
-      wakeTs: u64(buf, o + F.wake_ts),
-      runTs: u64(buf, o + F.run_ts),
+      wakeTs: readU64(buf, o + F.wake_ts),
+      runTs: readU64(buf, o + F.run_ts),
       sk: buf.readBigUInt64LE(o + F.sk),
       pid: buf.readUInt32LE(o + F.pid),
       tid: buf.readUInt32LE(o + F.tid),
       stage: buf.readUInt32LE(o + F.stage),
       ret: buf.readInt32LE(o + F.ret),
       comm: buf.toString('latin1', o + F.comm, end),
-      blockedNs: u64(buf, o + F.blocked_ns),
+      blockedNs: readU64(buf, o + F.blocked_ns),
       blockedStack: buf.readInt32LE(o + F.blocked_stack),
       blockedComp: buf.readUInt32LE(o + F.blocked_comp),
     });

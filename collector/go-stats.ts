@@ -2,7 +2,8 @@
  * collector/go-stats.ts — per-process Go runtime figures read from the
  * go_* families' exact maps (goroutines, gc_procs, malloc_procs).
  */
-import type { Collector } from './collector.js';
+import { sumPerCpu, type Collector } from './collector.js';
+import { readU64 } from './decode.js';
 
 export interface GoroutineCounts {
   /** runtime.newproc1 calls */
@@ -15,9 +16,6 @@ export interface GoroutineCounts {
   live: number;
 }
 
-function u64(b: Buffer, o: number): number {
-  return b.readUInt32LE(o + 4) * 0x1_0000_0000 + b.readUInt32LE(o);
-}
 
 /** go_sched counts of one process, or undefined when the probe has seen none of it. */
 export function readGoroutines(c: Collector, pid: number): GoroutineCounts | undefined {
@@ -26,9 +24,9 @@ export function readGoroutines(c: Collector, pid: number): GoroutineCounts | und
   for (let i = 0; i < m.count; i++) {
     if (m.keys.readUInt32LE(i * m.keySize) !== pid) continue;
     const o = i * m.valueSize;
-    const created = u64(m.values, o);
-    const exited = u64(m.values, o + 8);
-    const system = u64(m.values, o + 16);
+    const created = readU64(m.values, o);
+    const exited = readU64(m.values, o + 8);
+    const system = readU64(m.values, o + 16);
     return { created, exited, system, live: created - system - exited };
   }
   return undefined;
@@ -40,7 +38,7 @@ export function readMallocs(c: Collector, pid: number): { calls: number; bytes: 
   if (!m) return undefined;
   for (let i = 0; i < m.count; i++) {
     if (m.keys.readUInt32LE(i * m.keySize) !== pid) continue;
-    return { calls: u64(m.values, i * m.valueSize), bytes: u64(m.values, i * m.valueSize + 8) };
+    return { calls: readU64(m.values, i * m.valueSize), bytes: readU64(m.values, i * m.valueSize + 8) };
   }
   return undefined;
 }
@@ -50,14 +48,8 @@ export function readAppCalls(c: Collector): Array<{ calls: number; pairs: number
   const calls = c.readFamilyMap('app', 'calls_by_target');
   const pairs = c.readFamilyMap('app', 'pair_ends');
   if (!calls || !pairs) return [];
-  const sum = (m: NonNullable<typeof calls>, i: number) => {
-    let s = 0;
-    for (let cpu = 0; cpu < m.nCpu; cpu++) s += u64(m.values, (i * m.nCpu + cpu) * 8);
-    return s;
-  };
-  const out: Array<{ calls: number; pairs: number }> = [];
-  for (let i = 0; i < calls.count; i++) out.push({ calls: sum(calls, i), pairs: sum(pairs, i) });
-  return out;
+  const ends = sumPerCpu(pairs, calls.count);
+  return sumPerCpu(calls, calls.count).map((n, i) => ({ calls: n, pairs: ends[i] }));
 }
 
 /**
@@ -76,9 +68,9 @@ export function familyCounterRows(
     for (let i = 0; m && i < m.count; i++) {
       const pid = m.keys.readUInt32LE(i * m.keySize);
       const o = i * m.valueSize;
-      const created = u64(m.values, o);
-      const exited = u64(m.values, o + 8);
-      const system = u64(m.values, o + 16);
+      const created = readU64(m.values, o);
+      const exited = readU64(m.values, o + 8);
+      const system = readU64(m.values, o + 16);
       // created/exited go out through the family's keyedCounts (collector/probes.ts)
       out.push({ name: 'goroutines', pid, key: '', value: Math.max(0, created - system - exited), gauge: true });
     }

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { CONFIG_SIZE, MAX_COUNTERS } from '../schema/event.js';
 import { loadNative, type MapDump, type Probe as NativeProbe } from '../native/index.js';
 import { encodeConfig, sumPerCpu } from './collector.js';
+import { readU64 } from './decode.js';
 import { KernelError } from './errors.js';
 import { ProcessSymbolizer, symbolizeKernel } from './symbols.js';
 
@@ -57,9 +58,6 @@ export interface ProfileOptions {
 
 const STACK_DEPTH = 127;
 
-function u64(b: Buffer, o: number): number {
-  return b.readUInt32LE(o + 4) * 0x1_0000_0000 + b.readUInt32LE(o);
-}
 
 export function stackTraces(m: MapDump): Map<number, bigint[]> {
   const out = new Map<number, bigint[]>();
@@ -89,7 +87,7 @@ export function decodeStacks(counts: MapDump, traces: MapDump, symbolizers: Map<
     let end = k + 16;
     while (end < k + 32 && counts.keys[end] !== 0) end++;
     const comm = counts.keys.toString('latin1', k + 16, end);
-    const value = u64(counts.values, i * counts.valueSize);
+    const value = readU64(counts.values, i * counts.valueSize);
     let sym = symbolizers.get(pid);
     if (!sym) {
       sym = new ProcessSymbolizer(pid);

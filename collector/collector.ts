@@ -31,7 +31,7 @@ import { Batcher, DEFAULT_BATCH, type BatcherOptions } from './batcher.js';
 import { decodeBatch, monoToWallOffset, readU64 } from './decode.js';
 import { attachUprobeResults, type UprobeTargets } from './go-attach.js';
 import { familyCounterRows } from './go-stats.js';
-import { ATTACH, type AttachPlan } from './probes.js';
+import { ATTACH, planAutoload, type AttachPlan } from './probes.js';
 import type { BreakdownRow, Sink } from './sinks.js';
 import type { Breakdown } from './explain.js';
 import { RttSession } from './rtt-session.js';
@@ -293,11 +293,7 @@ export class Collector {
       }
       let probe: NativeProbe | undefined;
       try {
-        const autoload: Record<string, boolean> = {};
-        for (const other of fam.plans) for (const prog of other.programs) autoload[prog] = false;
-        for (const prog of plan.programs) autoload[prog] = true;
-        for (const [flag, progs] of Object.entries(plan.optIn ?? {})) for (const prog of progs) autoload[prog] = this.opts.optIn?.[flag] === true;
-        probe = await this.openObject(native, fam.object, autoload);
+        probe = await this.openObject(native, fam.object, planAutoload(fam.plans, plan, this.opts.optIn));
         probe.updateMap('config', Buffer.alloc(4), encodeConfig({ enabled: true, ...this.probeOptions(p) }));
         const results = plan.kind === 'uprobe' ? await attachUprobeResults(probe, p.name, plan, this.opts.targets ?? {}) : await probe.attach();
         const failed = results.filter((r) => !r.ok);

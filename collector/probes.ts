@@ -40,6 +40,15 @@ export interface UprobeTarget {
   cookieRole?: number;
 }
 
+/** Which programs of a family's object load for one of its plans: that plan's (opt-in ones only when asked for), no other plan's. */
+export function planAutoload(plans: readonly AttachPlan[], plan: AttachPlan, optIn: Record<string, boolean | undefined> = {}): Record<string, boolean> {
+  const autoload: Record<string, boolean> = {};
+  for (const other of plans) for (const prog of other.programs) autoload[prog] = false;
+  for (const prog of plan.programs) autoload[prog] = true;
+  for (const [flag, progs] of Object.entries(plan.optIn ?? {})) for (const prog of progs) autoload[prog] = optIn[flag] === true;
+  return autoload;
+}
+
 export interface FamilyAttach {
   object: string;
   plans: AttachPlan[];

@@ -24,7 +24,7 @@ import { decodeRtt, RttJoiner, type Breakdown } from './explain.js';
 import { BlockedStacks } from './explain-stacks.js';
 import { planSpecs, type ResolvedTarget } from './go-attach.js';
 import { openGoBinary, processBinary } from './go-binary.js';
-import { ATTACH, type AttachPlan } from './probes.js';
+import { ATTACH, planAutoload, type AttachPlan } from './probes.js';
 import { KernelError } from './errors.js';
 import { ensureTracefs } from './kernel.js';
 
@@ -103,9 +103,10 @@ async function attachGoUprobes(probe: Probe, pid: number, plan: AttachPlan, skip
 }
 
 const PRUNE_EVERY_MS = 5000;
+const RTT_PLAN = ATTACH.rtt.plans[0];
 
 export class RttSession {
-  readonly plan: AttachPlan = ATTACH.rtt.plans[0];
+  readonly plan: AttachPlan = RTT_PLAN;
   /** every broker pid seen during the session */
   readonly brokers = new Set<number>();
   /** brokers running now: pid → comm */
@@ -128,10 +129,9 @@ export class RttSession {
   /** Open, configure and attach the rtt family, find the brokers, start polling. */
   static async open(o: RttSessionOptions): Promise<RttSession> {
     ensureTracefs();
-    const plan = ATTACH.rtt.plans[0];
-    const want: Record<string, boolean> = { goStacks: o.goStacks === true };
-    const skip = new Set(Object.entries(plan.optIn ?? {}).flatMap(([flag, progs]) => (want[flag] ? [] : progs)));
-    const autoload = Object.fromEntries(plan.programs.map((p) => [p, !skip.has(p)]));
+    const plan = RTT_PLAN;
+    const autoload = planAutoload(ATTACH.rtt.plans, plan, { goStacks: o.goStacks });
+    const skip = new Set(plan.programs.filter((p) => !autoload[p]));
     const probe = await loadNative().open('rtt', { autoload, ringBytes: o.ringBytes ?? 1 << 22 });
     const s = new RttSession(probe, o, skip);
     try {

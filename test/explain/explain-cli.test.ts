@@ -56,9 +56,12 @@ describe.skipIf(!isRoot)('explain: live and stored', () => {
       expect(out).toMatch(/slowest 5:/);
       const j = runCli(['explain', '--comm', 'v2broker', '--from', '-5m', '--store', dsn, '--format', 'json']);
       expect(j.code, j.stderr).toBe(0);
-      const rep = JSON.parse(j.stdout) as { trips: number; slowest: Array<Record<string, number>> };
+      const rep = JSON.parse(j.stdout) as { trips: number; slowest: Array<Record<string, number>>; buckets: Array<{ label: string; components: Record<string, number> }> };
       expect(rep.trips).toBeGreaterThan(20);
-      expect(rep.slowest[0].futex_ns).toBeGreaterThan(0);
+      // the stored rows carry the cause: most of the slowest 5 waited on the futex (one outlier
+      // slowed by something else — a run-queue stall on a busy host — may be the very slowest)
+      expect(rep.slowest.filter((t) => t.futex_ns > 0).length).toBeGreaterThanOrEqual(3);
+      expect(rep.buckets.find((x) => x.label === 'all')!.components.futex_ns).toBeGreaterThan(0);
     } finally {
       b.step();
       await b.exited;

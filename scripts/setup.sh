@@ -162,22 +162,16 @@ if [[ -z "$NPM_REASON" ]]; then
   outcome "up to date"
 else
   NPM_FLAGS=(--no-audit --no-fund --include=dev)
-  if [[ -f package-lock.json && ! -d node_modules ]]; then NPM_CMD=ci; else NPM_CMD=install; fi
-  printf '%s: npm %s ... ' "$NPM_REASON" "$NPM_CMD"
+  # npm ci installs exactly the tested versions from package-lock.json; a lock
+  # out of sync with package.json is a defect to fix (npm install, commit the
+  # lock), never papered over here by resolving other versions.
+  [[ -f package-lock.json ]] || fail "package-lock.json is missing: run npm install once and commit it"
+  NPM_CMD=ci
+  printf '%s: npm ci ... ' "$NPM_REASON"
   t=$(now_ms)
-  if ! run_logged npm npm "$NPM_CMD" "${NPM_FLAGS[@]}"; then
-    if [[ "$NPM_CMD" == ci ]]; then
-      # npm ci refuses a lock that lacks optional packages the registry does not
-      # have (chdb 3.4.0's @chdb/lib-darwin-* are 404 here, so no lock can list
-      # them); npm install accepts that. Any other failure shows up there too.
-      mv -f "$(log_of npm)" "$(log_of npm-ci)"
-      why_ci="$(grep -v -E 'npm (error|ERR!) code ' "$(log_of npm-ci)" | grep -m1 -E 'npm (error|ERR!) [^ ]' | sed -E 's/^npm (error|ERR!) //' | cut -c1-100 || true)"
-      printf 'npm ci refused (%s; log %s), so npm install ... ' "${why_ci:-see log}" "build/setup/npm-ci.log"
-      NPM_CMD=install
-      run_logged npm npm install "${NPM_FLAGS[@]}" || fail "npm install failed" "$(log_of npm)"
-    else
-      fail "npm $NPM_CMD failed" "$(log_of npm)"
-    fi
+  if ! run_logged npm npm ci "${NPM_FLAGS[@]}"; then
+    why_ci="$(grep -v -E 'npm (error|ERR!) code ' "$(log_of npm)" | grep -m1 -E 'npm (error|ERR!) [^ ]' | sed -E 's/^npm (error|ERR!) //' | cut -c1-160 || true)"
+    fail "npm ci failed: ${why_ci:-see the log}" "$(log_of npm)"
   fi
   [[ -d node_modules ]] || fail "npm $NPM_CMD left no node_modules" "$(log_of npm)"
   # Stamp after the install: npm rewrites package-lock.json (same content, new mtime).

@@ -40,12 +40,17 @@ describe.skipIf(!isRoot)('sched probe (context switches, run-queue latency)', ()
   it('run-queue latency: every wakeup→run lands in the histogram; sampled rows carry weight', async () => {
     const started = await startCollector({ probes: ['sched'], perProbe: { sched: { sampleEvery: 100 } } });
     c = started.collector;
-    await runFixture('sched_pingpong', ['-n', '5000']);
+    const fx = await runFixture<{ voluntary: number }>('sched_pingpong', ['-n', '5000']);
     const hist = c.histograms('sched').runq;
     const total = hist.reduce((a, b) => a + b, 0);
     const counters = c.counters('sched');
     await c.stop();
-    expect(total).toBeGreaterThan(10_000); // two wakeups per round, at least
+    // every voluntary switch of the fixture's threads (the kernel's own count,
+    // /proc/PID/task/*/status) ended in a wakeup→run; the host-wide histogram
+    // holds those and more. (Not 2 per round: a read that finds the token
+    // already in the pipe does not block, so there is no wakeup to count.)
+    expect(fx.voluntary).toBeGreaterThan(1000);
+    expect(total).toBeGreaterThanOrEqual(fx.voluntary);
     const runq = started.sink.events.filter((e) => e.probe === 'sched' && e.event === 'runq');
     const weight = runq.reduce((n, e) => n + e.weight, 0);
     expect(runq.length).toBeGreaterThan(0);

@@ -23,7 +23,7 @@ describe.skipIf(!isRoot)('uds probe (AF_UNIX latency)', () => {
     c = undefined;
   });
 
-  it('1:1 sampling: recvmsg p50 within 5 % of a 2 ms injected delay; every call counted exactly', async () => {
+  it("1:1 sampling: recvmsg p50 within 5 % of the client's own round-trip clock (2 ms server delay); every call counted exactly", async () => {
     const started = await startCollector({ probes: ['uds'], comm: 'uds_pingpong', perProbe: { uds: { sampleEvery: 1 } } });
     c = started.collector;
     expect(started.status[0].state).toBe('running');
@@ -38,8 +38,8 @@ describe.skipIf(!isRoot)('uds probe (AF_UNIX latency)', () => {
     expect(send.length).toBe(fx.client_send);
     expect(recv.every((e) => e.weight === 1 && e.comm === 'uds_pingpong')).toBe(true);
     const p50 = percentile(recv.map((e) => e.value), 50);
-    expect(Math.abs(p50 - 2_000_000) / 2_000_000).toBeLessThan(0.05);
-    // and it agrees with the client's own round-trip clock within 5 %
+    // ground truth is the client's own round-trip clock, not the nominal 2 ms
+    // (a VM's wake-up after the server's wait adds a varying few %)
     expect(Math.abs(p50 / 1000 - fx.rtt_p50_us) / fx.rtt_p50_us).toBeLessThan(0.05);
     // the server (comm uds_server) is filtered out in the kernel
     expect(sink.events.some((e) => e.pid === fx.server_pid)).toBe(false);

@@ -1,5 +1,6 @@
 // Store targets for tests: chDB always (the real engine, in-process), and a
-// ClickHouse server when CLICKHOUSE_URL is given (skipped, with that reason, otherwise).
+// ClickHouse server when CLICKHOUSE_URL is given (.ci/run starts one with
+// scripts/clickhouse.sh; skipped, with the reason, otherwise).
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ export function storeTargets(): StoreTarget[] {
     { name: 'chDB', skip: false, dsn: () => `chdb:${mkdtempSync(join(tmpdir(), 'v2store-'))}` },
     {
       name: 'ClickHouse server',
-      skip: url ? false : 'CLICKHOUSE_URL is not set (no ClickHouse server or Docker engine on this machine)',
+      skip: url ? false : `CLICKHOUSE_URL is not set (${process.env.CLICKHOUSE_UNAVAILABLE ?? 'start one: bash scripts/clickhouse.sh start'})`,
       dsn: () => url!.replace(/^http/, 'clickhouse'),
       reset: async (s) => s.exec('DROP DATABASE IF EXISTS v2e SYNC'),
     },

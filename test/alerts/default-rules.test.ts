@@ -1,12 +1,11 @@
 // Every rule of the default pack (alerts/rules/default.yaml) fires on data
 // that breaks its target and stays quiet on data that meets it: synthetic
 // rows for a "bad" and a "good" host per rule, inserted into chDB.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applySchema } from '../../schema/ddl.js';
 import { openStore, type Store } from '../../store/index.js';
+import { storeTargets } from '../helpers/stores.js';
 import { loadRules } from '../../alerts/rules.js';
 import { Evaluator } from '../../alerts/evaluator.js';
 import { baseMs, insertCounters, insertEvents, type Cnt, type Ev } from './helpers.js';
@@ -47,56 +46,58 @@ const CASES: Record<string, { gen: Gen; severity: string }> = {
   GcPauseHigh: { severity: 'warning', gen: (host, bad) => ({ ev: perMinute((t) => [{ tMs: t, host, probe: 'go_gc', event: 'stw_mark_term', value: bad ? 2e6 : 3e5, comm: 'v2e-api' }]) }) },
 };
 
-describe('default rule pack', () => {
-  const { groups, errors } = loadRules(DIR);
-  const rules = groups.flatMap((g) => g.rules);
+for (const target of storeTargets()) {
+  describe.skipIf(target.skip)(`default rule pack on ${target.name}${target.skip ? ` (skipped: ${target.skip})` : ''}`, () => {
+    const { groups, errors } = loadRules(DIR);
+    const rules = groups.flatMap((g) => g.rules);
 
-  beforeAll(async () => {
-    store = await openStore(`chdb:${mkdtempSync(join(tmpdir(), 'v2defrules-'))}`);
-    await applySchema(store);
-    for (const [name, c] of Object.entries(CASES)) {
-      for (const bad of [true, false]) {
-        const rows = c.gen(`${bad ? 'bad' : 'good'}-${name}`, bad);
-        if (rows.ev) await insertEvents(store, rows.ev);
-        if (rows.cnt) await insertCounters(store, rows.cnt);
+    beforeAll(async () => {
+      store = await openStore(target.dsn());
+      await target.reset?.(store);
+      await applySchema(store);
+      for (const [name, c] of Object.entries(CASES)) {
+        for (const bad of [true, false]) {
+          const rows = c.gen(`${bad ? 'bad' : 'good'}-${name}`, bad);
+          if (rows.ev) await insertEvents(store, rows.ev);
+          if (rows.cnt) await insertCounters(store, rows.cnt);
+        }
       }
-    }
-  });
-  afterAll(async () => store?.close());
-
-  it('loads without errors; every rule cites its target and states its grading', () => {
-    expect(errors).toEqual([]);
-    expect(rules.map((r) => r.name).sort()).toEqual(Object.keys(CASES).sort());
-    for (const r of rules) {
-      expect(r.target, r.name).toBeTruthy();
-      expect(r.annotations.description, r.name).toMatch(/Target/);
-      expect(r.annotations.summary, r.name).toBeTruthy();
-    }
-  });
-
-  for (const name of Object.keys(CASES)) {
-    it(`${name}: fires on the host that breaks the target, quiet on the one that meets it`, async () => {
-      const rule = rules.find((r) => r.name === name)!;
-      const ev = new Evaluator({ store, groups });
-      for (let m = 1; m <= 5; m++) {
-        const r = await ev.evaluateAt(rule, T0 + m * M);
-        expect(r.error, `${name} at minute ${m}`).toBeUndefined();
-      }
-      const st = ev.status().filter((s) => s.rule === name);
-      const hosts = (state: string) => [...new Set(st.filter((s) => s.state === state).map((s) => s.labels.host))];
-      expect(hosts('firing'), name).toEqual([`bad-${name}`]);
-      expect(hosts('pending'), name).toEqual([]);
-      expect(st.some((s) => s.state === 'firing' && s.severity === CASES[name].severity), name).toBe(true);
-      expect(st.filter((s) => s.labels.host?.startsWith('good-'))).toEqual([]);
     });
-  }
+    afterAll(async () => store?.close());
 
-  it('one full evaluation round of the pack takes well under a second here', async () => {
-    const ev = new Evaluator({ store, groups });
-    const t = performance.now();
-    for (const r of rules) await ev.evaluateAt(r, T0 + 5 * M);
-    const ms = performance.now() - t;
-    console.log(`default pack: ${rules.length} rules evaluated in ${ms.toFixed(0)} ms`);
-    expect(ms).toBeLessThan(1000);
+    it('loads without errors; every rule cites its target and states its grading', () => {
+      expect(errors).toEqual([]);
+      expect(rules.map((r) => r.name).sort()).toEqual(Object.keys(CASES).sort());
+      for (const r of rules) {
+        expect(r.target, r.name).toBeTruthy();
+        expect(r.annotations.description, r.name).toMatch(/Target/);
+        expect(r.annotations.summary, r.name).toBeTruthy();
+      }
+    });
+
+    for (const name of Object.keys(CASES)) {
+      it(`${name}: fires on the host that breaks the target, quiet on the one that meets it`, async () => {
+        const rule = rules.find((r) => r.name === name)!;
+        const ev = new Evaluator({ store, groups });
+        for (let m = 1; m <= 5; m++) {
+          const r = await ev.evaluateAt(rule, T0 + m * M);
+          expect(r.error, `${name} at minute ${m}`).toBeUndefined();
+        }
+        const st = ev.status().filter((s) => s.rule === name);
+        const hosts = (state: string) => [...new Set(st.filter((s) => s.state === state).map((s) => s.labels.host))];
+        expect(hosts('firing'), name).toEqual([`bad-${name}`]);
+        expect(hosts('pending'), name).toEqual([]);
+        expect(st.some((s) => s.state === 'firing' && s.severity === CASES[name].severity), name).toBe(true);
+        expect(st.filter((s) => s.labels.host?.startsWith('good-'))).toEqual([]);
+      });
+    }
+
+    it('one evaluation round of the whole pack on one evaluator: no rule errors', async () => {
+      // (how long a round takes is a benchmark figure, printed here, not asserted)
+      const ev = new Evaluator({ store, groups });
+      const t = performance.now();
+      for (const r of rules) expect((await ev.evaluateAt(r, T0 + 5 * M)).error, r.name).toBeUndefined();
+      console.log(`default pack on ${target.name}: ${rules.length} rules evaluated in ${(performance.now() - t).toFixed(0)} ms`);
+    });
   });
-});
+}

@@ -4,8 +4,7 @@
 // template variables replaced by concrete values — runs on chDB against the
 // real schema (applySchema) and returns the rows of synthetic data inserted
 // through the same tables the collector writes.
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -13,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applySchema } from '../../schema/ddl.js';
 import { CounterRow, EventRow, HIST_SLOTS, HistogramRow } from '../../schema/event.js';
 import { openStore, type Store } from '../../store/index.js';
+import { storeTargets } from '../helpers/stores.js';
 import { ROOT } from '../helpers/cli.js';
 // @ts-expect-error: a plain ESM script without type declarations
 import { DASHBOARDS, DATASOURCE_TYPE, DATASOURCE_UID, dashboardText } from '../../dashboards/generate.mjs';
@@ -210,50 +210,53 @@ function syntheticRows(): { events: EventRow[]; counters: CounterRow[]; histogra
   return { events, counters, histograms };
 }
 
-describe('dashboards: every query runs on chDB with the real schema', () => {
-  let store: Store;
-  beforeAll(async () => {
-    store = await openStore(`chdb:${mkdtempSync(join(tmpdir(), 'v2dash-'))}`);
-    await applySchema(store);
-    const rows = syntheticRows();
-    // valid rows of the event definition, as the collector writes them
-    for (const r of rows.events) EventRow.parse(r);
-    for (const r of rows.counters) CounterRow.parse(r);
-    for (const r of rows.histograms) HistogramRow.parse(r);
-    await store.insertRows('v2e.events', rows.events);
-    await store.insertRows('v2e.counters', rows.counters);
-    await store.insertRows('v2e.histograms', rows.histograms);
-  });
-  afterAll(async () => store?.close());
+for (const target of storeTargets()) {
+  describe.skipIf(target.skip)(`dashboards: every query runs on ${target.name} with the real schema${target.skip ? ` (skipped: ${target.skip})` : ''}`, () => {
+    let store: Store;
+    beforeAll(async () => {
+      store = await openStore(target.dsn());
+      await target.reset?.(store);
+      await applySchema(store);
+      const rows = syntheticRows();
+      // valid rows of the event definition, as the collector writes them
+      for (const r of rows.events) EventRow.parse(r);
+      for (const r of rows.counters) CounterRow.parse(r);
+      for (const r of rows.histograms) HistogramRow.parse(r);
+      await store.insertRows('v2e.events', rows.events);
+      await store.insertRows('v2e.counters', rows.counters);
+      await store.insertRows('v2e.histograms', rows.histograms);
+    });
+    afterAll(async () => store?.close());
 
-  const panels = dashboards.flatMap((d) => (d.json as Dashboard).panels.map((p) => ({ dashboard: d.file, id: p.id, title: p.title, sql: p.targets[0].rawSql, format: p.targets[0].format })));
-  const variables = dashboards.flatMap((d) =>
-    (d.json as Dashboard).templating.list.filter((v) => v.type === 'query').map((v) => ({ dashboard: d.file, name: v.name, sql: String((v as { query: string }).query) })),
-  );
+    const panels = dashboards.flatMap((d) => (d.json as Dashboard).panels.map((p) => ({ dashboard: d.file, id: p.id, title: p.title, sql: p.targets[0].rawSql, format: p.targets[0].format })));
+    const variables = dashboards.flatMap((d) =>
+      (d.json as Dashboard).templating.list.filter((v) => v.type === 'query').map((v) => ({ dashboard: d.file, name: v.name, sql: String((v as { query: string }).query) })),
+    );
 
-  it.each(panels)('$dashboard #$id $title', async ({ sql, format }) => {
-    for (const interval of [1, 60]) {
-      const rows = await store.queryRows<Record<string, unknown>>(expand(sql, interval));
-      expect(rows.length, 'no rows from the synthetic data: does the query match the names the probes write?').toBeGreaterThan(0);
-      if (format === 0) {
-        // time series: a time column, and every other numeric column finite
-        const first = rows[0];
-        expect(first).toHaveProperty('time');
-        for (const r of rows) {
-          expect(Number.isNaN(Date.parse(String(r.time).replace(' ', 'T') + 'Z'))).toBe(false);
-          for (const [k, v] of Object.entries(r)) if (typeof v === 'number') expect(Number.isFinite(v), `${k}=${v}`).toBe(true);
+    it.each(panels)('$dashboard #$id $title', async ({ sql, format }) => {
+      for (const interval of [1, 60]) {
+        const rows = await store.queryRows<Record<string, unknown>>(expand(sql, interval));
+        expect(rows.length, 'no rows from the synthetic data: does the query match the names the probes write?').toBeGreaterThan(0);
+        if (format === 0) {
+          // time series: a time column, and every other numeric column finite
+          const first = rows[0];
+          expect(first).toHaveProperty('time');
+          for (const r of rows) {
+            expect(Number.isNaN(Date.parse(String(r.time).replace(' ', 'T') + 'Z'))).toBe(false);
+            for (const [k, v] of Object.entries(r)) if (typeof v === 'number') expect(Number.isFinite(v), `${k}=${v}`).toBe(true);
+          }
         }
       }
-    }
-  });
+    });
 
-  it.each(variables)('$dashboard variable $name', async ({ sql }) => {
-    const rows = await store.queryRows<Record<string, unknown>>(expand(sql, 10));
-    expect(rows.length).toBeGreaterThan(0);
-    expect(Object.keys(rows[0])).toHaveLength(1);
-  });
+    it.each(variables)('$dashboard variable $name', async ({ sql }) => {
+      const rows = await store.queryRows<Record<string, unknown>>(expand(sql, 10));
+      expect(rows.length).toBeGreaterThan(0);
+      expect(Object.keys(rows[0])).toHaveLength(1);
+    });
 
-  it('a broken query fails (the check is real)', async () => {
-    await expect(store.queryRows(expand('SELECT $__timeInterval(ts) AS time, no_such_column FROM v2e.events WHERE $__timeFilter(ts)', 10))).rejects.toThrow();
+    it('a broken query fails (the check is real)', async () => {
+      await expect(store.queryRows(expand('SELECT $__timeInterval(ts) AS time, no_such_column FROM v2e.events WHERE $__timeFilter(ts)', 10))).rejects.toThrow();
+    });
   });
-});
+}

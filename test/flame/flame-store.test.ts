@@ -14,6 +14,7 @@ import { stackRows, writeStacks } from '../../collector/stack-store.js';
 import { openStore } from '../../store/index.js';
 import { applySchema } from '../../schema/ddl.js';
 import { buildGoFixture, Stepper } from '../go/go-fixtures.js';
+import { storeTargets } from '../helpers/stores.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'v2flame-store-'));
 
@@ -30,11 +31,16 @@ function fillOf(svg: string, name: string): string | undefined {
 }
 
 describe.skipIf(!isRoot)('v2probe flame --store (live → store → past window)', () => {
-  it('the flame graph of a past window from the store equals the live one', async () => {
+  for (const target of storeTargets()) it.skipIf(target.skip)(`the flame graph of a past window from the store (${target.name}) equals the live one${target.skip ? ` (skipped: ${target.skip})` : ''}`, async () => {
+    const store = target.dsn();
+    if (target.reset) {
+      const s = await openStore(store);
+      await target.reset(s);
+      await s.close();
+    }
     const bin = buildGoFixture('busy');
     const fx = new Stepper(bin, ['8000']);
     const start = await fx.next();
-    const store = `chdb:${join(dir, 'live')}`;
     const live = join(dir, 'live.folded');
     const r = runCli(['flame', '--pid', String(start.pid), '--duration', '3s', '--window', '1s', '--store', store, '--out', join(dir, 'live.svg'), '--folded', live]);
     fx.child.kill();

@@ -1,0 +1,69 @@
+// The single-host commands, run as a user would against a real ClickHouse
+// server (scripts/clickhouse.sh; .ci/run starts it): schema apply (again = no-op),
+// collect into the server with a page-fault workload as ground truth, query,
+// loss (the ledger balances), alerts --once with the default rules, incident,
+// explain --from/--to. (flame --store on the server: test/flame/flame-store.test.ts.)
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore, type Store } from '../../store/index.js';
+import { runCli, startCli } from '../helpers/cli.js';
+import { isRoot, runFixture } from '../helpers/probes.js';
+import { storeTargets } from '../helpers/stores.js';
+
+const server = storeTargets().find((t) => t.name === 'ClickHouse server')!;
+const skip = server.skip || (!isRoot && 'not root: the probes cannot attach');
+
+describe.skipIf(skip)(`CLI on the ClickHouse server${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  let dsn: string;
+  let store: Store;
+  const cli = (args: string[]) => {
+    const r = runCli(args);
+    expect(r.code, `${args.join(' ')}\n${r.stderr}`).toBe(0);
+    expect(r.stderr + r.stdout).not.toContain(new URL(dsn.replace(/^clickhouse/, 'http')).password);
+    return r;
+  };
+
+  beforeAll(async () => {
+    dsn = server.dsn();
+    store = await openStore(dsn);
+    await server.reset?.(store);
+  });
+  afterAll(async () => store?.close());
+
+  it('schema apply, and apply again changes nothing', async () => {
+    expect(cli(['schema', 'apply', '--store', dsn]).stdout).toMatch(/applied .*\(was empty\)/);
+    const n = async () => Number((await store.queryRows<{ n: number }>('SELECT count() AS n FROM v2e.schema_version'))[0].n);
+    const before = await n();
+    expect(cli(['schema', 'apply', '--store', dsn]).stdout).toMatch(/\(was \d+\)/);
+    expect(await n()).toBe(before);
+  });
+
+  it("collect into the server: the page faults stored for a workload's pid cover every page it touched; the loss ledger balances", async () => {
+    const col = startCli(['collect', '--probes', 'pagefault,sched', '--comm', 'pf_touch', '--duration', '60s', '--sink', dsn]);
+    await col.ready;
+    const fx = await runFixture<{ pid: number; pages: number }>('pf_touch', ['-n', '5000']);
+    col.child.kill('SIGINT');
+    expect(await col.exited).toBe(0);
+    const q = cli(['query', '--store', dsn, '--format', 'json',
+      `SELECT sum(delta) AS faults FROM v2e.counters WHERE probe='pagefault' AND name='faults_user' AND pid=${fx.pid}`]);
+    const faults = Number(JSON.parse(q.stdout.trim().split('\n')[0]).faults ?? JSON.parse(q.stdout)[0]?.faults);
+    expect(faults).toBeGreaterThanOrEqual(fx.pages);
+    const loss = cli(['loss', '--store', dsn, '--format', 'json']).stdout;
+    const rows = loss.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { probe: string; seen: number; unaccounted: number });
+    expect(rows.find((r) => r.probe === 'pagefault')!.seen).toBeGreaterThan(0);
+    for (const r of rows) expect(r.unaccounted, r.probe).toBe(0);
+  });
+
+  it('alerts --once evaluates every default rule without an error; incident reports the window', () => {
+    const res = cli(['alerts', '--once', '--rules', 'alerts/rules', '--store', dsn]).stdout.trim().split('\n').at(-1)!;
+    const sum = JSON.parse(res) as { rules: number; evaluated: number; errors: number };
+    expect(sum.rules).toBeGreaterThan(0);
+    expect(sum.errors).toBe(0);
+    const inc = cli(['incident', '--store', dsn, '--from', '-10m', '--to', 'now', '--format', 'json']);
+    expect(inc.stdout).toContain('pagefault');
+  });
+
+  it('explain --from/--to reads rtt_breakdown from the server', () => {
+    const r = runCli(['explain', '--comm', 'v2broker', '--from', '-10m', '--to', 'now', '--store', dsn]);
+    expect(r.code, r.stderr).toBe(0);
+  });
+});

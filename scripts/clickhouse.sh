@@ -30,6 +30,7 @@
 #   CHDB_CORE_VERSION   PyPI chdb-core version (default 26.9.0)
 #   CLICKHOUSE_CACHE    venv cache (default ~/.cache/v2probe/clickhouse), survives clones
 #   CLICKHOUSE_STATE_DIR  config, data, log, pid, ports (default build/clickhouse)
+#   CLICKHOUSE_EXTRA_XML  more config.xml elements (remote_servers, keeper_server, …)
 set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -78,6 +79,7 @@ write_config() {
   <http_port>$(cat "$STATE/http.port")</http_port>
   <tcp_port>$(cat "$STATE/tcp.port")</tcp_port>
   <user_directories><users_xml><path>$STATE/users.xml</path></users_xml></user_directories>
+${CLICKHOUSE_EXTRA_XML:-}
 </clickhouse>
 EOF
   (umask 077; cat >"$STATE/users.xml" <<EOF

@@ -3,34 +3,20 @@
 // missing (apt-get install; `apt-get update` once when that fails), started on
 // free 127.0.0.1 ports with a config written by the test, stopped after.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as netServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ensureDebianPackages } from '../../helpers/debian.js';
 
 export const PROMETHEUS = '/usr/bin/prometheus';
 export const PROMTOOL = '/usr/bin/promtool';
 export const ALERTMANAGER = '/usr/bin/prometheus-alertmanager';
 
-let skipReason: string | undefined;
-
 /** '' when the programs are there (installing them if needed), else why not. */
 export function ensurePrometheusPackages(): string {
-  if (skipReason !== undefined) return skipReason;
-  const have = () => [PROMETHEUS, PROMTOOL, ALERTMANAGER].every((f) => existsSync(f));
-  if (have()) return (skipReason = '');
-  if (process.getuid?.() !== 0) return (skipReason = 'prometheus/prometheus-alertmanager are not installed and installing them needs root');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () =>
-    spawnSync('apt-get', ['-o', 'DPkg::Lock::Timeout=300', 'install', '-y', '--no-install-recommends', 'prometheus', 'prometheus-alertmanager'], { env, encoding: 'utf8', timeout: 600_000 });
-  let r = install();
-  if (r.status !== 0 || !have()) {
-    spawnSync('apt-get', ['-o', 'DPkg::Lock::Timeout=300', 'update'], { env, encoding: 'utf8', timeout: 300_000 });
-    r = install();
-  }
-  if (r.status !== 0 || !have()) return (skipReason = `apt-get install prometheus prometheus-alertmanager failed: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-2).join(' ')}`);
-  return (skipReason = '');
+  return ensureDebianPackages(['prometheus', 'prometheus-alertmanager'], [PROMETHEUS, PROMTOOL, ALERTMANAGER]);
 }
 
 export function freePort(): Promise<number> {

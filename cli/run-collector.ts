@@ -40,6 +40,8 @@ export interface RunOptions {
   /** run the alert evaluator on the sink's store with the rules in this directory (undefined: off) */
   alerts?: { rulesDir: string; webhooks: string[]; alertmanager?: AlertmanagerConfig };
   ringBytes?: number;
+  /** bound on the memory of event rows waiting for the sink (default DEFAULT_PENDING_BYTES, collector/batcher.ts) */
+  pendingBytes?: number;
   snapshotMs?: number;
   /** print a status line every N ms on stderr (0: off) */
   statusEveryMs: number;
@@ -86,6 +88,7 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
     targets: o.targets,
     perProbe,
     ringBytes: o.ringBytes,
+    batch: o.pendingBytes !== undefined ? { maxPendingBytes: o.pendingBytes } : undefined,
     snapshotMs: o.snapshotMs,
     explain: o.explain,
   });

@@ -20,6 +20,7 @@ import {
   HIST_SLOTS,
   MAX_COUNTERS,
   PROBES,
+  RECORD_SIZE,
   type CounterRow,
   type EventRow,
   type HistogramRow,
@@ -27,8 +28,8 @@ import {
   type ProbeName,
 } from '../schema/event.js';
 import { loadNative, type Probe as NativeProbe } from '../native/index.js';
-import { Batcher, DEFAULT_BATCH, type BatcherOptions } from './batcher.js';
-import { decodeBatch, monoToWallOffset, readU64 } from './decode.js';
+import { Batcher, DEFAULT_BATCH, EVENT_ROW_BYTES, type BatcherOptions } from './batcher.js';
+import { decodeBatch, monoToWallOffset, readU64, tallyBatch } from './decode.js';
 import { attachUprobeResults, type UprobeTargets } from './go-attach.js';
 import { familyCounterRows } from './go-stats.js';
 import { ATTACH, planAutoload, type AttachPlan } from './probes.js';
@@ -64,6 +65,11 @@ export interface CollectorOptions {
   cgroup?: number;
   ringBytes?: number;
   snapshotMs?: number;
+  /**
+   * batching to the sink; `maxPendingBytes` bounds what waits for it (event
+   * rows pending and in batches not yet written; with --explain, breakdown
+   * rows get an eighth of it): beyond it rows are dropped as lost_sink
+   */
   batch?: Partial<BatcherOptions>;
   /** at stop, how long to keep retrying a failing sink before counting the rows as lost_sink (default 10 s) */
   closeDeadlineMs?: number;
@@ -73,8 +79,14 @@ export interface CollectorOptions {
   wakeupBytes?: number;
   /** how long an exited process's per-process counts stay in the kernel maps (default 30 s) */
   exitGraceMs?: number;
-  /** native batch hand-off tuning */
-  poll?: { batchRecords?: number; batchMs?: number; maxQueuedBatches?: number };
+  /**
+   * native batch hand-off tuning. `queueBytes` bounds the batches the
+   * ring-buffer threads have handed over and the JS thread has not taken yet,
+   * over all probes (default NATIVE_QUEUE_BYTES); beyond it a batch is
+   * dropped and counted as lost_userspace. `maxQueuedBatches` overrides the
+   * per-probe count derived from it.
+   */
+  poll?: { batchRecords?: number; batchMs?: number; maxQueuedBatches?: number; queueBytes?: number };
   /** uprobe families (go_*, app): the binaries and processes to attach to */
   targets?: UprobeTargets;
   /** explain round trips to these brokers (the rtt family) */
@@ -134,9 +146,23 @@ interface Running {
   decodeRejected: number;
   /** the rtt family: its session (brokers, joiner); `native` is its BPF object */
   rtt?: RttSession;
+  /** the native reader's weight still to carry when its object was closed */
+  closedPendingWeight?: number;
 }
 
 type RttRow = BreakdownRow & { probe: 'rtt' };
+
+/**
+ * Default bound on batches waiting between the ring-buffer threads and the JS
+ * thread, all probes together: split evenly between the probes (at least two
+ * batches each), each batch counted at its full capacity (batchRecords x
+ * RECORD_SIZE, 256 KiB by default). 16 MiB is 64 such batches: with one probe,
+ * what the queue held before it was bounded by bytes; ~2 s of rows at 120k/s.
+ */
+export const NATIVE_QUEUE_BYTES = 16 << 20;
+
+/** Memory of a breakdown row while it waits: ~22 fields (estimated like EVENT_ROW_BYTES) and its stack text. */
+const rttRowBytes = (r: RttRow) => 2 * EVENT_ROW_BYTES + r.blocked_stack.length;
 
 function comm(pid: number, cache: Map<number, string>): string {
   let c = cache.get(pid);
@@ -225,9 +251,11 @@ export class Collector {
       lastHist: new Map(),
       decodeRejected: 0,
     }));
+    const batch = { ...DEFAULT_BATCH, ...opts.batch };
+    const rttShare = opts.explain && opts.sink.writeBreakdowns ? Math.floor(batch.maxPendingBytes / 8) : 0;
     this.events = new Batcher<EventRow>(
       (rows) => opts.sink.writeEvents(rows),
-      { ...DEFAULT_BATCH, ...opts.batch },
+      { ...batch, maxPendingBytes: batch.maxPendingBytes - rttShare },
       (err, n, attempt) => {
         // one line when the outage starts, then every 10th attempt (the backoff caps at 10 s)
         if (attempt === 1 || attempt % 10 === 0) opts.logger.error({ err: err.message, rows: n, attempt, sink: opts.sink.name }, 'sink write failed; retrying with backoff (rows wait in memory, bounded)');
@@ -238,7 +266,7 @@ export class Collector {
     if (opts.explain && sink.writeBreakdowns) {
       this.rttRows = new Batcher<RttRow>(
         (rows) => sink.writeBreakdowns!(rows.map(({ probe: _, ...r }) => r)),
-        { ...DEFAULT_BATCH, ...opts.batch },
+        { ...batch, maxPendingBytes: rttShare, rowBytes: rttRowBytes },
         (err, n, attempt) => {
           if (attempt === 1 || attempt % 10 === 0) opts.logger.error({ err: err.message, rows: n, attempt, sink: sink.name, table: 'rtt_breakdown' }, 'sink write of breakdown rows failed; retrying with backoff');
         },
@@ -301,7 +329,7 @@ export class Collector {
         p.native = probe;
         p.plan = plan;
         p.state = 'running';
-        probe.startPolling((batch, records) => this.onBatch(p, batch, records), this.opts.poll ?? {});
+        probe.startPolling((batch, records) => this.onBatch(p, batch, records), this.pollOptions());
         log.info({ attach: plan.label }, 'probe attached');
         return;
       } catch (err) {
@@ -403,8 +431,24 @@ export class Collector {
     return native.open(object, { ringBytes: this.opts.ringBytes, autoload });
   }
 
+  /** The native hand-off of a probe: its share of the byte bound on batches waiting for the JS thread. */
+  private pollOptions(): { batchRecords?: number; batchMs?: number; maxQueuedBatches: number; carryWeight: boolean } {
+    const { queueBytes = NATIVE_QUEUE_BYTES, maxQueuedBatches, ...rest } = this.opts.poll ?? {};
+    const batchBytes = (rest.batchRecords ?? 4096) * RECORD_SIZE;
+    const share = queueBytes / Math.max(1, this.probes.filter((p) => p.name !== 'rtt').length);
+    return { ...rest, maxQueuedBatches: maxQueuedBatches ?? Math.max(2, Math.floor(share / batchBytes)), carryWeight: true };
+  }
+
   private onBatch(p: Running, batch: Buffer, records: number): void {
     this.receivedRecords += records;
+    if (!this.events.hasRoom(EVENT_ROW_BYTES)) {
+      // nothing more may wait: count the batch's rows as dropped (weights
+      // carried) without building rows that would only be dropped
+      const t = tallyBatch(batch);
+      p.decodeRejected += t.rejected;
+      for (const [probe, r] of t.rows) this.events.drop(probe, r.rows, r.weights);
+      return;
+    }
     const { rows, rejected } = decodeBatch(batch, { host: this.host, monoToWallNs: this.monoToWall });
     p.decodeRejected += rejected;
     this.events.add(rows);
@@ -436,7 +480,10 @@ export class Collector {
       await this.snapshotting;
       await this.snapshot();
       if (p.rtt) await this.closeRtt(p, 150);
-      else p.native.close();
+      else {
+        p.native.close();
+        p.closedPendingWeight = p.native.stats().pendingWeight ?? 0;
+      }
       p.native = undefined;
       p.plan = undefined;
       p.state = 'stopped';
@@ -451,6 +498,18 @@ export class Collector {
     const cur = { ...this.probeOptions(p), ...o };
     this.opts.perProbe = { ...this.opts.perProbe, [name]: cur };
     p.native.updateMap('config', Buffer.alloc(4), encodeConfig({ enabled: true, ...cur }));
+  }
+
+  /**
+   * Weight of rows the collector dropped (native queue full, too much waiting
+   * for the sink) that no kept row has carried yet: it goes to the next row of
+   * the same probe and event. With the kernel's pending sample_skip, sum(weight)
+   * of the rows written + this = seen.
+   */
+  pendingWeight(name: ProbeName): number {
+    const p = this.probes.find((x) => x.name === name);
+    if (!p || p.rtt) return 0;
+    return (p.native ? (p.native.stats().pendingWeight ?? 0) : (p.closedPendingWeight ?? 0)) + this.events.carriedWeight(name);
   }
 
   /** Exact counters of a probe: common + family + userspace drops, summed over CPUs. */
@@ -627,7 +686,7 @@ export class Collector {
   }
 
   /** The sink's health as the collector sees it (events and snapshots). */
-  sinkHealth(): { down: boolean; downSinceMs?: number; lastError?: string; retries: number; pendingRows: number; snapshotFailures: number } {
+  sinkHealth(): { down: boolean; downSinceMs?: number; lastError?: string; retries: number; pendingRows: number; pendingBytes: number; snapshotFailures: number } {
     const b = this.events;
     const r = this.rttRows;
     return {
@@ -636,6 +695,7 @@ export class Collector {
       lastError: b.down ? b.lastError?.message : (this.snapshotError ?? (r?.down ? r.lastError?.message : undefined)),
       retries: b.retries + (r?.retries ?? 0),
       pendingRows: b.pendingRows + (r?.pendingRows ?? 0),
+      pendingBytes: b.pendingBytes + (r?.pendingBytes ?? 0),
       snapshotFailures: this.snapshotFailures,
     };
   }
@@ -704,7 +764,10 @@ export class Collector {
     }
     // batches queued before close() are still delivered: give them a turn of the event loop
     await new Promise((r) => setTimeout(r, 20));
-    for (const p of this.probes) p.native = undefined;
+    for (const p of this.probes) {
+      if (p.native) p.closedPendingWeight = p.native.stats().pendingWeight ?? 0;
+      p.native = undefined;
+    }
     await Promise.all([this.events.close(this.opts.closeDeadlineMs ?? 10_000), this.rttRows?.close(this.opts.closeDeadlineMs ?? 10_000)]);
   }
 }

@@ -3,7 +3,7 @@
  * the native ring-buffer thread) into store rows, using the layout and names
  * of schema/event.ts.
  */
-import { PROBES, PROBE_BY_ID, RECORD_SIZE, type EventRow, type ProbeDef } from '../schema/event.js';
+import { PROBES, PROBE_BY_ID, RECORD_SIZE, type EventRow, type ProbeDef, type ProbeName } from '../schema/event.js';
 
 export interface DecodeContext {
   host: string;
@@ -68,6 +68,38 @@ export function decodeBatch(buf: Buffer, ctx: DecodeContext): DecodeResult {
     rows.push(row);
   }
   return { rows, rejected: rejected + (buf.length % RECORD_SIZE ? 1 : 0) };
+}
+
+export interface TallyResult {
+  /** rows decodeBatch would make, per probe, and their weight per event */
+  rows: Map<ProbeName, { rows: number; weights: Map<string, number> }>;
+  /** records decodeBatch would reject (same rules) */
+  rejected: number;
+}
+
+/**
+ * What decodeBatch would make of a batch, without making it: rows and weight
+ * per probe and event, and rejected records. For dropping a whole batch
+ * (counted, weights carried) without building rows nobody will write.
+ */
+export function tallyBatch(buf: Buffer): TallyResult {
+  const out: TallyResult['rows'] = new Map();
+  let rejected = 0;
+  const n = Math.floor(buf.length / RECORD_SIZE);
+  for (let i = 0; i < n; i++) {
+    const o = i * RECORD_SIZE;
+    const probeName = PROBE_BY_ID.get(buf[o + 44]);
+    const event = probeName ? (PROBES[probeName] as ProbeDef).events[buf[o + 45]] : undefined;
+    if (!probeName || !event) {
+      rejected++;
+      continue;
+    }
+    let t = out.get(probeName);
+    if (!t) out.set(probeName, (t = { rows: 0, weights: new Map() }));
+    t.rows++;
+    t.weights.set(event, (t.weights.get(event) ?? 0) + (buf.readUInt32LE(o + 40) || 1));
+  }
+  return { rows: out, rejected: rejected + (buf.length % RECORD_SIZE ? 1 : 0) };
 }
 
 function setArg(row: EventRow, name: keyof typeof ATTR_SIGNED, buf: Buffer, off: number): void {

@@ -206,8 +206,12 @@ export function collectorRegistry(collector: Collector, probes: readonly ProbeNa
     collect() { this.reset(); this.inc(collector.sinkHealth().retries); },
   });
   new Gauge({
-    name: 'v2probe_sink_pending_rows', help: 'Event rows waiting for the sink (bounded; beyond the bound rows are dropped as lost_sink).', registers: [reg],
+    name: 'v2probe_sink_pending_rows', help: 'Event rows waiting for the sink (bounded by bytes, v2probe_sink_pending_bytes; beyond the bound rows are dropped as lost_sink).', registers: [reg],
     collect() { this.set(collector.sinkHealth().pendingRows); },
+  });
+  new Gauge({
+    name: 'v2probe_sink_pending_bytes', help: 'Estimated memory of the rows waiting for the sink (pending and in batches not yet written); at the bound rows are dropped as lost_sink, their weight carried to the next row.', registers: [reg],
+    collect() { this.set(collector.sinkHealth().pendingBytes); },
   });
   new Counter({
     name: 'v2probe_sink_rows_total', help: 'Event rows written to the sink.', registers: [reg],

@@ -10,7 +10,9 @@
  * `unaccounted` is sampled minus the right-hand side without in_flight: 0 when
  * the pipeline is at rest. lost_ringbuf (the kernel could not write the row) is
  * shown beside it; its weight moved to the next row, so sum(weight) still
- * estimates `seen`.
+ * estimates `seen`. The collector does the same for the rows it drops
+ * (lost_userspace, lost_sink: their weight goes to the next row of the same
+ * probe and event).
  */
 export function lossQuery(o: { since?: string } = {}): string {
   const since = o.since ?? '1970-01-01 00:00:00';

@@ -55,6 +55,12 @@ export interface PollOptions {
   batchMs?: number;
   /** Batches waiting for the JS thread; beyond it batches are dropped and counted (default 64). */
   maxQueuedBatches?: number;
+  /**
+   * Records are struct v2_event: the weight of a dropped batch is carried to
+   * the next record of the same event kind (as the BPF side does for a full
+   * ring), so sum(weight) still estimates the events seen (default false).
+   */
+  carryWeight?: boolean;
 }
 
 /** A batch: `records` ring-buffer records (64-byte struct v2_event each), concatenated. */
@@ -65,6 +71,8 @@ export interface PollStats {
   deliveredBatches: number;
   droppedRecords: number;
   droppedBatches: number;
+  /** carryWeight: weight of dropped records not yet carried by a delivered one */
+  pendingWeight: number;
   polling: boolean;
   /** Set when the poll thread stopped on an error of its own. */
   pollError?: string;

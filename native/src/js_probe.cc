@@ -229,6 +229,8 @@ Napi::Value ProbeWrap::StartPolling(const Napi::CallbackInfo& info) {
   ReadUint(env, opts.Get("batchRecords"), "opts.batchRecords", 1, 1 << 20, &batchRecords);
   ReadUint(env, opts.Get("batchMs"), "opts.batchMs", 1, 60000, &batchMs);
   ReadUint(env, opts.Get("maxQueuedBatches"), "opts.maxQueuedBatches", 1, 1 << 20, &maxQueued);
+  Napi::Value carry = opts.Get("carryWeight");
+  if (!carry.IsUndefined() && !carry.IsBoolean()) ThrowType(env, "expected opts.carryWeight to be a boolean");
 
   auto live = std::make_shared<bool>(true);  // false once Node finalized this TSFN
   Tsfn tsfn = Tsfn::New(
@@ -243,6 +245,7 @@ Napi::Value ProbeWrap::StartPolling(const Napi::CallbackInfo& info) {
   v2::PollOptions po;
   po.batchRecords = uint32_t(batchRecords);
   po.batchMs = uint32_t(batchMs);
+  po.carryWeight = carry.IsBoolean() && carry.As<Napi::Boolean>().Value();
   v2::Status st = core_->StartPolling(po, [tsfn](std::unique_ptr<v2::Batch>& b) {
     napi_status s = tsfn.NonBlockingCall(b.get());
     if (s == napi_ok) {
@@ -272,6 +275,7 @@ Napi::Value ProbeWrap::Stats(const Napi::CallbackInfo& info) {
   o.Set("deliveredBatches", double(s->deliveredBatches.load()));
   o.Set("droppedRecords", double(s->droppedRecords.load()));
   o.Set("droppedBatches", double(s->droppedBatches.load()));
+  o.Set("pendingWeight", double(s->pendingWeight.load()));
   o.Set("polling", s->polling.load());
   {
     std::lock_guard<std::mutex> lk(s->errMu);

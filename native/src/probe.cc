@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <system_error>
 
 #include <linux/types.h>
@@ -688,6 +689,7 @@ int Probe::OnRecord(void* ctx, void* data, size_t size) {
   const auto* bytes = static_cast<const uint8_t*>(data);
   b.bytes.insert(b.bytes.end(), bytes, bytes + size);
   b.records++;
+  if (p->carryTotal_ > 0 && size == sizeof(v2_event)) p->ApplyCarry(b.bytes.data() + b.bytes.size() - size);
   if (b.records >= p->pollOpts_.batchRecords) p->Flush();
   return 0;
 }
@@ -698,8 +700,38 @@ void Probe::Flush() {
   uint32_t records = b->records;
   SinkResult r = sink_ ? sink_(b) : SinkResult::kClosed;
   if (r == SinkResult::kAccepted && !b) return;
+  if (pollOpts_.carryWeight && b) CarryDropped(*b);
   stats_->Dropped(records);
   if (r == SinkResult::kClosed) stop_ = true;
+}
+
+// A dropped batch: its records' weight (>= 1 each, as the decoder reads it)
+// waits per event kind for the next record of that kind.
+void Probe::CarryDropped(const Batch& b) {
+  if (b.bytes.size() % sizeof(v2_event) != 0) return;  // not v2_event records
+  for (size_t o = 0; o < b.bytes.size(); o += sizeof(v2_event)) {
+    uint32_t w;
+    memcpy(&w, b.bytes.data() + o + offsetof(v2_event, weight), sizeof(w));
+    const uint8_t ev = b.bytes[o + offsetof(v2_event, event)];
+    carry_[ev] += w ? w : 1;
+    carryTotal_ += w ? w : 1;
+  }
+  stats_->pendingWeight = carryTotal_;
+}
+
+// A record joining a batch takes the weight waiting for its event kind (up to
+// the u32 field's maximum; the rest waits for the next one).
+void Probe::ApplyCarry(uint8_t* record) {
+  const uint8_t ev = record[offsetof(v2_event, event)];
+  if (carry_[ev] == 0) return;
+  uint32_t w;
+  memcpy(&w, record + offsetof(v2_event, weight), sizeof(w));
+  const uint64_t total = uint64_t(w ? w : 1) + carry_[ev];
+  const uint32_t nw = total > UINT32_MAX ? UINT32_MAX : uint32_t(total);
+  carryTotal_ -= total - (w ? w : 1) - (total - nw);
+  carry_[ev] = total - nw;
+  memcpy(record + offsetof(v2_event, weight), &nw, sizeof(nw));
+  stats_->pendingWeight = carryTotal_;
 }
 
 void Probe::PollLoop() {

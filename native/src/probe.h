@@ -5,6 +5,7 @@
 //   failed to <verb> <thing>: <strerror> (<ERRNO>) — <what to do>
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -109,6 +110,8 @@ struct ProgramStat {
 struct PollStats {
   std::atomic<uint64_t> deliveredRecords{0}, deliveredBatches{0};
   std::atomic<uint64_t> droppedRecords{0}, droppedBatches{0};
+  // Weight of dropped records not yet carried by a delivered one (carryWeight).
+  std::atomic<uint64_t> pendingWeight{0};
   std::atomic<bool> polling{false};
   std::mutex errMu;
   std::string error;  // why the poll thread stopped on its own, if it did
@@ -133,6 +136,11 @@ struct Batch {
 struct PollOptions {
   uint32_t batchRecords = 4096;
   uint32_t batchMs = 100;
+  // Records are struct v2_event: the weight of a batch the consumer could not
+  // take (queue full) is carried to the next record of the same event kind,
+  // as the BPF side does for a full ring buffer, so sum(weight) over the
+  // delivered records still estimates the events seen.
+  bool carryWeight = false;
 };
 
 // What the consumer did with a batch it was offered.
@@ -204,6 +212,11 @@ class Probe {
   PollOptions pollOpts_;
   std::unique_ptr<Batch> batch_;
   std::chrono::steady_clock::time_point batchStart_;
+  // carryWeight: weight of dropped records per event kind (poll thread only).
+  std::array<uint64_t, 256> carry_{};
+  uint64_t carryTotal_ = 0;
+  void CarryDropped(const Batch& b);
+  void ApplyCarry(uint8_t* record);
   std::shared_ptr<PollStats> stats_ = std::make_shared<PollStats>();
 };
 

@@ -8,6 +8,11 @@
 // fixtures made, seen = delivered + lost_ringbuf + lost_userspace +
 // burst_dropped, rows written = delivered - lost_sink (both up to IN_FLIGHT,
 // as in burst-storm.test.ts).
+// The workload offers more than the collector drains (lost_sink > 0 in the
+// line it prints): what bounds memory then is the collector's byte bounds on
+// what waits (batches for the JS thread: NATIVE_QUEUE_BYTES; rows for the
+// sink: DEFAULT_PENDING_BYTES), the excess dropped and counted, not V8's heap
+// limit (which only bounds garbage not yet collected).
 // Placement: the collector on the last CPU, the ping-pongs (one loop per other
 // CPU, both ends pinned) on the others, so the collector has a core of its own
 // and drains at the most the workload can offer; V2PROBE_DRAIN_SHARED=1 lets

@@ -5,12 +5,12 @@
 // ledger balances. A private server, so the shared one is never touched.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { KafkaSink } from '../../collector/kafka-sink.js';
-import { runCli, startCli } from '../helpers/cli.js';
+import { startCli } from '../helpers/cli.js';
 import { PrivateServer, serverUnavailable } from '../helpers/clickhouse-server.js';
 import { isRoot, runFixture, sleep } from '../helpers/probes.js';
+import { expectStoredOnceAndBalanced, type PingPong } from '../helpers/outage.js';
 import { createTopic, ensureKafka, queryJson, startIngester, stopChild, syntheticEvents, tmp, uniq, waitConsumed, waitLog } from '../pipeline/kafka-helpers.js';
 
-type PingPong = { client_pid: number; client_send: number; client_recv: number };
 
 /**
  * Wait until the samples of `name` whose labels match `labels` (a regexp per
@@ -90,7 +90,7 @@ describe.skipIf(serverUnavailable)(`ClickHouse server outage${serverUnavailable 
     try {
       const a = await runFixture<PingPong>('uds_pingpong', ['-n', '200', '-d', '50', '-m', 'sendmsg']);
       srv.kill();
-      let b: PingPong;
+      let b: PingPong | undefined;
       try {
         b = await runFixture<PingPong>('uds_pingpong', ['-n', '200', '-d', '50', '-m', 'sendmsg']);
         expect(await waitMetric(url, 'v2probe_sink_up', {}, 0)).toBe(true); // the outage is visible
@@ -101,14 +101,7 @@ describe.skipIf(serverUnavailable)(`ClickHouse server outage${serverUnavailable 
       const c = await runFixture<PingPong>('uds_pingpong', ['-n', '200', '-d', '50', '-m', 'sendmsg']);
       run.child.kill('SIGTERM');
       expect(await run.exited).toBe(0);
-      for (const fx of [a, b, c]) {
-        const [r] = queryJson<{ n: string; u: string }>(dsn, `SELECT count() AS n, uniqExact(tid, event, ts) AS u FROM v2e.events WHERE probe = 'uds' AND pid = ${fx.client_pid}`);
-        expect([Number(r.n), Number(r.u)]).toEqual([fx.client_send + fx.client_recv, fx.client_send + fx.client_recv]);
-      }
-      const loss = runCli(['query', '--store', dsn, '--preset', 'loss', '--format', 'json']);
-      const uds = loss.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((r) => r.probe === 'uds');
-      expect(Number(uds.unaccounted)).toBe(0);
-      expect(Number(uds.lost_collector)).toBe(0);
+      expectStoredOnceAndBalanced(dsn, [a, b!, c]);
     } finally {
       if (run.child.exitCode === null) run.child.kill('SIGKILL');
     }

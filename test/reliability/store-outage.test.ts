@@ -8,11 +8,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startCli } from '../helpers/cli.js';
+import { startCli } from '../helpers/cli.js';
 import { isRoot, runFixture, sleep } from '../helpers/probes.js';
+import { expectStoredOnceAndBalanced, type PingPong } from '../helpers/outage.js';
 import { parseExposition, sampleValue } from '../helpers/prom.js';
 
-type PingPong = { client_pid: number; client_send: number; client_recv: number };
 
 describe.skipIf(!isRoot)('store outage (disk full) during collection', () => {
   const dir = mkdtempSync(join(tmpdir(), 'v2outage-'));
@@ -62,16 +62,7 @@ describe.skipIf(!isRoot)('store outage (disk full) during collection', () => {
       run.child.kill('SIGTERM');
       expect(await run.exited).toBe(0);
 
-      for (const fx of [a, b, c]) {
-        const q = runCli(['query', '--store', dsn, '--format', 'json', `SELECT count() AS n, uniqExact(tid, event, ts) AS u FROM v2e.events WHERE probe = 'uds' AND pid = ${fx.client_pid}`]);
-        expect(q.code, q.stderr).toBe(0);
-        const r = JSON.parse(q.stdout);
-        expect([Number(r.n), Number(r.u)]).toEqual([fx.client_send + fx.client_recv, fx.client_send + fx.client_recv]);
-      }
-      const loss = runCli(['query', '--store', dsn, '--preset', 'loss', '--format', 'json']);
-      const uds = loss.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((r) => r.probe === 'uds');
-      expect(Number(uds.unaccounted)).toBe(0);
-      expect(Number(uds.lost_collector)).toBe(0);
+      expectStoredOnceAndBalanced(dsn, [a, b, c]);
     } finally {
       if (run.child.exitCode === null) run.child.kill('SIGKILL');
     }

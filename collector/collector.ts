@@ -16,7 +16,6 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import {
   COMMON_COUNTERS,
-  CONFIG_SIZE,
   HIST_SLOTS,
   MAX_COUNTERS,
   PROBES,
@@ -29,7 +28,10 @@ import {
 } from '../schema/event.js';
 import { loadNative, type Probe as NativeProbe } from '../native/index.js';
 import { Batcher, DEFAULT_BATCH, EVENT_ROW_BYTES, type BatcherOptions } from './batcher.js';
-import { decodeBatch, monoToWallOffset, readU64, tallyBatch } from './decode.js';
+import { decodeBatch, monoToWallOffset, tallyBatch } from './decode.js';
+import { encodeConfig, sumPerCpu } from './bpf-maps.js';
+
+export { encodeConfig, sumPerCpu };
 import { attachUprobeResults, type UprobeTargets } from './go-attach.js';
 import { familyCounterRows } from './go-stats.js';
 import { ATTACH, planAutoload, type AttachPlan } from './probes.js';
@@ -177,42 +179,11 @@ function comm(pid: number, cache: Map<number, string>): string {
   return c;
 }
 
-export function encodeConfig(o: {
-  enabled: boolean; pid?: number; sampleEvery?: number; minValue?: number; comm?: string;
-  cgroup?: number; burstRate?: number; burstSize?: number;
-}): Buffer {
-  const b = Buffer.alloc(CONFIG_SIZE);
-  b.writeUInt32LE(o.enabled ? 1 : 0, 0);
-  b.writeUInt32LE(o.pid ?? 0, 4);
-  b.writeUInt32LE(Math.max(1, o.sampleEvery ?? 1), 8);
-  b.writeUInt32LE(Math.min(o.minValue ?? 0, 0xffffffff), 12);
-  if (o.comm) b.write(o.comm.slice(0, 15), 16, 'latin1');
-  b.writeBigUInt64LE(BigInt(o.cgroup ?? 0), 32);
-  b.writeUInt32LE(Math.min(o.burstRate ?? 0, 0xffffffff), 40);
-  b.writeUInt32LE(Math.min(o.burstSize ?? 0, 0xffffffff), 44);
-  return b;
-}
-
 /** The cgroup v2 id of a cgroup directory (what bpf_get_current_cgroup_id returns): its inode number. */
 export function cgroupId(path: string): number {
   return Number(statSync(path).ino);
 }
 
-/** Sum a per-CPU u64 array map into one number per index. */
-export function sumPerCpu(m: { values: Buffer; valueSize: number; nCpu: number; count: number }, count: number): number[] {
-  const stride = Math.ceil(m.valueSize / 8) * 8;
-  const out = new Array<number>(count).fill(0);
-  for (let i = 0; i < Math.min(count, m.count); i++) {
-    const base = i * stride * m.nCpu;
-    let s = 0;
-    for (let c = 0; c < m.nCpu; c++) {
-      const o = base + c * stride;
-      s += readU64(m.values, o);
-    }
-    out[i] = s;
-  }
-  return out;
-}
 
 const nowNs = () => (BigInt(Date.now()) * 1_000_000n).toString();
 

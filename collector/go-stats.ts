@@ -2,7 +2,7 @@
  * collector/go-stats.ts — per-process Go runtime figures read from the
  * go_* families' exact maps (goroutines, gc_procs, malloc_procs).
  */
-import { sumPerCpu, type Collector } from './collector.js';
+import { sumPerCpu, type FamilyMapReader } from './bpf-maps.js';
 import { readU64 } from './decode.js';
 
 export interface GoroutineCounts {
@@ -18,7 +18,7 @@ export interface GoroutineCounts {
 
 
 /** go_sched counts of one process, or undefined when the probe has seen none of it. */
-export function readGoroutines(c: Collector, pid: number): GoroutineCounts | undefined {
+export function readGoroutines(c: FamilyMapReader, pid: number): GoroutineCounts | undefined {
   const m = c.readFamilyMap('go_sched', 'goroutines');
   if (!m) return undefined;
   for (let i = 0; i < m.count; i++) {
@@ -33,7 +33,7 @@ export function readGoroutines(c: Collector, pid: number): GoroutineCounts | und
 }
 
 /** go_malloc exact counts of one process (runtime.mallocgc calls with size > 0, bytes). */
-export function readMallocs(c: Collector, pid: number): { calls: number; bytes: number } | undefined {
+export function readMallocs(c: FamilyMapReader, pid: number): { calls: number; bytes: number } | undefined {
   const m = c.readFamilyMap('go_malloc', 'malloc_procs');
   if (!m) return undefined;
   for (let i = 0; i < m.count; i++) {
@@ -44,7 +44,7 @@ export function readMallocs(c: Collector, pid: number): { calls: number; bytes: 
 }
 
 /** app: exact calls per --uprobe target (index = position) and measured pairs. */
-export function readAppCalls(c: Collector): Array<{ calls: number; pairs: number }> {
+export function readAppCalls(c: FamilyMapReader): Array<{ calls: number; pairs: number }> {
   const calls = c.readFamilyMap('app', 'calls_by_target');
   const pairs = c.readFamilyMap('app', 'pair_ends');
   if (!calls || !pairs) return [];
@@ -58,7 +58,7 @@ export function readAppCalls(c: Collector): Array<{ calls: number; pairs: number
  * app       calls (and pairs) per target, keyed by BINARY:SYMBOL.
  */
 export function familyCounterRows(
-  c: Collector,
+  c: FamilyMapReader,
   probe: string,
   appTargets: ReadonlyArray<{ binary: string; symbol: string; pair?: string }> = [],
 ): Array<{ name: string; pid: number; key: string; value: number; gauge?: boolean }> {

@@ -16,6 +16,11 @@
  * next owner of the partition reads the newest ledger range and rebuilds exactly
  * that range (same messages, same token) whatever its fetch returned, so the
  * store drops the repeated blocks (tables have non_replicated_deduplication_window).
+ * That is only right if a dedup record means "these rows are stored": chDB dies
+ * with this process, and a kill between the engine's dedup-log append and the
+ * rename that commits the part leaves a record for rows that are not there, so
+ * the redo would be dropped and the range lost — the chDB store removes such
+ * records when it opens the directory (store/chdb-recover.ts).
  * This is ClickHouse Kafka Connect's "state before processing" idea with the
  * state kept in the store itself, next to the data.
  */
@@ -72,6 +77,12 @@ export class Ingester {
   async start(): Promise<void> {
     await applyIngestSchema(this.o.store);
     const log = this.o.logger;
+    const recovered = (this.o.store as { recovered?: Array<{ part: string; blockId: string }> }).recovered ?? [];
+    if (recovered.length)
+      log.warn(
+        { parts: recovered.map((r) => r.part), blockIds: recovered.map((r) => r.blockId) },
+        'store: removed the deduplication records of inserts a kill interrupted before their parts were committed (the redo of the range is stored, not dropped)',
+      );
     const kafka = makeKafka(this.o.brokers, {
       clientId: `v2probe-ingester-${this.id}`,
       retries: 8,

@@ -6,6 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Session } from 'chdb';
+import { recoverDedupLogs, type DroppedDedupRecord } from './chdb-recover.js';
 import { StoreError } from './errors.js';
 import type { InsertOptions, QueryFormat, Store } from './types.js';
 import { toJsonEachRow } from './rows.js';
@@ -18,6 +19,8 @@ export class ChdbStore implements Store {
   readonly dsn: string;
   readonly path: string;
   private session: Session | undefined;
+  /** deduplication records of never-committed parts removed when this process opened the directory (store/chdb-recover.ts) */
+  recovered: DroppedDedupRecord[] = [];
 
   constructor(path: string) {
     this.path = resolve(path);
@@ -38,6 +41,9 @@ export class ChdbStore implements Store {
     }
     try {
       mkdirSync(this.path, { recursive: true });
+      // before the engine loads the tables: a process killed inside an insert may have
+      // left a dedup record without its part, which would drop the retried insert
+      this.recovered = recoverDedupLogs(this.path);
       const session = new Session(this.path);
       sessions.set(this.path, { session, refs: 1 });
       this.session = session;

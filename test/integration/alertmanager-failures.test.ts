@@ -59,18 +59,24 @@ describe('an unreachable, erroring or silent Alertmanager', () => {
     const am = new AlertmanagerClient({ urls: [deadUrl, flakyUrl, silentUrl], queueCapacity: 20, timeoutMs: 300, backoffMs: 50, maxBackoffMs: 200 });
     const reg = new Registry();
     am.registerMetrics(reg);
-    const t = performance.now();
-    am.push(Array.from({ length: 50 }, (_, i) => alert(i)));
-    expect(performance.now() - t).toBeLessThan(20);
+    // push() is synchronous: it returns nothing to wait for, and the queues are
+    // already bounded when it returns (no timing on a shared machine)
+    const t0 = performance.now();
+    expect(am.push(Array.from({ length: 50 }, (_, i) => alert(i)))).toBeUndefined();
     for (const s of am.stats()) expect([s.queued, s.dropped]).toEqual([20, 30]);
-    await sleep(1500);
+    // retried with backoff: wait until each has failed 3 times, then bound the
+    // attempts by the backoff schedule (50, 100, 200, 200, … ms between tries)
+    // over the time that really elapsed — a slower machine only makes fewer
+    await waitFor('3 failed sends each', async () => am.stats().every((s) => s.failed >= 3), 60_000, 20);
     const st = am.stats();
+    const elapsed = performance.now() - t0;
+    let maxAttempts = 1;
+    for (let gap = 50, at = 0; (at += gap) <= elapsed; gap = Math.min(gap * 2, 200)) maxAttempts++;
     for (const s of st) {
       expect(s.sent).toBe(0);
       expect(s.queued).toBe(20);
-      // retried, with backoff: 50, 100, 200, 200, ... ms (+ the time each attempt takes)
       expect(s.failed).toBeGreaterThanOrEqual(3);
-      expect(s.failed).toBeLessThanOrEqual(12);
+      expect(s.failed).toBeLessThanOrEqual(maxAttempts);
     }
     expect(st[0].lastError).toMatch(/ECONNREFUSED/);
     expect(st[1].lastError).toMatch(/HTTP 503: overloaded/);
@@ -103,12 +109,12 @@ groups:
 `);
       const T0 = Math.floor(Date.now() / 10_000) * 10_000 - 60_000;
       await insertEvents(store, [{ tMs: T0 + 1000, probe: 'hot', event: 'x', value: 99 }]);
-      const ev = new Evaluator({ store, groups, alertmanager: { urls: [silentUrl], timeoutMs: 5000 } });
-      const t = performance.now();
+      // the silent Alertmanager never answers and the client would wait 10 min
+      // for it: the evaluation returning at all (the test's limit is 2 min) is
+      // the proof that it does not wait, on however slow a machine
+      const ev = new Evaluator({ store, groups, alertmanager: { urls: [silentUrl], timeoutMs: 600_000 } });
       const r = await ev.evaluateAt(ruleOf(groups, 'Hot'), T0 + 10_000);
-      const ms = performance.now() - t;
       expect(r.transitions.map((x) => x.to)).toEqual(['firing']);
-      expect(ms).toBeLessThan(2500); // the silent Alertmanager holds each request for 5 s
       expect(ev.alertmanager!.stats()[0]).toMatchObject({ queued: 1, sent: 0 });
       expect(ev.status()).toHaveLength(1);
       ev.alertmanager!.close();

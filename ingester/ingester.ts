@@ -12,6 +12,8 @@
  *      same insert_deduplication_token `topic:partition:first-last`;
  *   4. produces the dead letters to the DLQ topic;
  *   5. commits offset last+1 — only after the store acknowledged.
+ * After each step a named crash point (ingester/crash-point.ts: ledger,
+ * insert:<table>, dlq, commit) lets a test SIGKILL the process right there.
  * A crash between 2 and 5 leaves the range in the ledger but not committed: the
  * next owner of the partition reads the newest ledger range and rebuilds exactly
  * that range (same messages, same token) whatever its fetch returned, so the
@@ -31,6 +33,7 @@ import { decodeEnvelope, peekEnvelope, type Envelope } from '../collector/kafka-
 import { kafkaFailure, makeKafka } from '../collector/kafka.js';
 import type { KafkaSecurity } from '../collector/kafka-security.js';
 import type { Store } from '../store/types.js';
+import { crashPoint } from './crash-point.js';
 import { applyIngestSchema } from './ddl.js';
 import type { IngestMetrics } from './metrics.js';
 
@@ -256,10 +259,13 @@ export class Ingester {
     }
     const store = this.o.store;
     const t0 = performance.now();
-    const ins = (table: string, rows: object[]) =>
-      rows.length ? this.retrying(`the store (insert into ${table})`, () => store.insertRows(table, rows, { dedupToken: token }), alive) : Promise.resolve();
+    const ins = async (table: string, rows: object[], point = `insert:${table}`) => {
+      if (!rows.length) return;
+      await this.retrying(`the store (insert into ${table})`, () => store.insertRows(table, rows, { dedupToken: token }), alive);
+      crashPoint(point);
+    };
     try {
-      await ins('v2e.ingest_ledger', ledger);
+      await ins('v2e.ingest_ledger', ledger, 'ledger');
       this.ranges.set(partition, { first, last });
       await ins('v2e.events', events);
       await ins('v2e.counters', counters);
@@ -286,6 +292,7 @@ export class Ingester {
           }),
         alive,
       ).catch(() => {});
+      crashPoint('dlq');
     }
     try {
       await this.consumer!.commitOffsets([{ topic, partition, offset: String(last + 1n) }]);
@@ -293,6 +300,7 @@ export class Ingester {
       this.o.logger.warn({ err: (err as Error).message, partition, range: token }, 'commit failed (rebalance?): the next owner redoes the range, the store drops the repeat');
       return false;
     }
+    crashPoint('commit');
     this.stats.messages += chunk.length;
     this.stats.rows += events.length;
     this.stats.dlq += dead.length;

@@ -36,11 +36,11 @@ export function syntheticEvents(host: string, first: number, n: number): EventRo
   return out;
 }
 
-export function startIngester(brokers: string, topic: string, store: string, extra: string[] = []): ChildProcess & { log: string[] } {
+export function startIngester(brokers: string, topic: string, store: string, extra: string[] = [], env: Record<string, string> = {}): ChildProcess & { log: string[] } {
   const child = spawn(process.execPath, [BIN, 'ingest', '--kafka', brokers, '--topic', topic, '--store', store, '--metrics', 'off', ...extra], {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, V2PROBE_LOG_LEVEL: 'info' },
+    env: { ...process.env, V2PROBE_LOG_LEVEL: 'info', ...env },
   }) as ChildProcess & { log: string[] };
   child.log = [];
   child.stderr!.setEncoding('utf8').on('data', (d: string) => child.log.push(d));

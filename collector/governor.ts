@@ -8,6 +8,14 @@
  * ceiling), then disable it. When the share has stayed under half the budget
  * for `restoreAfter` intervals it undoes its last action (last in, first out).
  * Every action is logged and counted; the state is exported in /metrics.
+ *
+ * A disabled probe costs nothing, so quiet intervals after a disable say
+ * nothing about the load that caused it: undoing a disable is a trial. When
+ * the re-enabled probe goes over the budget again before it has run
+ * `restoreAfter` intervals, the governor disables it again and doubles the
+ * quiet intervals it waits before the next trial (up to 32 x restoreAfter);
+ * a trial that stays under the budget resets the wait. Without this, a load
+ * that lasts makes the probe flap: off, on after restoreAfter intervals, off.
  */
 import { cpus } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -44,6 +52,10 @@ export class Governor {
   private lastAt = process.hrtime.bigint();
   private quiet = 0;
   private busy = false;
+  /** quiet intervals before a disable of this probe is undone, when more than restoreAfter (backoff after failed trials) */
+  private readonly disableWait = new Map<ProbeName, number>();
+  /** the probe whose disable was undone last and the intervals it has run since */
+  private trial: { probe: ProbeName; intervals: number } | undefined;
   private readonly ncpu = cpus().length;
 
   constructor(
@@ -106,11 +118,16 @@ export class Governor {
     try {
       const share = this.measure();
       const budget = this.opts.budget;
+      if (this.trial && ++this.trial.intervals > this.restoreAfter) {
+        // the re-enabled probe ran restoreAfter intervals without going back over the budget
+        this.disableWait.delete(this.trial.probe);
+        this.trial = undefined;
+      }
       if (share > budget) {
         this.quiet = 0;
         await this.reduce(share);
       } else if (share < budget / 2 && this.actions.length > 0) {
-        if (++this.quiet >= (this.opts.restoreAfter ?? 5)) {
+        if (++this.quiet >= this.quietNeeded()) {
           this.quiet = 0;
           await this.restore();
         }
@@ -120,6 +137,20 @@ export class Governor {
     } finally {
       this.busy = false;
     }
+  }
+
+  private get restoreAfter(): number {
+    return this.opts.restoreAfter ?? 5;
+  }
+
+  private quietNeededFor(p: ProbeName): number {
+    return this.disableWait.get(p) ?? this.restoreAfter;
+  }
+
+  /** Quiet intervals needed before the last action is undone. */
+  quietNeeded(): number {
+    const last = this.actions.at(-1);
+    return last?.kind === 'disable' ? this.quietNeededFor(last.probe) : this.restoreAfter;
   }
 
   private async reduce(share: number): Promise<void> {
@@ -137,10 +168,16 @@ export class Governor {
       } else {
         await this.collector.setEnabled(p, false);
         action = { kind: 'disable', probe: p };
+        if (this.trial?.probe === p) {
+          // a failed trial: the load that made us disable it is still there
+          this.disableWait.set(p, Math.min(this.quietNeededFor(p) * 2, 32 * this.restoreAfter));
+          this.trial = undefined;
+        }
       }
       this.actions.push(action);
       this.actionsTotal++;
-      this.logger.warn({ share: +(share * 100).toFixed(3), budget: this.opts.budget * 100, action }, 'governor: probes over the CPU budget');
+      const retryAfter = action.kind === 'disable' ? { restoreAfterIntervals: this.quietNeededFor(p) } : {};
+      this.logger.warn({ share: +(share * 100).toFixed(3), budget: this.opts.budget * 100, action, ...retryAfter }, 'governor: probes over the CPU budget');
       return;
     }
   }
@@ -149,7 +186,10 @@ export class Governor {
     const a = this.actions.pop();
     if (!a) return;
     if (a.kind === 'sample') this.collector.configure(a.probe, { sampleEvery: a.from });
-    else await this.collector.setEnabled(a.probe, true);
+    else {
+      await this.collector.setEnabled(a.probe, true);
+      this.trial = { probe: a.probe, intervals: 0 };
+    }
     this.restoresTotal++;
     this.logger.info({ share: +(this.share * 100).toFixed(3), undone: a }, 'governor: load dropped, restoring');
   }

@@ -5,33 +5,42 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { AlertmanagerClient, AlertmanagerConfigError, type AlertmanagerConfig } from '../alerts/alertmanager.js';
-import { parseDurationMs } from '../alerts/rules.js';
+import { AlertmanagerClient, AlertmanagerConfigError, parseAlertmanagerUrl, type AlertmanagerConfig } from '../alerts/alertmanager.js';
+import { redactDsn } from '../store/dsn.js';
 import { UsageError } from './errors.js';
+import { checkedOption, listOption, parseDuration, parseHostname, parseReadableFile, type FlagParser } from './parse.js';
 
-const repeat = (v: string, acc: string[] = []) => [...acc, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+/** `--alertmanager URL`: an Alertmanager base URL (http(s), a host, no query; user:password@ is basic auth, never echoed). */
+const alertmanagerUrl: FlagParser = (flag, text) => {
+  try {
+    return parseAlertmanagerUrl(text);
+  } catch (e) {
+    if (e instanceof AlertmanagerConfigError) throw new UsageError(`${flag}: ${redactDsn(e.message)}`);
+    throw e;
+  }
+};
+
+/** A basic-auth user id: not empty, no ':' (RFC 7617), no control characters. */
+const basicAuthUser: FlagParser = (flag, text) => {
+  if (!text || /[:\x00-\x1f\x7f]/.test(text)) throw new UsageError(`${flag}: '${text}' is not a basic auth user name (not empty, no ':' or control characters)`);
+  return text;
+};
+
+const file = (what: string): FlagParser => (flag, text) => parseReadableFile(flag, text, what);
 
 export function addAlertmanagerOptions(c: Command): Command {
   return c
-    .option('--alertmanager <url>', 'send alerts to this Alertmanager (base URL, API v2: POST /api/v2/alerts); repeatable or comma-separated for HA pairs', repeat)
-    .option('--alertmanager-timeout <d>', 'time limit of one request to an Alertmanager', '10s')
-    .option('--alertmanager-resend <d>', 're-send firing alerts to Alertmanager this often', '1m')
-    .option('--alertmanager-user <name>', 'basic auth user (password from --alertmanager-password-file or V2PROBE_ALERTMANAGER_PASSWORD)')
-    .option('--alertmanager-password-file <file>', 'basic auth password file')
-    .option('--alertmanager-token-file <file>', 'bearer token file (or V2PROBE_ALERTMANAGER_TOKEN)')
-    .option('--alertmanager-ca <file>', 'CA bundle (PEM) for https Alertmanagers')
-    .option('--alertmanager-cert <file>', 'client certificate (PEM) for mutual TLS')
-    .option('--alertmanager-key <file>', 'client key (PEM) for mutual TLS')
-    .option('--alertmanager-server-name <name>', 'TLS server name to expect, when it differs from the URL host')
+    .addOption(listOption('--alertmanager <url>', 'send alerts to this Alertmanager (base URL, API v2: POST /api/v2/alerts); repeatable or comma-separated for HA pairs', alertmanagerUrl, { split: true }))
+    .addOption(checkedOption('--alertmanager-timeout <d>', 'time limit of one request to an Alertmanager', parseDuration, '10s'))
+    .addOption(checkedOption('--alertmanager-resend <d>', 're-send firing alerts to Alertmanager this often', parseDuration, '1m'))
+    .addOption(checkedOption('--alertmanager-user <name>', 'basic auth user (password from --alertmanager-password-file or V2PROBE_ALERTMANAGER_PASSWORD)', basicAuthUser))
+    .addOption(checkedOption('--alertmanager-password-file <file>', 'basic auth password file', file('password file')))
+    .addOption(checkedOption('--alertmanager-token-file <file>', 'bearer token file (or V2PROBE_ALERTMANAGER_TOKEN)', file('bearer token file')))
+    .addOption(checkedOption('--alertmanager-ca <file>', 'CA bundle (PEM) for https Alertmanagers', file('TLS CA file')))
+    .addOption(checkedOption('--alertmanager-cert <file>', 'client certificate (PEM) for mutual TLS', file('TLS certificate file')))
+    .addOption(checkedOption('--alertmanager-key <file>', 'client key (PEM) for mutual TLS', file('TLS key file')))
+    .addOption(checkedOption('--alertmanager-server-name <name>', 'TLS server name to expect, when it differs from the URL host', parseHostname))
     .option('--alertmanager-insecure', 'do not verify the Alertmanager TLS certificate (testing only)');
-}
-
-function dur(flag: string, text: string): number {
-  try {
-    return parseDurationMs(text);
-  } catch (e) {
-    throw new UsageError(`${flag}: ${(e as Error).message}`);
-  }
 }
 
 function secret(flag: string, file: string | undefined): string | undefined {
@@ -56,8 +65,8 @@ export function alertmanagerConfigFromFlags(o: Record<string, unknown>): Alertma
   if (o.alertmanagerPasswordFile && !o.alertmanagerUser) throw new UsageError('--alertmanager-password-file needs --alertmanager-user');
   const cfg: AlertmanagerConfig = {
     urls,
-    timeoutMs: dur('--alertmanager-timeout', String(o.alertmanagerTimeout ?? '10s')),
-    resendDelayMs: dur('--alertmanager-resend', String(o.alertmanagerResend ?? '1m')),
+    timeoutMs: parseDuration('--alertmanager-timeout', String(o.alertmanagerTimeout ?? '10s')),
+    resendDelayMs: parseDuration('--alertmanager-resend', String(o.alertmanagerResend ?? '1m')),
     basicAuth: o.alertmanagerUser ? { username: String(o.alertmanagerUser), password: password ?? '' } : undefined,
     bearerToken: token || undefined,
     tls: {
@@ -71,7 +80,7 @@ export function alertmanagerConfigFromFlags(o: Record<string, unknown>): Alertma
   try {
     new AlertmanagerClient(cfg); // checks URLs, auth and TLS files; starts nothing
   } catch (e) {
-    if (e instanceof AlertmanagerConfigError) throw new UsageError(`--alertmanager: ${e.message}`);
+    if (e instanceof AlertmanagerConfigError) throw new UsageError(`--alertmanager: ${redactDsn(e.message)}`);
     throw e;
   }
   return cfg;

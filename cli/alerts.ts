@@ -3,54 +3,37 @@
  * Rule errors are printed as file:line and the rule is skipped; with no valid
  * rule at all the command fails with exit 2.
  */
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { applySchema } from '../schema/ddl.js';
 import { DEFAULT_STORE, openStore } from '../store/index.js';
 import { Evaluator } from '../alerts/evaluator.js';
 import { DEFAULT_RULES_DIR } from '../alerts/defaults.js';
-import { formatRuleError, loadRules, parseDurationMs } from '../alerts/rules.js';
+import { formatRuleError, loadRules } from '../alerts/rules.js';
 import { UsageError } from './errors.js';
 import { makeLogger } from './log.js';
 import { addAlertmanagerOptions, alertmanagerConfigFromFlags } from './alertmanager-flags.js';
+import { checkedOption, listOption, parseDuration, parseDurationOrZero, parseExistingPath, parseHttpUrl, parseStore, parseTime, type FlagParser } from './parse.js';
 
-/** A time flag: ISO 8601, epoch milliseconds, `now`, or `now-24h` / `-24h`. */
-export function parseTime(flag: string, text: string, now = Date.now()): number {
-  const t = text.trim();
-  if (t === 'now') return now;
-  const rel = /^(?:now)?-(\d+(?:\.\d+)?(?:ms|s|m|h|d))$/.exec(t);
-  if (rel) return now - parseDurationMs(rel[1]);
-  if (/^\d{12,14}$/.test(t)) return Number(t);
-  const ms = Date.parse(t);
-  if (Number.isNaN(ms)) throw new UsageError(`${flag}: '${text}' is not a time (ISO 8601 like 2025-01-31T12:00:00Z, epoch ms, now, or -24h)`);
-  return ms;
-}
-
-function duration(flag: string, text: string): number {
-  try {
-    return parseDurationMs(text);
-  } catch (e) {
-    throw new UsageError(`${flag}: ${(e as Error).message}`);
-  }
-}
+const rulesPath: FlagParser = (f, t) => parseExistingPath(f, t, 'a directory of rule files (*.yaml) or one file');
 
 export function registerAlerts(program: Command): void {
   addAlertmanagerOptions(program
     .command('alerts'))
     .description('evaluate alert rules against a store (default rule pack: alerts/rules/)')
-    .option('--rules <dir>', 'a directory of rule files (*.yaml) or one file', DEFAULT_RULES_DIR)
-    .option('--store <dsn>', 'store DSN', DEFAULT_STORE)
+    .addOption(checkedOption('--rules <dir>', 'a directory of rule files (*.yaml) or one file', rulesPath, DEFAULT_RULES_DIR))
+    .addOption(checkedOption('--store <dsn>', 'store DSN', parseStore, DEFAULT_STORE))
     .option('--once', 'evaluate one round and exit')
     .option('--backfill', 'evaluate past data (--from/--to) into alert_log, marked backfill, without notifying')
-    .option('--from <t>', 'backfill start (ISO time, epoch ms, -24h)')
-    .option('--to <t>', 'backfill end', 'now')
-    .option('--webhook <url...>', 'Alertmanager-compatible webhook URL(s)')
-    .option('--external-url <url>', 'base of generatorURL in notifications', 'http://localhost/v2probe')
-    .option('--repeat-interval <d>', 're-send a firing alert after this long', '4h')
-    .addOption(new Option('--query-timeout <d>', 'time limit of one rule query').default('5s'))
-    .option('--max-delay <d>', 'evaluate a window anyway when data is this late', '2m')
-    .action(async (o: Record<string, string | boolean | string[] | undefined>) => {
+    .addOption(checkedOption('--from <t>', 'backfill start (ISO time, epoch ms, -24h)', parseTime))
+    .addOption(checkedOption('--to <t>', 'backfill end', parseTime, 'now'))
+    .addOption(listOption('--webhook <url...>', 'Alertmanager-compatible webhook URL(s)', parseHttpUrl))
+    .addOption(checkedOption('--external-url <url>', 'base of generatorURL in notifications', parseHttpUrl, 'http://localhost/v2probe'))
+    .addOption(checkedOption('--repeat-interval <d>', 're-send a firing alert after this long', parseDurationOrZero, '4h'))
+    .addOption(checkedOption('--query-timeout <d>', 'time limit of one rule query', parseDuration, '5s'))
+    .addOption(checkedOption('--max-delay <d>', 'evaluate a window anyway when data is this late', parseDurationOrZero, '2m'))
+    .action(async (o: Record<string, string | boolean | string[] | undefined>, cmd: Command) => {
       const logger = makeLogger();
-      for (const u of (o.webhook as string[] | undefined) ?? []) if (!/^https?:\/\//.test(u)) throw new UsageError(`--webhook: '${u}' is not an http(s) URL`);
+      if (!o.backfill && (o.from !== undefined || cmd.getOptionValueSource('to') === 'cli')) throw new UsageError('--from/--to: only with --backfill (they set the window it evaluates)');
       const alertmanager = alertmanagerConfigFromFlags(o); // exit 2 on a malformed URL or unreadable TLS file
       let loaded;
       try {
@@ -72,9 +55,9 @@ export function registerAlerts(program: Command): void {
           webhook: { urls: (o.webhook as string[] | undefined) ?? [] },
           alertmanager,
           externalURL: o.externalUrl as string,
-          repeatIntervalMs: duration('--repeat-interval', o.repeatInterval as string),
-          limits: { timeoutSec: duration('--query-timeout', o.queryTimeout as string) / 1000, maxRows: 10_000 },
-          watermark: { maxDelayMs: duration('--max-delay', o.maxDelay as string) },
+          repeatIntervalMs: parseDurationOrZero('--repeat-interval', o.repeatInterval as string),
+          limits: { timeoutSec: parseDuration('--query-timeout', o.queryTimeout as string) / 1000, maxRows: 10_000 },
+          watermark: { maxDelayMs: parseDurationOrZero('--max-delay', o.maxDelay as string) },
         });
         if (o.backfill) {
           if (!o.from) throw new UsageError('--backfill needs --from (and optionally --to)');

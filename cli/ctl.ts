@@ -8,7 +8,13 @@ import { request } from 'node:http';
 import type { Command } from 'commander';
 import { DEFAULT_CONTROL_SOCKET } from '../collector/control.js';
 import { UsageError } from './errors.js';
-import { parseComm, parseIntFlag, parsePid } from './parse.js';
+import { checkedOption, parseComm, parseHttpUrl, parseIntFlag, parsePid, parseSocketPath, parseToken, type FlagParser } from './parse.js';
+
+/** `ctl --url`: the control API over TCP is plain http (with a bearer token). */
+const controlUrl: FlagParser = (flag, text) => parseHttpUrl(flag, text, ['http:']);
+/** `ctl filter --pid 0` / `--comm ""`: 0 and the empty name clear the filter. */
+const pidOrZero: FlagParser = (flag, text) => (text === '0' ? 0 : parsePid(flag, text));
+const commOrEmpty: FlagParser = (flag, text) => (text === '' ? '' : parseComm(flag, text));
 
 interface Target {
   socket?: string;
@@ -26,7 +32,7 @@ function call(t: Target, method: string, path: string, body?: unknown): Promise<
     const opts = t.url
       ? (() => {
           const u = new URL(t.url);
-          return { host: u.hostname, port: Number(u.port), path, method, headers };
+          return { host: u.hostname, port: Number(u.port || 80), path, method, headers };
         })()
       : { socketPath: t.socket ?? DEFAULT_CONTROL_SOCKET, path, method, headers };
     const req = request(opts, (res) => {
@@ -66,9 +72,9 @@ export function registerCtl(program: Command): void {
   const ctl = program
     .command('ctl')
     .description('change a running collector: status, enable/disable a probe, sample rate, filters')
-    .option('--socket <path>', 'control socket', DEFAULT_CONTROL_SOCKET)
-    .option('--url <url>', 'control API over TCP instead, e.g. http://127.0.0.1:9436 (needs --token)')
-    .option('--token <t>', 'bearer token for --url (or V2PROBE_CONTROL_TOKEN)');
+    .addOption(checkedOption('--socket <path>', 'control socket', parseSocketPath, DEFAULT_CONTROL_SOCKET))
+    .addOption(checkedOption('--url <url>', 'control API over TCP instead, e.g. http://127.0.0.1:9436 (needs --token)', controlUrl))
+    .addOption(checkedOption('--token <t>', 'bearer token for --url (or V2PROBE_CONTROL_TOKEN)', parseToken));
   const target = (): Target => {
     const o = ctl.opts<{ socket: string; url?: string; token?: string }>();
     const token = o.token ?? process.env.V2PROBE_CONTROL_TOKEN;
@@ -90,12 +96,12 @@ export function registerCtl(program: Command): void {
   ctl.command('sample').argument('<probe>').argument('<n>', '1-in-N').description('set the 1-in-N sampling of per-event rows')
     .action((p: string, n: string) => change(target(), p, { sampleEvery: parseIntFlag('sample N', n, 1, 1_000_000_000) }));
   ctl.command('filter').argument('<probe>').description('set the pid/comm filter (0 / "" = all)')
-    .option('--pid <pid>', 'only this process; 0 for all')
-    .option('--comm <name>', 'only tasks with this name; "" for all')
+    .addOption(checkedOption('--pid <pid>', 'only this process; 0 for all', pidOrZero))
+    .addOption(checkedOption('--comm <name>', 'only tasks with this name; "" for all', commOrEmpty))
     .action((p: string, o: { pid?: string; comm?: string }) => {
       const body: Record<string, unknown> = {};
-      if (o.pid !== undefined) body.pid = o.pid === '0' ? 0 : parsePid('--pid', o.pid);
-      if (o.comm !== undefined) body.comm = o.comm === '' ? '' : parseComm('--comm', o.comm);
+      if (o.pid !== undefined) body.pid = pidOrZero('--pid', o.pid);
+      if (o.comm !== undefined) body.comm = commOrEmpty('--comm', o.comm);
       if (Object.keys(body).length === 0) throw new UsageError('ctl filter: give --pid and/or --comm');
       return change(target(), p, body);
     });

@@ -19,8 +19,11 @@ import { DEFAULT_STORE, openStore } from '../store/index.js';
 import { bpfPrivilege } from '../collector/kernel.js';
 import { KernelError } from '../collector/errors.js';
 import { UsageError } from './errors.js';
-import { parseTime } from './alerts.js';
-import { parseComm, parseDuration, parseIntFlag, parsePid } from './parse.js';
+import { checkedOption, parseComm, parseDuration, parseIntFlag, parsePid, parseStore, parseTime, type FlagParser } from './parse.js';
+
+const live: FlagParser<number> = (f, t) => parseDuration(f, t, { max: 3_600_000 });
+const slowestN: FlagParser<number> = (f, t) => parseIntFlag(f, t, 0, 10_000);
+const sampleEvery: FlagParser<number> = (f, t) => parseIntFlag(f, t, 1, 1_000_000);
 
 type Fmt = 'table' | 'json' | 'md';
 
@@ -76,28 +79,29 @@ export function registerExplain(program: Command): void {
   program
     .command('explain')
     .description('break the slowest round trips to a broker (Unix sockets) down into run queue, locks, futex, I/O, GC, on-CPU, on both ends')
-    .option('--comm <name>', 'the broker: processes with this name')
-    .option('--pid <pid>', 'the broker: this process')
-    .option('--live <d>', 'measure now for this long (e.g. 30s)')
-    .option('--from <t>', 'read stored breakdowns from this time (ISO 8601, epoch ms, -1h)')
-    .option('--to <t>', 'until this time (default now)')
-    .option('--slowest <n>', 'show this many slowest round trips', '20')
+    .addOption(checkedOption('--comm <name>', 'the broker: processes with this name', parseComm))
+    .addOption(checkedOption('--pid <pid>', 'the broker: this process', parsePid))
+    .addOption(checkedOption('--live <d>', 'measure now for this long (e.g. 30s)', live))
+    .addOption(checkedOption('--from <t>', 'read stored breakdowns from this time (ISO 8601, epoch ms, -1h)', parseTime))
+    .addOption(checkedOption('--to <t>', 'until this time (default now)', parseTime))
+    .addOption(checkedOption('--slowest <n>', 'show this many slowest round trips', slowestN, '20'))
     .addOption(new Option('--format <f>', 'output format').choices(['table', 'json', 'md']).default('table'))
-    .option('--sample <n>', 'live: 1 in N client requests carries a breakdown', '100')
+    .addOption(checkedOption('--sample <n>', 'live: 1 in N client requests carries a breakdown', sampleEvery, '100'))
     .option('--go-stacks', "live, Go brokers: the parked goroutine's own stack where the broker blocked (a uprobe on runtime.gopark: costs every goroutine park)")
-    .option('--store <dsn>', 'store to read (--from/--to; default ' + DEFAULT_STORE + ') or, with --live, to write the breakdowns to')
-    .action(async (o: Record<string, string | undefined>) => {
+    .addOption(checkedOption('--store <dsn>', 'store to read (--from/--to; default ' + DEFAULT_STORE + ') or, with --live, to write the breakdowns to', parseStore))
+    .action(async (o: Record<string, string | undefined>, cmd: Command) => {
       const comm = o.comm !== undefined ? parseComm('--comm', o.comm) : undefined;
       const pid = o.pid !== undefined ? parsePid('--pid', o.pid) : undefined;
       if (comm === undefined && pid === undefined) throw new UsageError('explain: give the broker with --comm NAME or --pid N');
-      const slowest = parseIntFlag('--slowest', String(o.slowest), 0, 10_000);
+      const slowest = slowestN('--slowest', String(o.slowest));
       const format = (o.format ?? 'table') as Fmt;
       const what = comm !== undefined ? `--comm ${comm}` : `--pid ${pid}`;
       if (o.live !== undefined && (o.from !== undefined || o.to !== undefined)) throw new UsageError('explain: --live and --from/--to exclude each other');
+      if (o.live === undefined && (cmd.getOptionValueSource('sample') === 'cli' || o.goStacks !== undefined))
+        throw new UsageError(`explain: ${o.goStacks !== undefined ? '--go-stacks' : '--sample'} only with --live (it shapes a live measurement)`);
       if (o.live !== undefined) {
-        const durationMs = parseDuration('--live', o.live);
-        if (durationMs > 3_600_000) throw new UsageError(`--live: ${o.live} is longer than the 1h maximum`);
-        const sampleEvery = parseIntFlag('--sample', String(o.sample), 1, 1_000_000);
+        const durationMs = live('--live', o.live);
+        const sampleN = sampleEvery('--sample', String(o.sample));
         const priv = bpfPrivilege();
         if (!priv.ok) throw new KernelError('PERMISSION', priv.reason!);
         const running = findBrokers(comm, pid);
@@ -107,7 +111,7 @@ export function registerExplain(program: Command): void {
         process.on('SIGINT', onSig);
         process.on('SIGTERM', onSig);
         try {
-          const r = await runExplainLive({ comm, pid, durationMs, sampleEvery, goStacks: o.goStacks !== undefined, signal: ac.signal, onStart: () => process.stderr.write(`explain: measuring ${what} for ${o.live} (1 in ${sampleEvery} requests)\n`) });
+          const r = await runExplainLive({ comm, pid, durationMs, sampleEvery: sampleN, goStacks: o.goStacks !== undefined, signal: ac.signal, onStart: () => process.stderr.write(`explain: measuring ${what} for ${o.live} (1 in ${sampleN} requests)\n`) });
           let note: string | undefined;
           if (r.brokers.length === 0) note = `explain: no process ${what.replace('--', '')} ran during the window: nothing to explain`;
           else if (r.trips.length === 0) note = `explain: ${what} (pids ${r.brokers.join(',')}) had no sampled Unix-socket round trips in the window (${r.counters.seen ?? 0} sampled requests seen)`;

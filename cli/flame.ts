@@ -18,8 +18,7 @@
  * bad duration or time, unreachable store), 1 kernel or store failure, or no
  * samples.
  */
-import { accessSync, constants, existsSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { toFolded, toPprof, toSvg } from '../collector/flame.js';
@@ -29,9 +28,8 @@ import { bpfPrivilege } from '../collector/kernel.js';
 import { KernelError } from '../collector/errors.js';
 import { applySchema } from '../schema/ddl.js';
 import { openStore, type Store } from '../store/index.js';
-import { parseTime } from './alerts.js';
 import { UsageError } from './errors.js';
-import { parseComm, parseDuration, parseIntFlag, parsePid } from './parse.js';
+import { checkedOption, parseChoice, parseComm, parseDuration, parseDurationOrZero, parseHostname, parseIntFlag, parseOutputFile, parsePid, parseStore, parseTime, type FlagParser } from './parse.js';
 
 const MAX_DURATION_MS = 3_600_000;
 const MAX_RANGE_MS = 31 * 86_400_000;
@@ -39,6 +37,12 @@ const MAX_RANGE_MS = 31 * 86_400_000;
 type Opts = Record<string, string | boolean | undefined>;
 
 const iso = (ms: number) => new Date(ms).toISOString();
+
+const KINDS = ['oncpu', 'offcpu'] as const;
+const duration: FlagParser<number> = (f, t) => parseDuration(f, t, { max: MAX_DURATION_MS });
+const windowLength: FlagParser<number> = (f, t) => parseDuration(f, t, { min: 1000, max: MAX_DURATION_MS });
+const frequency: FlagParser<number> = (f, t) => parseIntFlag(f, t, 1, 10000);
+const kindOf: FlagParser<StackKind> = (f, t) => parseChoice(f, t, KINDS);
 
 function range(fromFlag: string, toFlag: string, from: string | undefined, to: string | undefined): { fromMs: number; toMs: number } {
   if (from === undefined) throw new UsageError(`${fromFlag} is required`);
@@ -49,29 +53,14 @@ function range(fromFlag: string, toFlag: string, from: string | undefined, to: s
   return { fromMs, toMs };
 }
 
-/** --out/--pprof/--folded: the directory must exist and be writable (checked before sampling: exit 2). */
+/** --out/--pprof/--folded (also the default --out): the directory must exist and be writable (checked before sampling: exit 2). */
 function checkOutputs(o: Opts): void {
-  for (const f of ['out', 'pprof', 'folded'] as const) {
-    if (o[f] === undefined || o[f] === false) continue;
-    const file = resolve(String(o[f]));
-    const dir = dirname(file);
-    let ok = false;
-    try {
-      ok = statSync(dir).isDirectory();
-      accessSync(dir, constants.W_OK);
-    } catch {
-      ok = false;
-    }
-    if (!ok) throw new UsageError(`--${f}: cannot write ${o[f]}: directory ${dir} does not exist or is not writable`);
-    if (existsSync(file) && statSync(file).isDirectory()) throw new UsageError(`--${f}: ${o[f]} is a directory`);
-  }
+  for (const f of ['out', 'pprof', 'folded'] as const) if (o[f] !== undefined && o[f] !== false) parseOutputFile(`--${f}`, String(o[f]));
 }
 
 /** Flame graph of a past window (and optionally a baseline window) from the store. */
 async function fromStore(o: Opts): Promise<void> {
-  const kindText = String(o.kind ?? (o.offCpu ? 'offcpu' : 'oncpu'));
-  if (kindText !== 'oncpu' && kindText !== 'offcpu') throw new UsageError(`--kind: '${kindText}' should be oncpu or offcpu`);
-  const kind = kindText as StackKind;
+  const kind = o.kind !== undefined ? kindOf('--kind', String(o.kind)) : o.offCpu ? 'offcpu' : 'oncpu';
   const win = range('--from', '--to', o.from as string | undefined, o.to as string | undefined);
   const base = o.diff ? range('--baseline-from', '--baseline-to', o.baselineFrom as string | undefined, o.baselineTo as string | undefined) : undefined;
   if (!o.diff && (o.baselineFrom !== undefined || o.baselineTo !== undefined)) throw new UsageError('--baseline-from/--baseline-to need --diff');
@@ -109,25 +98,25 @@ export function registerFlame(program: Command): void {
   program
     .command('flame')
     .description('on-CPU (or --off-cpu) flame graph of a process: SVG, folded stacks, pprof; live, or a past window from the store')
-    .option('--pid <pid>', 'only this process')
-    .option('--comm <name>', 'only tasks with this name')
+    .addOption(checkedOption('--pid <pid>', 'only this process', parsePid))
+    .addOption(checkedOption('--comm <name>', 'only tasks with this name', parseComm))
     .option('--all', 'every process on the host')
-    .option('--duration <d>', 'how long to sample (e.g. 10s; at most 1h)', '10s')
-    .option('--out <file>', 'SVG flame graph to write', 'flame.svg')
-    .option('--pprof <file>', 'also write a gzipped pprof profile (go tool pprof reads it)')
-    .option('--folded <file>', 'also write folded stacks')
+    .addOption(checkedOption('--duration <d>', 'how long to sample (e.g. 10s; at most 1h)', duration, '10s'))
+    .addOption(checkedOption('--out <file>', 'SVG flame graph to write', parseOutputFile, 'flame.svg'))
+    .addOption(checkedOption('--pprof <file>', 'also write a gzipped pprof profile (go tool pprof reads it)', parseOutputFile))
+    .addOption(checkedOption('--folded <file>', 'also write folded stacks', parseOutputFile))
     .option('--off-cpu', 'time blocked off CPU instead of on-CPU samples')
-    .option('--frequency <hz>', 'on-CPU sampling frequency', '99')
-    .option('--min-block <d>', 'off-CPU: ignore waits shorter than this', '0ms')
-    .option('--store <dsn>', 'live: also write the sampled stacks to this store; with --from: read them from it')
-    .option('--window <d>', 'live with --store: one row set per window of this length', '10s')
-    .option('--from <t>', 'with --store: draw a past window (ISO time, epoch ms, -1h)')
-    .option('--to <t>', 'with --from: window end (default now)')
-    .option('--kind <k>', 'with --from: oncpu or offcpu (default oncpu; --off-cpu means offcpu)')
-    .option('--host <name>', 'with --from: only this host (default: every host)')
+    .addOption(checkedOption('--frequency <hz>', 'on-CPU sampling frequency', frequency, '99'))
+    .addOption(checkedOption('--min-block <d>', 'off-CPU: ignore waits shorter than this', parseDurationOrZero, '0ms'))
+    .addOption(checkedOption('--store <dsn>', 'live: also write the sampled stacks to this store; with --from: read them from it', parseStore))
+    .addOption(checkedOption('--window <d>', 'live with --store: one row set per window of this length', windowLength, '10s'))
+    .addOption(checkedOption('--from <t>', 'with --store: draw a past window (ISO time, epoch ms, -1h)', parseTime))
+    .addOption(checkedOption('--to <t>', 'with --from: window end (default now)', parseTime))
+    .addOption(checkedOption('--kind <k>', 'with --from: oncpu or offcpu (default oncpu; --off-cpu means offcpu)', kindOf))
+    .addOption(checkedOption('--host <name>', 'with --from: only this host (default: every host)', parseHostname))
     .option('--diff', 'with --from: differential flame graph against --baseline-from/--baseline-to (red grew, blue shrank)')
-    .option('--baseline-from <t>', 'with --diff: baseline window start')
-    .option('--baseline-to <t>', 'with --diff: baseline window end (default now)')
+    .addOption(checkedOption('--baseline-from <t>', 'with --diff: baseline window start', parseTime))
+    .addOption(checkedOption('--baseline-to <t>', 'with --diff: baseline window end (default now)', parseTime))
     .action(async (o: Opts) => {
       checkOutputs(o);
       if (o.from !== undefined || o.diff) {
@@ -140,12 +129,10 @@ export function registerFlame(program: Command): void {
       const comm = o.comm !== undefined ? parseComm('--comm', String(o.comm)) : undefined;
       if (pid === undefined && comm === undefined && !o.all) throw new UsageError('flame: give --pid N, --comm NAME or --all');
       if (pid !== undefined && !existsSync(`/proc/${pid}`)) throw new UsageError(`--pid: no process ${pid}`);
-      const durationMs = parseDuration('--duration', String(o.duration));
-      if (durationMs > MAX_DURATION_MS) throw new UsageError(`--duration: ${o.duration} is longer than the 1h maximum`);
-      const frequency = parseIntFlag('--frequency', String(o.frequency), 1, 10000);
-      const minBlockMs = o.minBlock === '0ms' ? 0 : parseDuration('--min-block', String(o.minBlock));
-      const windowMs = parseDuration('--window', String(o.window));
-      if (windowMs < 1000 || windowMs > MAX_DURATION_MS) throw new UsageError(`--window: ${o.window} should be between 1s and 1h`);
+      const durationMs = duration('--duration', String(o.duration));
+      const hz = frequency('--frequency', String(o.frequency));
+      const minBlockMs = parseDurationOrZero('--min-block', String(o.minBlock));
+      const windowMs = windowLength('--window', String(o.window));
       const priv = bpfPrivilege();
       if (!priv.ok) throw new KernelError('PERMISSION', priv.reason!);
 
@@ -164,7 +151,7 @@ export function registerFlame(program: Command): void {
       const onWindow = store
         ? async (stacks: Stack[], w: { startMs: number; endMs: number }) => {
             if (storeError) return;
-            const rows = stackRows(stacks, { ...w, host, kind, frequency });
+            const rows = stackRows(stacks, { ...w, host, kind, frequency: hz });
             try {
               await writeStacks(store!, rows);
               stored += rows.length;
@@ -182,12 +169,12 @@ export function registerFlame(program: Command): void {
       process.on('SIGINT', onSig);
       process.on('SIGTERM', onSig);
       try {
-        const r = await runProfile({ pid, comm, durationMs, frequency, offCpu: !!o.offCpu, minBlockNs: minBlockMs * 1e6, signal: ac.signal, onWindow, windowMs,
+        const r = await runProfile({ pid, comm, durationMs, frequency: hz, offCpu: !!o.offCpu, minBlockNs: minBlockMs * 1e6, signal: ac.signal, onWindow, windowMs,
           onStart: () => process.stderr.write(`flame: sampling for ${o.duration}\n`) });
         const unit = r.kind === 'cpu' ? 'samples' : 'ns';
         const total = r.stacks.reduce((s, x) => s + x.value, 0);
         const what = pid !== undefined ? `pid ${pid}` : comm !== undefined ? `comm ${comm}` : 'all';
-        const title = `${r.kind === 'cpu' ? `on-CPU ${frequency} Hz` : 'off-CPU'} — ${what} — ${(r.durationMs / 1000).toFixed(1)} s`;
+        const title = `${r.kind === 'cpu' ? `on-CPU ${hz} Hz` : 'off-CPU'} — ${what} — ${(r.durationMs / 1000).toFixed(1)} s`;
         writeFileSync(String(o.out), toSvg(r.stacks, { title, unit }));
         if (o.pprof) writeFileSync(String(o.pprof), toPprof(r.stacks, r));
         if (o.folded) writeFileSync(String(o.folded), toFolded(r.stacks));

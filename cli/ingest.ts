@@ -11,9 +11,9 @@
  */
 import { Option, type Command } from 'commander';
 import { applySchema } from '../schema/ddl.js';
-import { DEFAULT_STORE, openStore, parseStoreDsn } from '../store/index.js';
+import { DEFAULT_STORE, openStore } from '../store/index.js';
 import type { QueryFormat } from '../store/types.js';
-import { checkKafka, checkTopic, ensureTopics, KafkaError, kafkaFailure, parseKafkaAddress, parseKafkaSinkUrl, resolveKafkaSink, type KafkaSinkSpec } from '../collector/kafka.js';
+import { checkKafka, checkTopic, ensureTopics, KafkaError, kafkaFailure, parseKafkaAddress, parseKafkaSinkUrl, resolveKafkaSink, type KafkaSinkSpec, type KafkaSinkUrl } from '../collector/kafka.js';
 import { describeSecurity, type KafkaSecuritySettings } from '../collector/kafka-security.js';
 import { CODECS } from '../collector/kafka-envelope.js';
 import { Ingester } from '../ingester/ingester.js';
@@ -21,6 +21,7 @@ import { IngestMetrics, serveMetrics } from '../ingester/metrics.js';
 import { lossQuery } from '../ingester/loss.js';
 import { UsageError } from './errors.js';
 import { makeLogger } from './log.js';
+import { checkedOption, parseIntFlag, parseListenOrOff, parseName, parseStore, type FlagParser } from './parse.js';
 
 const usage = <T>(fn: () => T): T => {
   try {
@@ -37,36 +38,46 @@ const usage = <T>(fn: () => T): T => {
  * the broker is asked when the sink opens). Throws UsageError naming the option.
  */
 export function checkKafkaSink(flag: string, spec: string, file?: { path: string; settings: KafkaSecuritySettings }): KafkaSinkSpec {
-  const u = usage(() => parseKafkaSinkUrl(spec, flag));
-  if (u.codec && !(u.codec in CODECS)) throw new UsageError(`${flag}: codec '${u.codec}' is not one of ${Object.keys(CODECS).join(', ')}`);
-  return usage(() => resolveKafkaSink(u, { flag, file }));
+  return usage(() => resolveKafkaSink(parseKafkaSink(flag, spec), { flag, file }));
 }
 
-function parseHostPort(flag: string, v: string): { host: string; port: number } {
-  const m = /^(.*):(\d{1,5})$/.exec(v);
-  if (!m || Number(m[2]) > 65535) throw new UsageError(`${flag}: '${v}' is not HOST:PORT (or 'off')`);
-  return { host: m[1] || '127.0.0.1', port: Number(m[2]) };
+/** `--sink kafka[s]://...` as written (URL, options, codec); what it refers to (files, password) is resolved by checkKafkaSink. */
+export function parseKafkaSink(flag: string, spec: string): KafkaSinkUrl {
+  const u = usage(() => parseKafkaSinkUrl(spec, flag));
+  if (u.codec && !(u.codec in CODECS)) throw new UsageError(`${flag}: codec '${u.codec}' is not one of ${Object.keys(CODECS).join(', ')}`);
+  return u;
 }
+
+/** `--kafka HOST:PORT[,...]` or kafka[s]://…?options (no topic). */
+const kafkaAddress: FlagParser = (flag, text) => usage(() => parseKafkaAddress(flag, text));
+/** `--topic` / `--dlq`: a Kafka topic name. */
+const topicName: FlagParser = (flag, text) => usage(() => checkTopic(flag, text));
+const maxRows: FlagParser<number> = (flag, text) => parseIntFlag(flag, text, 1, 100_000_000);
+/** `--since`: ClickHouse date/time text (it goes into the query as a DateTime literal). */
+const dateTimeText: FlagParser = (flag, text) => {
+  if (!/^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$/.test(text.trim()))
+    throw new UsageError(`${flag}: '${text}' is not a date/time (e.g. '2026-01-01 00:00:00')`);
+  return text;
+};
 
 export function registerIngest(program: Command): void {
   program
     .command('ingest')
     .description('consume collector batches from Kafka into a store, exactly once (dead letters to a DLQ topic and v2e.ingest_errors)')
-    .requiredOption('--kafka <brokers>', 'HOST:PORT[,HOST:PORT...], or kafka[s]://[USER@]HOST:PORT,...?tls=1&ca=FILE&cert=FILE&key=FILE&servername=NAME&sasl=plain|scram-sha-256|scram-sha-512&password_file=FILE (password: V2PROBE_KAFKA_PASSWORD or password_file=)')
-    .requiredOption('--topic <topic>', 'the collectors\' topic')
-    .option('--store <dsn>', 'store DSN', DEFAULT_STORE)
-    .option('--group <id>', 'consumer group (ingesters in one group share the partitions)', 'v2probe-ingest')
-    .option('--dlq <topic>', 'dead-letter topic (created when missing; default <topic>.dlq)')
-    .option('--metrics <hostport>', 'serve Prometheus /metrics here (off: none)', '127.0.0.1:9466')
-    .option('--max-rows <n>', 'rows per insert range', '200000')
+    .addOption(checkedOption('--kafka <brokers>', 'HOST:PORT[,HOST:PORT...], or kafka[s]://[USER@]HOST:PORT,...?tls=1&ca=FILE&cert=FILE&key=FILE&servername=NAME&sasl=plain|scram-sha-256|scram-sha-512&password_file=FILE (password: V2PROBE_KAFKA_PASSWORD or password_file=)', kafkaAddress).makeOptionMandatory())
+    .addOption(checkedOption('--topic <topic>', 'the collectors\' topic', topicName).makeOptionMandatory())
+    .addOption(checkedOption('--store <dsn>', 'store DSN', parseStore, DEFAULT_STORE))
+    .addOption(checkedOption('--group <id>', 'consumer group (ingesters in one group share the partitions)', parseName, 'v2probe-ingest'))
+    .addOption(checkedOption('--dlq <topic>', 'dead-letter topic (created when missing; default <topic>.dlq)', topicName))
+    .addOption(checkedOption('--metrics <hostport>', 'serve Prometheus /metrics here (off: none)', parseListenOrOff, '127.0.0.1:9466'))
+    .addOption(checkedOption('--max-rows <n>', 'rows per insert range', maxRows, '200000'))
     .action(async (o: { kafka: string; topic: string; store: string; group: string; dlq?: string; metrics: string; maxRows: string }) => {
       const { brokers, security } = usage(() => parseKafkaAddress('--kafka', o.kafka));
       const topic = usage(() => checkTopic('--topic', o.topic));
       const dlq = usage(() => checkTopic('--dlq', o.dlq ?? `${topic}.dlq`));
-      const maxRows = Number(o.maxRows);
-      if (!Number.isInteger(maxRows) || maxRows < 1) throw new UsageError(`--max-rows: '${o.maxRows}' is not a positive integer`);
-      const listen = o.metrics === 'off' ? undefined : parseHostPort('--metrics', o.metrics);
-      parseStoreDsn(o.store); // a bad DSN is exit 2 before Kafka is asked anything
+      const maxRowsN = maxRows('--max-rows', o.maxRows);
+      const listen = parseListenOrOff('--metrics', o.metrics);
+      parseStore('--store', o.store); // a bad DSN is exit 2 before Kafka is asked anything
       const logger = makeLogger();
       for (const w of security.warnings) logger.warn(w);
       try {
@@ -79,7 +90,7 @@ export function registerIngest(program: Command): void {
       const store = await openStore(o.store); // UNREACHABLE → exit 2
       await applySchema(store);
       const metrics = new IngestMetrics();
-      const ing = new Ingester({ brokers, security, topic, groupId: o.group, dlqTopic: dlq, store, logger, metrics, maxRows });
+      const ing = new Ingester({ brokers, security, topic, groupId: o.group, dlqTopic: dlq, store, logger, metrics, maxRows: maxRowsN });
       let server: { close(): void } | undefined;
       if (listen) {
         const s = await serveMetrics(metrics.registry, listen.host, listen.port).catch((err: Error) => {
@@ -117,13 +128,11 @@ export function registerIngest(program: Command): void {
   program
     .command('loss')
     .description('the loss ledger per host and probe: sampled = stored + every counted drop (v2probe query --preset loss)')
-    .option('--store <dsn>', 'store DSN', DEFAULT_STORE)
-    .option('--since <time>', 'window start (ClickHouse date/time text)', '1970-01-01 00:00:00')
+    .addOption(checkedOption('--store <dsn>', 'store DSN', parseStore, DEFAULT_STORE))
+    .addOption(checkedOption('--since <time>', 'window start (ClickHouse date/time text)', dateTimeText, '1970-01-01 00:00:00'))
     .addOption(new Option('--format <f>', 'output format').choices(['table', 'json', 'csv']).default('table'))
     .action(async (o: { store: string; since: string; format: 'table' | 'json' | 'csv' }) => {
       const fmt: Record<string, QueryFormat> = { table: 'PrettyCompactMonoBlock', json: 'JSONEachRow', csv: 'CSVWithNames' };
-      if (!/^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$/.test(o.since.trim()))
-        throw new UsageError(`--since: '${o.since}' is not a date/time (e.g. '2026-01-01 00:00:00')`);
       const store = await openStore(o.store);
       try {
         const { applyIngestSchema } = await import('../ingester/ddl.js');

@@ -4,14 +4,17 @@
  * (bad flag, probe, pid, DSN), 1 runtime error (kernel, store).
  */
 import { Command, CommanderError, Option } from 'commander';
-import { existsSync } from 'node:fs';
 import { PROBES, USER_PROBES, type ProbeDef } from '../schema/event.js';
 import { applySchema, schemaStatements, SCHEMA_VERSION } from '../schema/ddl.js';
-import { DEFAULT_STORE, openStore, parseStoreDsn } from '../store/index.js';
+import { DEFAULT_STORE, openStore } from '../store/index.js';
 import type { QueryFormat } from '../store/types.js';
 import { describe, exitCodeFor, UsageError } from './errors.js';
 import { makeLogger } from './log.js';
-import { parsePidList, parseBurst, parseCgroup, parseComm, parseDuration, parseIntFlag, parseListen, parsePid, parseProbes, parseSample } from './parse.js';
+import {
+  checkedOption, listOption, parseBudget, parseBurst, parseCgroup, parseComm, parseCommList, parseControlListen, parseDuration, parseDurationOrZero, parseExistingPath,
+  parseHttpUrl, parseIdentifier, parseIntFlag, parseListenOrOff, parsePid, parsePidList, parseProbes, parseReadableFile, parseRingBytes, parseSample, parseStore, parseToken,
+  type FlagParser,
+} from './parse.js';
 import { runCollector } from './run-collector.js';
 import { doctor, formatDoctor } from './doctor.js';
 import { registerCtl } from './ctl.js';
@@ -20,7 +23,7 @@ import { parseAppUprobe, resolveTargets, type UprobeTargets } from '../collector
 import { GoBinaryError, openGoBinary, symbolOffset } from '../collector/go-binary.js';
 import type { ProbeName } from '../schema/event.js';
 import { applyConfigFile, governorOrder, registerConfig } from './config.js';
-import { checkKafkaSink, registerIngest } from './ingest.js';
+import { checkKafkaSink, parseKafkaSink, registerIngest } from './ingest.js';
 import { lossQuery } from '../ingester/loss.js';
 import { registerFlame } from './flame.js';
 import { registerAlerts } from './alerts.js';
@@ -34,18 +37,62 @@ import type { ExplainOptions } from '../collector/collector.js';
 
 const probeList = USER_PROBES.map((p) => `  ${p.padEnd(9)} ${(PROBES[p] as ProbeDef).summary}`).join('\n');
 
+/** `--sink` as given: stdout, a store DSN, or a kafka[s]:// URL (its TLS/SASL are resolved when the command runs, with the config file). */
+const parseSinkSpec: FlagParser = (flag, spec) => {
+  if (spec === 'stdout' || spec === '-') return;
+  if (/^kafkas?:\/\//.test(spec)) return parseKafkaSink(flag, spec);
+  return parseStore(flag, spec);
+};
+
 /** `--sink`: checked now (exit 2 on a bad one); a Kafka sink comes back resolved (TLS/SASL from the URL, environment and config file). */
 function checkSink(flag: string, spec: string, kafkaFile?: { path: string; settings: KafkaSecuritySettings }): { spec: string; kafka?: KafkaSinkSpec } {
   if (spec === 'stdout' || spec === '-') return { spec };
   if (/^kafkas?:\/\//.test(spec)) return { spec, kafka: checkKafkaSink(flag, spec, kafkaFile) };
-  parseStoreDsn(spec); // throws BAD_DSN (exit 2)
+  parseStore(flag, spec);
   return { spec };
 }
+
+const goBinaryError = (flag: string, value: string, err: unknown): never => {
+  if (!(err instanceof GoBinaryError)) throw err;
+  throw new UsageError(err.message.startsWith(flag) ? err.message : `${flag} '${value}': ${err.message}`);
+};
+
+/** `--go-binary A,B`: Go executables (ELF with Go build info); which probes they fit is checked with --probes. */
+const parseGoBinaries: FlagParser<string[]> = (flag, text) => {
+  const paths = text.split(',').map((b) => b.trim()).filter(Boolean);
+  if (!paths.length) throw new UsageError(`${flag}: '${text}' names no binary`);
+  for (const b of paths) {
+    try {
+      openGoBinary(b);
+    } catch (err) {
+      goBinaryError(flag, b, err);
+    }
+  }
+  return paths;
+};
+
+/** `--uprobe BINARY:SYMBOL[:pair=SYMBOL2]`: the binary is a Go program with these functions. */
+const parseUprobe: FlagParser = (flag, spec) => {
+  try {
+    const u = parseAppUprobe(spec);
+    const bin = openGoBinary(u.binary);
+    symbolOffset(bin, u.symbol);
+    if (u.pair) symbolOffset(bin, u.pair);
+    return u;
+  } catch (err) {
+    return goBinaryError(flag, spec, err);
+  }
+};
+
+/** The flag kinds of collect/up that take bounds. */
+const explainSample: FlagParser<number> = (f, t) => parseIntFlag(f, t, 1, 1_000_000);
+const metricsTop: FlagParser<number> = (f, t) => parseIntFlag(f, t, 1, 10_000);
+const rulesPath: FlagParser<string> = (f, t) => (t === 'off' ? t : parseExistingPath(f, t, 'a directory of rule files, one file, or off'));
 
 /** --go-binary/--go-pid/--uprobe → uprobe targets, checked now (binary, Go build info, symbols) so a bad one exits 2. */
 function parseTargets(o: Record<string, unknown>, probes: ProbeName[]): UprobeTargets | undefined {
   const uprobes = (o.uprobe as string[] | undefined) ?? [];
-  const binaries = o.goBinary ? String(o.goBinary).split(',').map((b) => b.trim()).filter(Boolean) : [];
+  const binaries = o.goBinary ? parseGoBinaries('--go-binary', String(o.goBinary)) : [];
   const pids = o.goPid ? parsePidList('--go-pid', String(o.goPid)) : [];
   const goProbes = probes.filter((p) => p.startsWith('go_'));
   if (goProbes.length && !binaries.length && !pids.length) throw new UsageError(`--probes ${goProbes.join(',')}: give the Go program with --go-binary PATH or --go-pid PID`);
@@ -55,12 +102,7 @@ function parseTargets(o: Record<string, unknown>, probes: ProbeName[]): UprobeTa
   try {
     for (const b of binaries) for (const fam of goProbes) resolveTargets({ binaries: [b] }, fam);
     for (const pid of pids) for (const fam of goProbes) resolveTargets({ pids: [pid] }, fam);
-    const app = uprobes.map((spec) => parseAppUprobe(spec));
-    for (const u of app) {
-      const bin = openGoBinary(u.binary);
-      symbolOffset(bin, u.symbol);
-      if (u.pair) symbolOffset(bin, u.pair);
-    }
+    const app = uprobes.map((spec) => parseAppUprobe(spec)); // binaries and symbols checked as the flags were parsed
     if (!binaries.length && !pids.length && !app.length) return undefined;
     return { binaries, pids, app };
   } catch (err) {
@@ -69,21 +111,11 @@ function parseTargets(o: Record<string, unknown>, probes: ProbeName[]): UprobeTa
   }
 }
 
-function parseBudget(text: string | undefined): number | undefined {
-  if (text === undefined || text === 'off') return undefined;
-  const m = /^(\d+(?:\.\d+)?)%?$/.exec(text);
-  const n = m ? Number(m[1]) : NaN;
-  if (!(n > 0 && n <= 100)) throw new UsageError(`--budget: '${text}' should be a percentage of all CPUs in (0, 100], e.g. 1 or 0.5%`);
-  return n / 100;
-}
-
-function parseControl(spec: string | undefined, token: string | undefined): ControlListen | undefined {
-  if (!spec || spec === 'off') return undefined;
-  if (spec.startsWith('/') || spec.startsWith('.')) return { socket: spec };
-  const l = parseListen('--control', spec);
-  if (!token) throw new UsageError('--control HOST:PORT needs --control-token (or V2PROBE_CONTROL_TOKEN): the TCP API refuses requests without it');
-  if (token.length < 16) throw new UsageError('--control-token: use at least 16 characters');
-  return { ...l, token };
+function parseControl(spec: string | undefined, token: { value?: string; flag: string }): ControlListen | undefined {
+  const l = spec === undefined ? undefined : parseControlListen('--control', spec);
+  if (!l || 'socket' in l) return l;
+  if (!token.value) throw new UsageError('--control HOST:PORT needs --control-token (or V2PROBE_CONTROL_TOKEN): the TCP API refuses requests without it');
+  return { ...l, token: parseToken(token.flag, token.value) };
 }
 
 /** `--explain COMM[,COMM]` (+ `--explain-sample N`, `--explain-stacks`) → the collector's explain options. */
@@ -93,14 +125,8 @@ function parseExplain(o: Record<string, unknown>, cmd?: Command): ExplainOptions
     if (o.explainStacks === true && cmd?.getOptionValueSource('explainStacks') === 'cli') throw new UsageError('--explain-stacks: give the brokers with --explain COMM[,COMM]');
     return undefined;
   }
-  const comms = [...new Set(String(o.explain).split(',').map((c) => c.trim()).filter(Boolean))].map((c) => parseComm('--explain', c));
-  if (comms.length === 0) throw new UsageError("--explain: give the brokers' task names, e.g. --explain v2broker");
-  return { comms, sampleEvery: parseIntFlag('--explain-sample', String(o.explainSample ?? '100'), 1, 1_000_000), goStacks: o.explainStacks === true };
-}
-
-/** `--cluster NAME`: a plain identifier (it goes into ON CLUSTER and engine paths). */
-function checkCluster(name: string | undefined): void {
-  if (name !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new UsageError(`--cluster: '${name}' is not a plain identifier (letters, digits, _)`);
+  const comms = parseCommList('--explain', String(o.explain));
+  return { comms, sampleEvery: explainSample('--explain-sample', String(o.explainSample ?? '100')), goStacks: o.explainStacks === true };
 }
 
 export function buildProgram(): Command {
@@ -128,40 +154,43 @@ export function buildProgram(): Command {
 
   const collectOpts = (c: Command, defaults: { probes: string; sink: string }) =>
     c
-      .option('--probes <list>', `comma-separated probes (${USER_PROBES.join(', ')})`, defaults.probes)
-      .option('--sink <sink>', 'a store DSN, kafka[s]://[USER@]HOST:PORT/TOPIC[?TLS/SASL options], or stdout', defaults.sink)
-      .option('--pid <pid>', 'only this process (tgid)')
-      .option('--comm <name>', 'only tasks with this name')
-      .option('--duration <d>', 'stop after this long (e.g. 10s); default: until SIGINT/SIGTERM')
-      .option('--sample <spec>', 'per-probe 1-in-N event sampling, e.g. uds=1000,sched=100')
-      .option('--cgroup <path>', 'only tasks in this cgroup v2 directory')
+      .addOption(checkedOption('--probes <list>', `comma-separated probes (${USER_PROBES.join(', ')})`, parseProbes, defaults.probes))
+      .addOption(checkedOption('--sink <sink>', 'a store DSN, kafka[s]://[USER@]HOST:PORT/TOPIC[?TLS/SASL options], or stdout', parseSinkSpec, defaults.sink))
+      .addOption(checkedOption('--pid <pid>', 'only this process (tgid)', parsePid))
+      .addOption(checkedOption('--comm <name>', 'only tasks with this name', parseComm))
+      .addOption(checkedOption('--duration <d>', 'stop after this long (e.g. 10s); default: until SIGINT/SIGTERM', parseDuration))
+      .addOption(checkedOption('--sample <spec>', 'per-probe 1-in-N event sampling, e.g. uds=1000,sched=100', parseSample))
+      .addOption(checkedOption('--cgroup <path>', 'only tasks in this cgroup v2 directory', parseCgroup))
       .option('--uds-rw', 'uds: also time read/write on AF_UNIX sockets (what Go services use); costs a check on every read/write of the host')
-      .option('--go-binary <paths>', 'go_gc/go_sched/go_malloc: Go executables (every process running them, now and later), comma-separated')
-      .option('--go-pid <pids>', 'go_gc/go_sched/go_malloc: these Go processes, comma-separated')
-      .option('--uprobe <spec>', 'app probe: BINARY:SYMBOL[:pair=SYMBOL2] (calls; with pair, entry-to-entry latency); repeatable', (v: string, acc: string[] = []) => [...acc, v])
-      .option('--burst <spec>', 'per-probe, per-CPU limit of sampled rows/s, e.g. uds=5000:10000 (over it: counted as burst_dropped)')
-      .option('--ring-bytes <n>', 'ring buffer size per probe (power of two, >= 4096)')
-      .option('--snapshot <d>', 'counter/histogram snapshot interval', '5s')
-      .option('--metrics-top <n>', 'per-process metric series for at most this many processes', '20')
-      .option('--control-token <t>', 'bearer token for a TCP --control address (or V2PROBE_CONTROL_TOKEN)')
-      .option('--budget <percent>', 'overhead governor: keep the probes under this % of all CPUs (off: no governor)')
+      .addOption(checkedOption('--go-binary <paths>', 'go_gc/go_sched/go_malloc: Go executables (every process running them, now and later), comma-separated', parseGoBinaries))
+      .addOption(checkedOption('--go-pid <pids>', 'go_gc/go_sched/go_malloc: these Go processes, comma-separated', parsePidList))
+      .addOption(listOption('--uprobe <spec>', 'app probe: BINARY:SYMBOL[:pair=SYMBOL2] (calls; with pair, entry-to-entry latency); repeatable', parseUprobe))
+      .addOption(checkedOption('--burst <spec>', 'per-probe, per-CPU limit of sampled rows/s, e.g. uds=5000:10000 (over it: counted as burst_dropped)', parseBurst))
+      .addOption(checkedOption('--ring-bytes <n>', 'ring buffer size per probe (power of two, >= 4096)', parseRingBytes))
+      .addOption(checkedOption('--snapshot <d>', 'counter/histogram snapshot interval', parseDuration, '5s'))
+      .addOption(checkedOption('--metrics-top <n>', 'per-process metric series for at most this many processes', metricsTop, '20'))
+      .addOption(checkedOption('--control-token <t>', 'bearer token for a TCP --control address (or V2PROBE_CONTROL_TOKEN)', parseToken))
+      .addOption(checkedOption('--budget <percent>', 'overhead governor: keep the probes under this % of all CPUs (off: no governor)', parseBudget))
       .option('--keep-capabilities', 'keep every capability (default: after attaching, every thread drops all but those re-attaching needs; see SECURITY.md)')
-      .option('--explain <comms>', 'explain round trips to these brokers (task names, comma-separated): breakdowns into /metrics and the sink (v2e.rtt_breakdown)')
-      .option('--explain-sample <n>', '--explain: 1 in N client requests carries a breakdown', '100')
+      .addOption(checkedOption('--explain <comms>', 'explain round trips to these brokers (task names, comma-separated): breakdowns into /metrics and the sink (v2e.rtt_breakdown)', parseCommList))
+      .addOption(checkedOption('--explain-sample <n>', '--explain: 1 in N client requests carries a breakdown', explainSample, '100'))
       .option('--explain-stacks', '--explain: Go brokers: where the broker blocked (a uprobe hit per goroutine park)')
-      .option('--config <file>', 'YAML config file (see `v2probe config check`); flags given here override it');
+      .addOption(checkedOption('--config <file>', 'YAML config file (see `v2probe config check`); flags given here override it', (f, t) => parseReadableFile(f, t, 'config file')));
 
   const runAction = (statusEvery: number, defaults: { budget?: string } = {}) => async (o: Record<string, string | undefined>, cmd?: Command) => {
     const fromFile = applyConfigFile(o, (k) => cmd?.getOptionValueSource(k)); // exit 2 on a bad file
-    // alert settings of `up` are checked before anything attaches (the evaluator starts after the probes)
-    if (typeof o.rules === 'string' && o.rules !== 'off' && !existsSync(o.rules)) throw new UsageError(`--rules: '${o.rules}' does not exist (a directory of rule files, one file, or off)`);
-    for (const u of (o.webhook as unknown as string[] | undefined) ?? []) if (!/^https?:\/\/[^\s/]+/.test(u)) throw new UsageError(`--webhook: '${u}' is not an http(s) URL`);
+    // alert settings of `up` are checked before anything attaches (the evaluator starts after the probes), used or not
+    const rules = typeof o.rules === 'string' && o.rules !== 'off' ? rulesPath('--rules', o.rules) : undefined;
+    const webhooks = (o.webhook as unknown as string[] | undefined) ?? [];
+    const alertmanager = alertmanagerConfigFromFlags(o);
     const probes = parseProbes('--probes', o.probes!);
     const targets = parseTargets(o, probes);
     const sink = checkSink('--sink', o.sink!, fromFile.kafka);
     const explain = parseExplain(o, cmd);
     const logger = makeLogger();
     if (fromFile.kafka && !sink.kafka) logger.warn({ config: o.config }, 'config file: the kafka: section is not used (the sink is not kafka:// or kafkas://)');
+    if (!rules && (webhooks.length || alertmanager)) logger.warn('--webhook/--alertmanager: alert rules are off (--rules off): no notifications are sent');
+    const budget = o.budget ?? defaults.budget;
     const res = await runCollector({
       probes,
       sink: sink.spec,
@@ -174,13 +203,16 @@ export function buildProgram(): Command {
       cgroup: o.cgroup !== undefined ? parseCgroup('--cgroup', o.cgroup) : undefined,
       targets,
       udsReadWrite: (o as Record<string, unknown>).udsRw === true,
-      alerts: typeof o.rules === 'string' && o.rules !== 'off' ? { rulesDir: o.rules, webhooks: (o.webhook as unknown as string[] | undefined) ?? [], alertmanager: alertmanagerConfigFromFlags(o) } : undefined,
-      ringBytes: o.ringBytes !== undefined ? parseIntFlag('--ring-bytes', o.ringBytes, 4096, 1 << 30) : undefined,
+      alerts: rules ? { rulesDir: rules, webhooks, alertmanager } : undefined,
+      ringBytes: o.ringBytes !== undefined ? parseRingBytes('--ring-bytes', o.ringBytes) : undefined,
       snapshotMs: parseDuration('--snapshot', o.snapshot ?? '5s'),
-      metrics: o.metrics && o.metrics !== 'off' ? parseListen('--metrics', o.metrics) : undefined,
-      metricsTop: parseIntFlag('--metrics-top', o.metricsTop ?? '20', 1, 10_000),
-      control: parseControl(o.control, o.controlToken ?? process.env.V2PROBE_CONTROL_TOKEN),
-      budget: parseBudget(o.budget ?? defaults.budget),
+      metrics: o.metrics !== undefined ? parseListenOrOff('--metrics', o.metrics) : undefined,
+      metricsTop: metricsTop('--metrics-top', o.metricsTop ?? '20'),
+      control: parseControl(o.control, {
+        value: o.controlToken ?? process.env.V2PROBE_CONTROL_TOKEN,
+        flag: o.controlToken === undefined ? 'V2PROBE_CONTROL_TOKEN' : cmd?.getOptionValueSource('controlToken') === 'cli' ? '--control-token' : `control_token in ${o.config}`,
+      }),
+      budget: budget !== undefined ? parseBudget('--budget', budget) : undefined,
       statusEveryMs: statusEvery,
       perProbe: fromFile.perProbe,
       governorPriority: governorOrder(fromFile.governorPriority, probes),
@@ -196,26 +228,26 @@ export function buildProgram(): Command {
   };
 
   collectOpts(program.command('collect').description('collect probe events into a sink'), { probes: 'uds,sched', sink: DEFAULT_STORE })
-    .addOption(new Option('--status <d>', 'print live counts to stderr every interval (0: off)').default('0'))
-    .option('--metrics <host:port>', 'serve Prometheus /metrics here (default: off)')
-    .option('--control <socket|host:port>', 'serve the control API (v2probe ctl) on a Unix socket path or 127.0.0.1:PORT with --control-token (default: off)')
-    .action(async (o, cmd) => runAction(o.status === '0' ? 0 : parseDuration('--status', o.status))(o, cmd));
+    .addOption(checkedOption('--status <d>', 'print live counts to stderr every interval (0: off)', parseDurationOrZero, '0'))
+    .addOption(checkedOption('--metrics <host:port>', 'serve Prometheus /metrics here (default: off)', parseListenOrOff))
+    .addOption(checkedOption('--control <socket|host:port>', 'serve the control API (v2probe ctl) on a Unix socket path or 127.0.0.1:PORT with --control-token (default: off)', parseControlListen))
+    .action(async (o, cmd) => runAction(parseDurationOrZero('--status', o.status))(o, cmd));
 
   addAlertmanagerOptions(collectOpts(program.command('up').description('single host: collect uds, sched, blockio into chDB, evaluate the alert rules, serve /metrics and the control API, with live status'), {
     probes: 'uds,sched,blockio',
     sink: DEFAULT_STORE,
   })
-    .option('--metrics <host:port|off>', 'serve Prometheus /metrics here', '127.0.0.1:9435')
-    .option('--control <socket|host:port|off>', 'serve the control API (v2probe ctl) here', DEFAULT_CONTROL_SOCKET)
-    .option('--rules <dir|off>', 'alert rules to evaluate on the store', DEFAULT_RULES_DIR)
-    .option('--webhook <url>', 'Alertmanager-compatible webhook for alert notifications; repeatable', (v: string, acc: string[] = []) => [...acc, v]))
+    .addOption(checkedOption('--metrics <host:port|off>', 'serve Prometheus /metrics here', parseListenOrOff, '127.0.0.1:9435'))
+    .addOption(checkedOption('--control <socket|host:port|off>', 'serve the control API (v2probe ctl) here', parseControlListen, DEFAULT_CONTROL_SOCKET))
+    .addOption(checkedOption('--rules <dir|off>', 'alert rules to evaluate on the store', rulesPath, DEFAULT_RULES_DIR))
+    .addOption(listOption('--webhook <url>', 'Alertmanager-compatible webhook for alert notifications; repeatable', parseHttpUrl)))
     .action(async (o, cmd) => runAction(2000, { budget: '1' })(o, cmd));
 
   program
     .command('query')
     .description('run SQL against a store, or a named query (--preset)')
     .argument('[sql]', 'the query')
-    .option('--store <dsn>', 'store DSN', DEFAULT_STORE)
+    .addOption(checkedOption('--store <dsn>', 'store DSN', parseStore, DEFAULT_STORE))
     .addOption(new Option('--preset <name>', 'a named query instead of SQL: loss (the loss ledger per host and probe)').choices(['loss']))
     .addOption(new Option('--format <f>', 'output format').choices(['table', 'json', 'csv']).default('table'))
     .action(async (sql: string | undefined, o: { store: string; format: 'table' | 'json' | 'csv'; preset?: 'loss' }) => {
@@ -238,10 +270,9 @@ export function buildProgram(): Command {
   schema
     .command('apply')
     .description(`create database v2e and its tables (schema version ${SCHEMA_VERSION}); idempotent`)
-    .option('--store <dsn>', 'store DSN', DEFAULT_STORE)
-    .option('--cluster <name>', 'ClickHouse cluster: Replicated engines, ON CLUSTER, Distributed tables')
+    .addOption(checkedOption('--store <dsn>', 'store DSN', parseStore, DEFAULT_STORE))
+    .addOption(checkedOption('--cluster <name>', 'ClickHouse cluster: Replicated engines, ON CLUSTER, Distributed tables', parseIdentifier))
     .action(async (o: { store: string; cluster?: string }) => {
-      checkCluster(o.cluster);
       const store = await openStore(o.store);
       try {
         const r = await applySchema(store, undefined, { cluster: o.cluster });
@@ -253,9 +284,8 @@ export function buildProgram(): Command {
   schema
     .command('print')
     .description('print the DDL of a fresh install (with --cluster: the cluster variant)')
-    .option('--cluster <name>', 'ClickHouse cluster name')
+    .addOption(checkedOption('--cluster <name>', 'ClickHouse cluster name', parseIdentifier))
     .action((o: { cluster?: string }) => {
-      checkCluster(o.cluster);
       process.stdout.write(schemaStatements(undefined, o.cluster).map((s) => `${s};\n`).join('\n'));
     });
 

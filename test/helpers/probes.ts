@@ -1,8 +1,10 @@
 // Helpers for ground-truth probe tests: a sink that keeps everything in memory,
 // a collector started in-process, and the fixture workloads (test/fixtures).
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { Collector, type CollectorOptions } from '../../collector/collector.js';
@@ -41,13 +43,31 @@ export async function startCollector(o: Omit<CollectorOptions, 'sink' | 'logger'
 const pexec = promisify(execFile);
 export const FIXTURES = resolve(ROOT, 'build/fixtures');
 
-/** Run a fixture program; returns its JSON summary line. */
+/** Run a fixture program (a name under build/fixtures, or a path); returns its JSON summary line. */
 export async function runFixture<T = Record<string, number>>(name: string, args: string[]): Promise<T> {
   const bin = resolve(FIXTURES, name);
   if (!existsSync(bin)) throw new Error(`fixture ${bin} is not built: run npm run build`);
   const { stdout } = await pexec(bin, args, { timeout: 120_000 });
   const last = stdout.trim().split('\n').pop()!;
   return JSON.parse(last) as T;
+}
+
+/**
+ * A copy of fixture `name` under a file name of its own, which becomes its
+ * processes' comm (`prefix` + random hex, at most 15 characters): a `--comm`
+ * filter on it selects this test's processes only, not the same fixture run
+ * by anything else on the machine (another checkout's suite, another
+ * engineer's run). Pass `path` to runFixture; `remove()` deletes the copy.
+ */
+export function privateFixture(name: string, prefix: string): { path: string; comm: string; remove: () => void } {
+  const src = resolve(FIXTURES, name);
+  if (!existsSync(src)) throw new Error(`fixture ${src} is not built: run npm run build`);
+  const comm = (prefix + randomBytes(8).toString('hex')).slice(0, 15);
+  const dir = mkdtempSync(join(tmpdir(), 'v2probe-fixture-'));
+  const path = join(dir, comm);
+  copyFileSync(src, path);
+  chmodSync(path, 0o755);
+  return { path, comm, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 export function procStatCtxt(): number {

@@ -2,11 +2,12 @@
 // window (v2e.stacks, folded with counts); `flame --store --from --to` draws
 // the same flame graph afterwards (same folded stacks and counts as the live
 // run); `--diff` colours a function that grew red; a process that exits
-// mid-profile still has its samples written; bad input exits 2.
+// mid-profile still has its samples written; bad input exits 2. The busy
+// fixture burns only once the CLI samples (see flame-cli.ts).
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { isRoot } from '../helpers/probes.js';
 import { runCli } from '../helpers/cli.js';
 import { parseFolded, toFolded } from '../../collector/flame.js';
@@ -15,6 +16,7 @@ import { openStore } from '../../store/index.js';
 import { applySchema } from '../../schema/ddl.js';
 import { buildGoFixture, Stepper } from '../go/go-fixtures.js';
 import { storeTargets } from '../helpers/stores.js';
+import { BURN_CPU_MS, expectedSamples, HZ, runCliAsync, SAMPLE_TOLERANCE, startFlame, sumValues, type FlameRun, FIXTURE_DONE_WAIT_MS, PROFILE_TEST_TIMEOUT_MS } from './flame-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'v2flame-store-'));
 
@@ -31,6 +33,11 @@ function fillOf(svg: string, name: string): string | undefined {
 }
 
 describe.skipIf(!isRoot)('v2probe flame --store (live → store → past window)', () => {
+  let bin = '';
+  beforeAll(() => {
+    bin = buildGoFixture('busy');
+  }, 300_000);
+
   for (const target of storeTargets()) it.skipIf(target.skip)(`the flame graph of a past window from the store (${target.name}) equals the live one${target.skip ? ` (skipped: ${target.skip})` : ''}`, async () => {
     const store = target.dsn();
     if (target.reset) {
@@ -38,13 +45,23 @@ describe.skipIf(!isRoot)('v2probe flame --store (live → store → past window)
       await target.reset(s);
       await s.close();
     }
-    const bin = buildGoFixture('busy');
-    const fx = new Stepper(bin, ['8000']);
-    const start = await fx.next();
+    const fx = new Stepper(bin, ['600000', 'wait']); // burns from the step on, until killed
     const live = join(dir, 'live.folded');
-    const r = runCli(['flame', '--pid', String(start.pid), '--duration', '3s', '--window', '1s', '--store', store, '--out', join(dir, 'live.svg'), '--folded', live]);
-    fx.child.kill();
+    let cli: FlameRun | undefined;
+    let r: { code: number | null; stderr: string };
+    try {
+      const start = await fx.next();
+      // HZ, not the default 99: more samples and stacks for the live-vs-store comparison on a loaded machine
+      cli = startFlame(['flame', '--pid', String(start.pid), '--duration', '3s', '--frequency', String(HZ), '--window', '1s', '--store', store, '--out', join(dir, 'live.svg'), '--folded', live]);
+      await cli.sampling;
+      fx.step();
+      r = { code: await cli.exited, stderr: cli.stderr() };
+    } finally {
+      cli?.child.kill();
+      fx.child.kill();
+    }
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toContain('exited mid-profile');
     const w = storedRange(r.stderr);
     expect(w.windows).toBeGreaterThanOrEqual(2); // 3 s in 1 s windows; a slow insert on a loaded machine can merge two
     const past = join(dir, 'past.folded');
@@ -53,9 +70,11 @@ describe.skipIf(!isRoot)('v2probe flame --store (live → store → past window)
     expect(h.code, h.stderr).toBe(0);
     const a = readFileSync(live, 'utf8');
     const b = readFileSync(past, 'utf8');
-    const total = parseFolded(a).reduce((s, x) => s + x.value, 0);
-    console.log(`flame --store: live ${total} samples in ${parseFolded(a).length} folded stacks, ${w.rows} rows in ${w.windows} windows; from the store: ${h.stderr.trim()}`);
-    expect(total).toBeGreaterThan(100);
+    const stacks = parseFolded(a);
+    const total = sumValues(stacks);
+    console.log(`flame --store: live ${total} samples in ${stacks.length} folded stacks, ${w.rows} rows in ${w.windows} windows; from the store: ${h.stderr.trim()}`);
+    // how many samples 3 s give depends on the fixture's CPU share on a loaded machine: it must have been sampled, in main.burnCPU
+    expect(sumValues(stacks.filter((s) => s.frames.includes('main.burnCPU')))).toBeGreaterThan(0);
     expect(b).toBe(a);
     expect(readFileSync(join(dir, 'past.svg'), 'utf8')).toContain('main.burnCPU');
     expect(readFileSync(pb).length).toBeGreaterThan(100);
@@ -63,25 +82,40 @@ describe.skipIf(!isRoot)('v2probe flame --store (live → store → past window)
     const none = runCli(['flame', '--store', store, '--from', String(w.from), '--to', String(w.to), '--kind', 'offcpu', '--out', join(dir, 'none.svg')]);
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/no offcpu stacks/);
-  });
+  }, PROFILE_TEST_TIMEOUT_MS);
 
   it('a process that exits mid-profile: the samples so far are in the files and the store', async () => {
-    const bin = buildGoFixture('busy');
-    const fx = new Stepper(bin, ['4000']); // outlives opening the store and applying the schema on a loaded machine
-    const start = await fx.next();
+    const fx = new Stepper(bin, [String(BURN_CPU_MS), 'wait', 'cpu']); // burns BURN_CPU_MS of CPU once told to, then exits
     const store = `chdb:${join(dir, 'exit')}`;
     const live = join(dir, 'exit.folded');
-    const r = runCli(['flame', '--pid', String(start.pid), '--duration', '20s', '--window', '1s', '--store', store, '--out', join(dir, 'exit.svg'), '--folded', live]);
+    let cli: FlameRun | undefined;
+    let r: { code: number | null; stderr: string };
+    let done: Record<string, unknown>;
+    try {
+      const start = await fx.next();
+      cli = startFlame(['flame', '--pid', String(start.pid), '--duration', '1h', '--frequency', String(HZ), '--window', '1s', '--store', store, '--out', join(dir, 'exit.svg'), '--folded', live]);
+      await cli.sampling; // after the store is open and the schema applied
+      fx.step();
+      done = await fx.next(FIXTURE_DONE_WAIT_MS);
+      r = { code: await cli.exited, stderr: cli.stderr() };
+    } finally {
+      cli?.child.kill();
+      fx.child.kill();
+    }
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('exited mid-profile');
     expect(existsSync(join(dir, 'exit.svg'))).toBe(true);
+    const total = sumValues(parseFolded(readFileSync(live, 'utf8')));
+    const want = expectedSamples(done.cpu_ns);
+    console.log(`flame --store exit mid-profile: ${total} samples, fixture CPU ${(Number(done.cpu_ns) / 1e6).toFixed(0)} ms x ${HZ} Hz = ${want.toFixed(0)}; ${r.stderr.trim()}`);
+    expect(Math.abs(total - want) / want).toBeLessThan(SAMPLE_TOLERANCE); // every sample up to the exit
     const w = storedRange(r.stderr);
     expect(w.rows).toBeGreaterThan(0);
     const past = join(dir, 'exit-past.folded');
     const h = runCli(['flame', '--store', store, '--from', String(w.from), '--to', String(w.to), '--out', join(dir, 'exit-past.svg'), '--folded', past]);
     expect(h.code, h.stderr).toBe(0);
     expect(readFileSync(past, 'utf8')).toBe(readFileSync(live, 'utf8'));
-  });
+  }, PROFILE_TEST_TIMEOUT_MS);
 });
 
 describe('v2probe flame --store --diff and bad input (no BPF needed)', () => {
@@ -124,7 +158,7 @@ describe('v2probe flame --store --diff and bad input (no BPF needed)', () => {
     expect(text).toContain('baseline 100');
   });
 
-  it('bad input exits 2 with a reason', () => {
+  it('bad input exits 2 with a reason', async () => {
     const store = `chdb:${join(dir, 'bad')}`;
     const out = join(dir, 'bad.svg');
     const cases: Array<[string[], RegExp]> = [
@@ -141,8 +175,9 @@ describe('v2probe flame --store --diff and bad input (no BPF needed)', () => {
       [['--pid', String(process.pid), '--duration', '1s', '--store', store, '--window', '10ms', '--out', out], /--window/],
       [['--pid', String(process.pid), '--to', '-1h', '--out', out], /--to needs --store DSN --from T/],
     ];
-    for (const [args, re] of cases) {
-      const r = runCli(['flame', ...args]);
+    const results = await Promise.all(cases.map(([args]) => runCliAsync(['flame', ...args]))); // independent: concurrently
+    for (const [i, [args, re]] of cases.entries()) {
+      const r = results[i];
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
       expect(r.stderr, args.join(' ')).toMatch(re);
       expect(r.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);

@@ -14,6 +14,7 @@ import { ElfFile } from '../../collector/elf.js';
 import { GoBinaryError, openGoBinary } from '../../collector/go-binary.js';
 import { parseFolded } from '../../collector/flame.js';
 import { buildGoFixture, goTool, Stepper } from './go-fixtures.js';
+import { BURN_CPU_MS, expectedSamples, HZ, SAMPLE_TOLERANCE, startFlame, sumValues, type FlameRun, FIXTURE_DONE_WAIT_MS, PROFILE_TEST_TIMEOUT_MS } from '../flame/flame-cli.js';
 
 const STRIP = { flags: ['-ldflags=-s -w'], suffix: '-stripped' };
 const dir = mkdtempSync(join(tmpdir(), 'v2go-bad-'));
@@ -89,17 +90,30 @@ describe.skipIf(!goTool())('Go binaries without symbols, and non-Go binaries', (
 
   it.skipIf(!isRoot)('flame on a stripped binary names its functions (from .gopclntab)', async () => {
     const bin = buildGoFixture('busy', STRIP);
-    const fx = new Stepper(bin, ['4000']);
-    const start = await fx.next();
+    // burns BURN_CPU_MS of its own CPU time once the CLI samples, then exits (see test/flame/flame-cli.ts)
+    const fx = new Stepper(bin, [String(BURN_CPU_MS), 'wait', 'cpu']);
     const folded = join(dir, 'stripped.folded');
-    const r = runCli(['flame', '--pid', String(start.pid), '--duration', '2s', '--out', join(dir, 'stripped.svg'), '--folded', folded]);
-    fx.child.kill();
+    let cli: FlameRun | undefined;
+    let r: { code: number | null; stderr: string };
+    let done: Record<string, unknown>;
+    try {
+      const start = await fx.next();
+      cli = startFlame(['flame', '--pid', String(start.pid), '--duration', '1h', '--frequency', String(HZ), '--out', join(dir, 'stripped.svg'), '--folded', folded]);
+      await cli.sampling;
+      fx.step();
+      done = await fx.next(FIXTURE_DONE_WAIT_MS);
+      r = { code: await cli.exited, stderr: cli.stderr() };
+    } finally {
+      cli?.child.kill();
+      fx.child.kill();
+    }
     expect(r.code, r.stderr).toBe(0);
     const stacks = parseFolded(readFileSync(folded, 'utf8'));
-    const total = stacks.reduce((s, x) => s + x.value, 0);
-    const inBurn = stacks.filter((s) => s.frames.includes('main.burnCPU')).reduce((s, x) => s + x.value, 0);
-    console.log(`flame stripped: ${total} samples, main.burnCPU in ${inBurn} (${((inBurn / total) * 100).toFixed(1)} %)`);
-    expect(total).toBeGreaterThan(50);
+    const total = sumValues(stacks);
+    const inBurn = sumValues(stacks.filter((s) => s.frames.includes('main.burnCPU')));
+    const want = expectedSamples(done.cpu_ns);
+    console.log(`flame stripped: ${total} samples (fixture CPU ${(Number(done.cpu_ns) / 1e6).toFixed(0)} ms x ${HZ} Hz = ${want.toFixed(0)}), main.burnCPU in ${inBurn} (${((inBurn / total) * 100).toFixed(1)} %)`);
+    expect(Math.abs(total - want) / want).toBeLessThan(SAMPLE_TOLERANCE);
     expect(inBurn / total).toBeGreaterThanOrEqual(0.6);
-  });
+  }, PROFILE_TEST_TIMEOUT_MS);
 });

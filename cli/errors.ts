@@ -16,7 +16,7 @@ export class UsageError extends Error {
 
 export function exitCodeFor(err: unknown): number {
   if (err instanceof UsageError) return 2;
-  if (err instanceof StoreError && (err.code === 'BAD_DSN' || err.code === 'UNREACHABLE')) return 2;
+  if (err instanceof StoreError && (err.code === 'BAD_DSN' || err.code === 'UNREACHABLE' || err.code === 'AUTH')) return 2;
   if (err instanceof KafkaError && ['BAD_ADDRESS', 'BAD_OPTION', 'UNREACHABLE', 'AUTH', 'TLS', 'NO_TOPIC'].includes(err.code)) return 2;
   return 1;
 }

@@ -80,6 +80,17 @@ export class ClickHouseStore implements Store {
             : '';
       throw new StoreError('UNREACHABLE', this.dsn, `ClickHouse at ${this.dsn} is unreachable: ${e?.message ?? 'no answer'}${hint}`);
     }
+    // /ping needs no credentials: check them once, so a wrong password is a start-up error, not a failing first query
+    try {
+      await this.client.command({ query: 'SELECT 1' });
+    } catch (err) {
+      const msg = (err as Error).message;
+      if (/AUTHENTICATION_FAILED|Authentication failed|\bCode: 516\b/.test(msg) || (err as { code?: string }).code === '516') {
+        const u = new URL(this.dsn.replace(/^clickhouses?:/, 'http:'));
+        throw new StoreError('AUTH', this.dsn, `ClickHouse at ${u.host} refused user '${decodeURIComponent(u.username) || 'default'}': wrong password or no such user (store ${this.dsn})`, { cause: err });
+      }
+      throw new StoreError('QUERY', this.dsn, msg, { cause: err });
+    }
   }
 
   async exec(sql: string): Promise<void> {

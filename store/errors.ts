@@ -2,6 +2,7 @@
 export type StoreErrorCode =
   | 'BAD_DSN' // the DSN could not be parsed
   | 'UNREACHABLE' // the server did not answer / the path cannot be opened
+  | 'AUTH' // the server refused the user or password
   | 'QUERY' // the engine rejected a statement
   | 'INSERT' // an insert failed
   | 'SCHEMA'; // schema missing or newer than this v2probe

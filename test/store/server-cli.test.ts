@@ -62,6 +62,16 @@ describe.skipIf(skip)(`CLI on the ClickHouse server${skip ? ` (skipped: ${skip})
     expect(inc.stdout).toContain('pagefault');
   });
 
+  it('a wrong password: exit 2 naming the user and the host, the password never printed', () => {
+    const u = new URL(dsn.replace(/^clickhouse/, 'http'));
+    u.password = 'Wrong-pw-7f3a9c';
+    const r = runCli(['query', '--store', u.toString().replace(/^http/, 'clickhouse'), 'SELECT 1']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`refused user '${u.username}'`);
+    expect(r.stderr).toContain(u.host);
+    expect(r.stderr + r.stdout).not.toContain('Wrong-pw-7f3a9c');
+  });
+
   it('explain --from/--to reads rtt_breakdown from the server', () => {
     const r = runCli(['explain', '--comm', 'v2broker', '--from', '-10m', '--to', 'now', '--store', dsn]);
     expect(r.code, r.stderr).toBe(0);

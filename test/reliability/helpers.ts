@@ -40,6 +40,21 @@ export function startSynth(a: { brokers: string; topic: string; spool: string; h
   return c;
 }
 
+/**
+ * Wait until the synthetic collector has acknowledged `n` batches (it is connected
+ * and streaming) or has exited; true when it has. "Mid-stream" faults start from
+ * here, not from a fixed sleep after spawn: on a busy machine node's start-up and
+ * the broker check alone can take longer than such a sleep, and a fault injected
+ * before the sink has opened tests start-up, not the stream.
+ */
+export async function waitAcked(s: Synth, n: number, timeoutMs = 120_000): Promise<boolean> {
+  let exited = false;
+  void s.exited.then(() => (exited = true));
+  const until = Date.now() + timeoutMs;
+  while (s.acked.length < n && !exited && Date.now() < until) await sleep(20);
+  return s.acked.length >= n;
+}
+
 export const ackedCount = (s: { acked: Array<[number, number]> }) => s.acked.reduce((n, [a, b]) => n + b - a + 1, 0);
 
 /** A broker of the test's own (own state dir), so the shared one keeps running. */

@@ -10,7 +10,7 @@
 //       TLS to a PLAINTEXT listener: refused with a clear message (exit 2);
 //   (d) no password appears in anything captured here (logs at debug level,
 //       errors, /metrics of a collector and an ingester, config check).
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -47,6 +47,17 @@ function cli(args: string[], env: Record<string, string | undefined> = {}): CliR
 }
 const doneRows = (stderr: string) => (JSON.parse(stderr.split('\n').find((l) => l.includes('"msg":"done"'))!) as { rows: number }).rows;
 const sasl = (mech: string, extra = '') => `kafkas://${k.user}@${k.saslSsl}?ca=${k.ca}&sasl=${mech}${extra}`;
+/** The child's exit code once it exits by itself; killed (SIGKILL, result null) if it has not within timeoutMs. */
+function waitExit(c: ChildProcess, timeoutMs: number): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (c.exitCode !== null || c.signalCode !== null) return resolve(c.exitCode);
+    const t = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
+    c.once('exit', (code) => {
+      clearTimeout(t);
+      resolve(code);
+    });
+  });
+}
 const count = (store: string) => Number(queryJson<{ n: string }>(store, 'SELECT count() AS n FROM v2e.events')[0].n);
 
 async function ingestAll(kafka: string, topic: string, env: Record<string, string> = {}): Promise<{ store: string; log: string }> {
@@ -125,7 +136,7 @@ describe('Kafka over TLS and SASL (real broker)', () => {
     // the operator rotates the password on the broker; the broker makes connected clients re-authenticate
     // (connections.max.reauth.ms = 15 s, kafkajs re-authenticates 10 s before), so the sink sees it within seconds
     scramSet(k, user, ROT2);
-    const until = Date.now() + 40_000;
+    const until = Date.now() + 120_000; // generous: the re-authentication is due within ~15 s, later on a loaded machine
     while (sink1.snapshotStats().sendErrors === 0 && Date.now() < until) {
       await write(sink1);
       await new Promise((r) => setTimeout(r, 300));
@@ -197,14 +208,21 @@ describe('Kafka over TLS and SASL (real broker)', () => {
       let out = '';
       c.stdout.on('data', (d) => (out += d));
       c.stderr.on('data', (d) => (out += d));
-      const until = Date.now() + 60_000;
+      const until = Date.now() + 120_000;
       while (!/"url":"(http:[^"]+)"/.test(out) && c.exitCode === null && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
       const url = /"url":"(http:[^"]+)"/.exec(out)?.[1];
       expect(url, out).toBeTruthy();
-      await new Promise((r) => setTimeout(r, 2500));
-      const metrics = await (await fetch(url!)).text();
+      // wait (no fixed sleep) until the collector is collecting and its sink has authenticated
+      // and delivered batches: the password has then been used and everything around it logged
+      let metrics = '';
+      const sent = () => Number(/^v2probe_sink_batches_sent_total(?:\{[^}]*\})? (\d+)/m.exec(metrics)?.[1] ?? 0);
+      const sendBy = Date.now() + 120_000;
+      while (Date.now() < sendBy && c.exitCode === null && !(out.includes('"msg":"collecting"') && sent() > 0)) {
+        await new Promise((r) => setTimeout(r, 200));
+        metrics = await (await fetch(url!)).text();
+      }
       seen.push(metrics);
-      expect(metrics).toContain('v2probe_sink_batches_sent_total');
+      expect(sent(), out).toBeGreaterThan(0);
       c.kill('SIGINT');
       await new Promise((r) => c.once('exit', r));
       seen.push(out);
@@ -212,11 +230,13 @@ describe('Kafka over TLS and SASL (real broker)', () => {
       expect(out).toContain(`"sink":"kafkas://${k.user}@${k.saslSsl}/${topic}"`);
     }
     // an ingester with /metrics, the password from the environment
+    // the topic does not exist: the ingester exits 2 by itself, with a message; wait for that exit
+    // (not a fixed 5 s: on a busy machine node's start-up, the TLS+SCRAM handshake and the metadata
+    // request take longer than that, and a SIGTERM before the check cuts off the very message checked)
     const ing = startIngesterWith(sasl('scram-sha-512'), uniq('none'), `chdb:${tmp('d')}/d`, { V2PROBE_KAFKA_PASSWORD: k.password, V2PROBE_LOG_LEVEL: 'debug' }, ['--metrics', '127.0.0.1:0']);
-    await waitLog(ing, '"msg":"ingesting"', 5_000).catch(() => false); // the topic does not exist: exit 2, with a message
-    await new Promise((r) => setTimeout(r, 200));
-    await stopChild(ing);
+    const ingCode = await waitExit(ing, 120_000);
     seen.push(ing.log.join(''));
+    expect(ingCode, ing.log.join('')).toBe(2);
     expect(ing.log.join('')).toContain('does not exist');
     const topic = uniq('ing');
     await createTopic(k.brokers, topic, 1);

@@ -80,7 +80,7 @@ describe.skipIf(!!skip)(`Alertmanager integration${skip ? ` (skipped: ${skip})` 
     const rule = ruleOf(groups, 'UdsP99High');
     const r = await ev.evaluateAt(rule, T0 + 10 * S);
     expect(r.transitions.map((t) => `${t.labels.host}/${t.severity}:${t.to}`).sort()).toEqual(['a/warning:firing', 'b/critical:firing', 'b/warning:firing']);
-    expect(await ev.alertmanager!.flush(5000)).toBe(true);
+    expect(await ev.alertmanager!.flush(60_000)).toBe(true);
     for (const am of [am1, am2]) {
       const list = await waitFor('3 alerts in Alertmanager', async () => {
         const l = (await amAlerts(am, '?filter=alertname%3D%22UdsP99High%22'));
@@ -123,7 +123,7 @@ describe.skipIf(!!skip)(`Alertmanager integration${skip ? ` (skipped: ${skip})` 
     await sleep(1100); // the resend delay
     const r = await ev.evaluateAt(ruleOf(groups, 'UdsP99High'), T0 + 20 * S);
     expect(r.transitions).toEqual([]);
-    expect(await ev.alertmanager!.flush(5000)).toBe(true);
+    expect(await ev.alertmanager!.flush(60_000)).toBe(true);
     expect(ev.alertmanager!.stats()[0].sent - sent0).toBe(3);
     const after = await amAlerts(am1, '?filter=alertname%3D%22UdsP99High%22');
     const endsAt = (l: AmAlert[], k: string) => Date.parse(l.find((a) => keyOf(a) === k)!.endsAt);
@@ -136,7 +136,7 @@ describe.skipIf(!!skip)(`Alertmanager integration${skip ? ` (skipped: ${skip})` 
     await insertEvents(store, Array.from({ length: 50 }, (_, k) => ({ tMs: T0 + 20 * S + k * 150, host: k % 2 ? 'a' : 'b', probe: 'uds', event: 'sendmsg', value: 5_000 })));
     const r = await ev.evaluateAt(ruleOf(groups, 'UdsP99High'), T0 + 30 * S);
     expect(r.transitions.map((t) => `${t.labels.host}/${t.severity}:${t.to}`).sort()).toEqual(['a/warning:resolved', 'b/critical:resolved', 'b/warning:resolved']);
-    expect(await ev.alertmanager!.flush(5000)).toBe(true);
+    expect(await ev.alertmanager!.flush(60_000)).toBe(true);
     for (const am of [am1, am2]) {
       await waitFor('no active UdsP99High', async () => (await amAlerts(am, '?filter=alertname%3D%22UdsP99High%22')).length === 0);
     }
@@ -159,7 +159,7 @@ describe.skipIf(!!skip)(`Alertmanager integration${skip ? ` (skipped: ${skip})` 
     await insertEvents(store, [{ tMs: T0 + 5 * S, host: 'a', probe: 'blockio', event: 'complete', value: 5_000_000 }]);
     const r = await ev.evaluateAt(ruleOf(groups, 'BlockioSlow'), T0 + 10 * S);
     expect(r.transitions.map((t) => t.to)).toEqual(['firing']);
-    expect(await ev.alertmanager!.flush(5000)).toBe(true);
+    expect(await ev.alertmanager!.flush(60_000)).toBe(true);
     // delivered to both; suppressed by the silence in am1 only
     const [a1] = await waitFor('BlockioSlow in am1', async () => {
       const l = await amAlerts(am1, '?filter=alertname%3D%22BlockioSlow%22');

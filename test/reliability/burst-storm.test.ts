@@ -2,9 +2,8 @@
 // uds=2000:2000 per CPU) into a 4 KiB ring buffer at 1:1 sampling. During the
 // storm the collector (a real `v2probe collect` process) must keep answering its
 // control API and /metrics, its RSS must stay under 200 MB, and afterwards every
-// event is accounted for: seen = delivered + lost_ringbuf + lost_userspace +
-// burst_dropped (up to the rows in flight when the final counters are read), and
-// the rows written = delivered - lost_sink (same tolerance).
+// event is accounted for, exactly: seen = rows written + lost_sink + lost_ringbuf
+// + lost_userspace + burst_dropped.
 // The collector follows the workload's comm; the workload is a private copy of
 // uds_pingpong under a name of its own, so seen counts this test's calls only
 // (with `--comm uds_pingpong`, another uds_pingpong run elsewhere on a shared
@@ -91,15 +90,13 @@ describe.skipIf(!isRoot)('burst storm', () => {
     const during = (a: number[]) => a.filter((t) => t > stormFrom && t <= stormTo).length;
     console.log(`[burst-storm] ${generated} events in the storm (${((stormTo - stormFrom) / 1000).toFixed(1)} s): seen ${c.seen}, delivered ${c.delivered}, burst_dropped ${c.burst_dropped}, lost_ringbuf ${c.lost_ringbuf}, lost_userspace ${c.lost_userspace}, lost_sink ${c.lost_sink}, rows written ${rows}; ` +
       `control API ${lat.control.length} requests (${during(answered.control)} answered during the storm) p99 ${p99(lat.control).toFixed(0)} ms max ${Math.max(...lat.control).toFixed(0)} ms, /metrics ${lat.metrics.length} requests (${during(answered.metrics)} during the storm) p99 ${p99(lat.metrics).toFixed(0)} ms max ${Math.max(...lat.metrics).toFixed(0)} ms; max RSS ${maxRss.toFixed(0)} MB (anonymous ${maxAnon.toFixed(0)} MB)`);
-    // the summary counters are read just before the final drain, so a few rows may still be in flight (IN_FLIGHT)
-    const IN_FLIGHT = 64;
     expect(Math.abs(c.seen - generated)).toBeLessThanOrEqual(2); // a call already inside the syscall when the filter matched
     expect(c.burst_dropped).toBeGreaterThan(0);
-    const accounted = c.delivered + c.lost_ringbuf + c.lost_userspace + c.burst_dropped;
-    expect(c.seen - accounted).toBeGreaterThanOrEqual(0);
-    expect(c.seen - accounted).toBeLessThanOrEqual(IN_FLIGHT);
-    expect(rows - (c.delivered - c.lost_sink)).toBeGreaterThanOrEqual(0);
-    expect(rows - (c.delivered - c.lost_sink)).toBeLessThanOrEqual(IN_FLIGHT);
+    // the exact ledger, with the rows the sink really wrote (stdout lines) rather than the reader's `delivered`,
+    // which the summary reads before the final drain (237 rows still in flight at load average 27): every
+    // filtered event is a written row or a counted drop (kernel counters are final once the workload is done)
+    expect(rows + c.lost_sink + c.lost_ringbuf + c.lost_userspace + c.burst_dropped).toBe(c.seen);
+    expect(c.delivered).toBeLessThanOrEqual(rows + c.lost_sink);
     // responsive: both endpoints kept answering, every answer a 200, while the storm ran. How fast is not
     // asserted: on a loaded machine the latency is mostly the scheduler's (p99 300 ms, max 2.1 s with two
     // busy loops beside it); the collector's own event-loop lag under load is measured in bench/drain.ts.

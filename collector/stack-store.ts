@@ -56,7 +56,11 @@ export function stackRows(stacks: Stack[], w: { startMs: number; endMs: number; 
 export async function writeStacks(store: Store, rows: StackRow[]): Promise<void> {
   if (rows.length === 0) return;
   const { ts, host, kind } = rows[0];
-  await store.insertRows(TABLE, rows, { dedupToken: `stacks:${host}:${kind}:${ts}:${rows.length}:${rows.reduce((s, r) => s + r.count, 0)}` });
+  // ts goes out as text (ms ticks of the DateTime64(3)): a JSON number is read as
+  // ms by chDB 26.7 but not by the 26.9 server, whose insert then dropped every
+  // row (past the TTL) while reporting success
+  const out = rows.map((r) => ({ ...r, ts: String(r.ts) }));
+  await store.insertRows(TABLE, out, { dedupToken: `stacks:${host}:${kind}:${ts}:${rows.length}:${rows.reduce((s, r) => s + r.count, 0)}` });
 }
 
 export interface StackQuery {

@@ -8,6 +8,7 @@
  * With for = 0 a breach goes straight to firing. Times are window ends (data time).
  */
 import { createHash } from 'node:crypto';
+import { ms64 } from '../store/rows.js';
 import type { Store } from '../store/types.js';
 import type { Severity } from './rules.js';
 
@@ -124,8 +125,8 @@ export async function saveInstances(store: Store, list: Instance[], now = Date.n
     `${DB}.alert_state`,
     list.map((i) => ({
       rule: i.rule, fingerprint: i.fingerprint, labels: i.labels, annotations: i.annotations, severity: i.severity, state: i.state,
-      value: Number.isFinite(i.value) ? i.value : 0, active_at: i.activeAt, fired_at: i.firedAt, resolved_at: i.resolvedAt,
-      last_breach_at: i.lastBreachAt, last_eval_at: i.lastEvalAt, notified_state: i.notifiedState, notified_at: i.notifiedAt, updated_at: v,
+      value: Number.isFinite(i.value) ? i.value : 0, active_at: ms64(i.activeAt), fired_at: ms64(i.firedAt), resolved_at: ms64(i.resolvedAt),
+      last_breach_at: ms64(i.lastBreachAt), last_eval_at: ms64(i.lastEvalAt), notified_state: i.notifiedState, notified_at: ms64(i.notifiedAt), updated_at: ms64(v),
     })),
   );
 }
@@ -152,9 +153,9 @@ export async function writeLog(store: Store, entries: LogEntry[], now = Date.now
   await store.insertRows(
     `${DB}.alert_log`,
     entries.map((e) => ({
-      ts: e.ts, rule: e.rule, rule_group: e.group, fingerprint: e.fingerprint, labels: e.labels, severity: e.severity, from_state: e.from, to_state: e.to,
-      value: Number.isFinite(e.value) ? e.value : 0, threshold: Number.isFinite(e.threshold) ? e.threshold : 0, window_start: e.windowStart, window_end: e.windowEnd,
-      query: e.query, backfill: e.backfill ? 1 : 0, error: e.error, evaluated_at: now,
+      ts: ms64(e.ts), rule: e.rule, rule_group: e.group, fingerprint: e.fingerprint, labels: e.labels, severity: e.severity, from_state: e.from, to_state: e.to,
+      value: Number.isFinite(e.value) ? e.value : 0, threshold: Number.isFinite(e.threshold) ? e.threshold : 0, window_start: ms64(e.windowStart), window_end: ms64(e.windowEnd),
+      query: e.query, backfill: e.backfill ? 1 : 0, error: e.error, evaluated_at: ms64(now),
     })),
   );
 }
@@ -166,5 +167,5 @@ export async function loadCursors(store: Store): Promise<Map<string, number>> {
 
 export async function saveCursors(store: Store, cursors: Array<[string, number]>, now = Date.now()): Promise<void> {
   const v = version(now);
-  await store.insertRows(`${DB}.alert_cursor`, cursors.map(([rule, t]) => ({ rule, last_end: t, updated_at: v })));
+  await store.insertRows(`${DB}.alert_cursor`, cursors.map(([rule, t]) => ({ rule, last_end: ms64(t), updated_at: ms64(v) })));
 }

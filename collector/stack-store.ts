@@ -6,6 +6,7 @@
  */
 import type { Store } from '../store/types.js';
 import type { Stack } from './profile.js';
+import { ms64 } from '../store/rows.js';
 
 export type StackKind = 'oncpu' | 'offcpu';
 
@@ -56,10 +57,9 @@ export function stackRows(stacks: Stack[], w: { startMs: number; endMs: number; 
 export async function writeStacks(store: Store, rows: StackRow[]): Promise<void> {
   if (rows.length === 0) return;
   const { ts, host, kind } = rows[0];
-  // ts goes out as text (ms ticks of the DateTime64(3)): a JSON number is read as
-  // ms by chDB 26.7 but not by the 26.9 server, whose insert then dropped every
-  // row (past the TTL) while reporting success
-  const out = rows.map((r) => ({ ...r, ts: String(r.ts) }));
+  // ts as ms64 text: as a JSON number the 26.9 server read it as seconds, and
+  // the insert dropped every row (past the TTL) while reporting success
+  const out = rows.map((r) => ({ ...r, ts: ms64(r.ts) }));
   await store.insertRows(TABLE, out, { dedupToken: `stacks:${host}:${kind}:${ts}:${rows.length}:${rows.reduce((s, r) => s + r.count, 0)}` });
 }
 

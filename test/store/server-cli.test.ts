@@ -58,6 +58,10 @@ describe.skipIf(skip)(`CLI on the ClickHouse server${skip ? ` (skipped: ${skip})
     const sum = JSON.parse(res) as { rules: number; evaluated: number; errors: number };
     expect(sum.rules).toBeGreaterThan(0);
     expect(sum.errors).toBe(0);
+    // the evaluator's state went in as the instants it meant (DateTime64(3) written as ms ticks)
+    const cur = JSON.parse(cli(['query', '--store', dsn, '--format', 'json', 'SELECT min(toUnixTimestamp64Milli(last_end)) AS lo, max(toUnixTimestamp64Milli(last_end)) AS hi FROM v2e.alert_cursor FINAL']).stdout.trim().split('\n')[0]);
+    expect(Number(cur.lo)).toBeGreaterThan(Date.now() - 86_400_000);
+    expect(Number(cur.hi)).toBeLessThanOrEqual(Date.now());
     const inc = cli(['incident', '--store', dsn, '--from', '-10m', '--to', 'now', '--format', 'json']);
     expect(inc.stdout).toContain('pagefault');
   });

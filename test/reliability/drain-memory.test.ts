@@ -108,7 +108,8 @@ describe.skipIf(!isRoot)('collector memory while draining its maximum event rate
     const wc = spawn('wc', ['-l'], { stdio: ['pipe', 'pipe', 'ignore'] });
     let wcOut = '';
     wc.stdout!.on('data', (d) => (wcOut += d));
-    const wcDone = new Promise<void>((r) => wc.on('exit', () => r()));
+    // 'close', not 'exit': the count can arrive on stdout after the process exited (seen: 0 rows at load 30)
+    const wcDone = new Promise<void>((r) => wc.on('close', () => r()));
     const argv = [...pin, ...DIE_WITH_PARENT, process.execPath, ...COLLECTOR_NODE_FLAGS, BIN, 'collect', '--probes', 'uds', '--sample', 'uds=1', '--sink', 'stdout', '--snapshot', '1s', '--status', '1s', ...filter];
     const collector = spawn(argv[0], argv.slice(1), { cwd: ROOT, stdio: ['ignore', wc.stdin!, 'pipe'] });
     wc.stdin!.destroy(); // the collector holds the pipe now: wc ends when the collector does

@@ -35,6 +35,8 @@ export interface LiveResult {
   counters: Record<string, number>;
   /** per BPF program run time/count (bpf_stats) */
   programStats: Array<{ name: string; runTimeNs: number; runCnt: number }>;
+  /** the session's wall − CLOCK_MONOTONIC offset (decimal ns): BigInt(trip.ts) − it = the client send entry on CLOCK_MONOTONIC */
+  monoToWallNs: string;
 }
 
 export async function runExplainLive(o: LiveOptions): Promise<LiveResult> {
@@ -63,7 +65,7 @@ export async function runExplainLive(o: LiveOptions): Promise<LiveResult> {
     });
     await session.stop(150); // the last batch, then what can still be joined
     const programStats = session.probe.programStats().map((s) => ({ name: s.name, runTimeNs: Number(s.runTimeNs), runCnt: Number(s.runCnt) }));
-    return { trips, brokers: [...session.brokers], incomplete: session.incomplete, counters: session.counters(), programStats };
+    return { trips, brokers: [...session.brokers], incomplete: session.incomplete, counters: session.counters(), programStats, monoToWallNs: session.monoToWallNs.toString() };
   } finally {
     session.close();
   }

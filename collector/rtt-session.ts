@@ -113,6 +113,8 @@ export class RttSession {
   readonly live = new Map<number, string>();
   /** breakdowns delivered */
   trips = 0;
+  /** wall-clock ns minus CLOCK_MONOTONIC ns used for the breakdowns' `ts` (fixed for the session) */
+  readonly monoToWallNs = monoToWallOffset();
   private readonly joiner: RttJoiner;
   private readonly stacks: BlockedStacks;
   private timer: NodeJS.Timeout | undefined;
@@ -123,7 +125,7 @@ export class RttSession {
 
   private constructor(readonly probe: Probe, private readonly o: RttSessionOptions, private readonly skip: ReadonlySet<string>) {
     this.stacks = new BlockedStacks(probe);
-    this.joiner = new RttJoiner(monoToWallOffset(), undefined, this.stacks.resolve);
+    this.joiner = new RttJoiner(this.monoToWallNs, undefined, this.stacks.resolve);
   }
 
   /** Open, configure and attach the rtt family, find the brokers, start polling. */

@@ -5,10 +5,20 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { Breakdown } from '../../collector/explain.js';
 import { runExplainLive, type LiveResult } from '../../collector/explain-live.js';
 import { buildGoFixture, Stepper } from '../go/go-fixtures.js';
 
-export interface ClientSummary { n: number; pid: number; mean_ns: number; p50_ns: number; p99_ns: number; rps: number }
+/**
+ * One request as the client saw it: [CLOCK_MONOTONIC ns just before its write, then the
+ * broker's own measurement (truth in rttpair/main.go) of its cause section for
+ * oncpu/futex/pagefault/io: window, run-queue wait (schedstat run_delay) and CPU (thread
+ * CPU clock), 0 for the other causes; then, any cause, the run-queue waits for this
+ * request of the broker's thread (previous reply → this read) and of the client's
+ * (write → the reply's read)].
+ */
+export type Req = [mark: number, window: number, runq: number, cpu: number, brokerPickupRunq: number, clientRunq: number];
+export interface ClientSummary { n: number; pid: number; mean_ns: number; p50_ns: number; p99_ns: number; rps: number; reqs: Req[] }
 
 /** Build rttpair and give it the names the tests look for (comm = the exec'd file name). */
 export function rttBinaries(): { broker: string; client: string } {
@@ -48,11 +58,54 @@ export async function scenario(cause: string, ms: number, o: { n?: number; gapUs
     if (live) await Promise.race([isStarted, live]);
     const summary = await runClient(client, sock, o.n ?? 1500, o.gapUs ?? 300);
     ac.abort();
-    const res = live ? await live : { trips: [], brokers: [], incomplete: 0, counters: {}, programStats: [] };
+    const res = live ? await live : { trips: [], brokers: [], incomplete: 0, counters: {}, programStats: [], monoToWallNs: '0' };
+    // only this scenario's round trips: on a shared machine another v2broker may be running
+    res.trips = res.trips.filter((t) => t.broker_pid === Number(ready.pid) && t.client_pid === summary.pid);
     return { live: res, client: summary, brokerPid: Number(ready.pid) };
   } finally {
     b.step();
     await Promise.race([b.exited, new Promise((r) => setTimeout(r, 2000))]);
     if (b.child.exitCode === null) b.child.kill('SIGKILL');
   }
+}
+
+/** A sampled round trip with the client's record of the same request (its reqs entry). */
+export interface Matched { trip: Breakdown; req: Req }
+
+/**
+ * Pair each trip with its request, exactly: the trip's client send entry on
+ * CLOCK_MONOTONIC (ts minus the session's offset) is at or after the request's
+ * mark (taken just before the write) and before the next request's mark (taken
+ * after the reply was read). Trips that pair with no request are returned apart.
+ */
+/** Why a trip paired with no request: its send entry on CLOCK_MONOTONIC and the marks around it. */
+export function describeUnmatched(s: Scenario, trip: Breakdown): string {
+  const mono = Number(BigInt(trip.ts) - BigInt(s.live.monoToWallNs));
+  const reqs = s.client.reqs;
+  const i = reqs.findIndex((r) => r[0] > mono);
+  const near = reqs.slice(Math.max(0, (i < 0 ? reqs.length : i) - 2), (i < 0 ? reqs.length : i) + 2).map((r) => r[0] - mono);
+  return `send entry ${mono} (mono), total ${trip.total_ns} ns; marks around it, relative: ${near.join(', ')}; trip ${JSON.stringify(trip)}`;
+}
+
+export function matchRequests(s: Scenario): { matched: Matched[]; unmatched: Breakdown[] } {
+  const reqs = s.client.reqs;
+  const off = BigInt(s.live.monoToWallNs);
+  const matched: Matched[] = [];
+  const unmatched: Breakdown[] = [];
+  for (const trip of s.live.trips) {
+    const mono = Number(BigInt(trip.ts) - off);
+    let lo = 0;
+    let hi = reqs.length - 1;
+    let i = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (reqs[mid][0] <= mono) {
+        i = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    if (i >= 0 && (i + 1 >= reqs.length || reqs[i + 1][0] >= mono + trip.total_ns)) matched.push({ trip, req: reqs[i] });
+    else unmatched.push(trip);
+  }
+  return { matched, unmatched };
 }

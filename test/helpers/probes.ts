@@ -43,11 +43,11 @@ export async function startCollector(o: Omit<CollectorOptions, 'sink' | 'logger'
 const pexec = promisify(execFile);
 export const FIXTURES = resolve(ROOT, 'build/fixtures');
 
-/** Run a fixture program (a name under build/fixtures, or a path); returns its JSON summary line. */
-export async function runFixture<T = Record<string, number>>(name: string, args: string[]): Promise<T> {
+/** Run a fixture program (a name under build/fixtures, or a path); returns its JSON summary line. timeoutMs only stops a hang. */
+export async function runFixture<T = Record<string, number>>(name: string, args: string[], timeoutMs = 120_000): Promise<T> {
   const bin = resolve(FIXTURES, name);
   if (!existsSync(bin)) throw new Error(`fixture ${bin} is not built: run npm run build`);
-  const { stdout } = await pexec(bin, args, { timeout: 120_000 });
+  const { stdout } = await pexec(bin, args, { timeout: timeoutMs });
   const last = stdout.trim().split('\n').pop()!;
   return JSON.parse(last) as T;
 }

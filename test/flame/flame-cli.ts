@@ -10,6 +10,7 @@
 // CPU time x the frequency whatever the load, which only stretches wall time.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { BIN, ROOT, type CliResult } from '../helpers/cli.js';
+import { Stepper } from '../go/go-fixtures.js';
 
 export interface FlameRun {
   child: ChildProcessWithoutNullStreams;
@@ -81,3 +82,24 @@ export const sumValues = (stacks: Array<{ value: number }>) => stacks.reduce((s,
 
 /** Samples to expect for a fixture's reported CPU time (ns) at `hz`. */
 export const expectedSamples = (cpuNs: unknown, hz = HZ) => (Number(cpuNs) / 1e9) * hz;
+
+/**
+ * Profile the busy fixture `bin` with `v2probe flame --pid PID ARGS` while it
+ * burns BURN_CPU_MS of its own CPU (told to once the CLI samples) and exits:
+ * the CLI's exit code and stderr, and the fixture's own report (cpu_ns).
+ */
+export async function profileBurnToExit(bin: string, args: string[]): Promise<{ code: number | null; stderr: string; done: Record<string, unknown> }> {
+  const fx = new Stepper(bin, [String(BURN_CPU_MS), 'wait', 'cpu']);
+  let cli: FlameRun | undefined;
+  try {
+    const start = await fx.next();
+    cli = startFlame(['flame', '--pid', String(start.pid), '--duration', '1h', '--frequency', String(HZ), ...args]);
+    await cli.sampling;
+    fx.step();
+    const done = await fx.next(FIXTURE_DONE_WAIT_MS);
+    return { code: await cli.exited, stderr: cli.stderr(), done };
+  } finally {
+    cli?.child.kill();
+    fx.child.kill();
+  }
+}

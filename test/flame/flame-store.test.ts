@@ -16,7 +16,7 @@ import { openStore } from '../../store/index.js';
 import { applySchema } from '../../schema/ddl.js';
 import { buildGoFixture, Stepper } from '../go/go-fixtures.js';
 import { storeTargets } from '../helpers/stores.js';
-import { BURN_CPU_MS, expectedSamples, HZ, runCliAsync, SAMPLE_TOLERANCE, startFlame, sumValues, type FlameRun, FIXTURE_DONE_WAIT_MS, PROFILE_TEST_TIMEOUT_MS } from './flame-cli.js';
+import { expectedSamples, HZ, runCliAsync, SAMPLE_TOLERANCE, startFlame, sumValues, type FlameRun, PROFILE_TEST_TIMEOUT_MS, profileBurnToExit } from './flame-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'v2flame-store-'));
 
@@ -85,23 +85,11 @@ describe.skipIf(!isRoot)('v2probe flame --store (live → store → past window)
   }, PROFILE_TEST_TIMEOUT_MS);
 
   it('a process that exits mid-profile: the samples so far are in the files and the store', async () => {
-    const fx = new Stepper(bin, [String(BURN_CPU_MS), 'wait', 'cpu']); // burns BURN_CPU_MS of CPU once told to, then exits
     const store = `chdb:${join(dir, 'exit')}`;
     const live = join(dir, 'exit.folded');
-    let cli: FlameRun | undefined;
-    let r: { code: number | null; stderr: string };
-    let done: Record<string, unknown>;
-    try {
-      const start = await fx.next();
-      cli = startFlame(['flame', '--pid', String(start.pid), '--duration', '1h', '--frequency', String(HZ), '--window', '1s', '--store', store, '--out', join(dir, 'exit.svg'), '--folded', live]);
-      await cli.sampling; // after the store is open and the schema applied
-      fx.step();
-      done = await fx.next(FIXTURE_DONE_WAIT_MS);
-      r = { code: await cli.exited, stderr: cli.stderr() };
-    } finally {
-      cli?.child.kill();
-      fx.child.kill();
-    }
+    // store open and schema applied before "sampling"
+    const r = await profileBurnToExit(bin, ['--window', '1s', '--store', store, '--out', join(dir, 'exit.svg'), '--folded', live]);
+    const done = r.done;
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('exited mid-profile');
     expect(existsSync(join(dir, 'exit.svg'))).toBe(true);

@@ -15,7 +15,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { isRoot } from '../helpers/probes.js';
 import { parseFolded } from '../../collector/flame.js';
 import { buildGoFixture, goTool, Stepper } from '../go/go-fixtures.js';
-import { BURN_CPU_MS, expectedSamples, HZ, runCliAsync, SAMPLE_TOLERANCE, startFlame, sumValues as total, type FlameRun, FIXTURE_DONE_WAIT_MS, PROFILE_TEST_TIMEOUT_MS } from './flame-cli.js';
+import { BURN_CPU_MS, expectedSamples, HZ, runCliAsync, SAMPLE_TOLERANCE, startFlame, sumValues as total, type FlameRun, FIXTURE_DONE_WAIT_MS, PROFILE_TEST_TIMEOUT_MS, profileBurnToExit } from './flame-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'v2flame-'));
 
@@ -118,25 +118,13 @@ describe.skipIf(!isRoot)('v2probe flame', () => {
   });
 
   it('a process that exits mid-profile: samples so far are written', async () => {
-    const fx = new Stepper(bin, [String(BURN_CPU_MS), 'wait', 'cpu']); // burns, then exits
     const folded = join(dir, 'exit.folded');
-    let cli: FlameRun | undefined;
-    try {
-      const start = await fx.next();
-      cli = startFlame(['flame', '--pid', String(start.pid), '--duration', '1h', '--frequency', String(HZ), '--out', join(dir, 'exit.svg'), '--folded', folded]);
-      await cli.sampling;
-      fx.step();
-      const done = await fx.next(FIXTURE_DONE_WAIT_MS);
-      const r = { code: await cli.exited, stderr: cli.stderr() };
-      expect(r.code, r.stderr).toBe(0);
-      expect(r.stderr).toContain('exited mid-profile');
-      const all = total(parseFolded(readFileSync(folded, 'utf8')));
-      const want = expectedSamples(done.cpu_ns);
-      console.log(`flame exit mid-profile: ${all} samples written, fixture CPU ${(Number(done.cpu_ns) / 1e6).toFixed(0)} ms x ${HZ} Hz = ${want.toFixed(0)}; ${r.stderr.trim()}`);
-      expect(Math.abs(all - want) / want).toBeLessThan(SAMPLE_TOLERANCE); // every sample up to the exit
-    } finally {
-      cli?.child.kill();
-      fx.child.kill();
-    }
+    const r = await profileBurnToExit(bin, ['--out', join(dir, 'exit.svg'), '--folded', folded]); // burns, then exits
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('exited mid-profile');
+    const all = total(parseFolded(readFileSync(folded, 'utf8')));
+    const want = expectedSamples(r.done.cpu_ns);
+    console.log(`flame exit mid-profile: ${all} samples written, fixture CPU ${(Number(r.done.cpu_ns) / 1e6).toFixed(0)} ms x ${HZ} Hz = ${want.toFixed(0)}; ${r.stderr.trim()}`);
+    expect(Math.abs(all - want) / want).toBeLessThan(SAMPLE_TOLERANCE); // every sample up to the exit
   }, PROFILE_TEST_TIMEOUT_MS);
 });

@@ -14,7 +14,7 @@ import { ElfFile } from '../../collector/elf.js';
 import { GoBinaryError, openGoBinary } from '../../collector/go-binary.js';
 import { parseFolded } from '../../collector/flame.js';
 import { buildGoFixture, goTool, Stepper } from './go-fixtures.js';
-import { BURN_CPU_MS, expectedSamples, HZ, SAMPLE_TOLERANCE, startFlame, sumValues, type FlameRun, FIXTURE_DONE_WAIT_MS, PROFILE_TEST_TIMEOUT_MS } from '../flame/flame-cli.js';
+import { expectedSamples, HZ, SAMPLE_TOLERANCE, sumValues, PROFILE_TEST_TIMEOUT_MS, profileBurnToExit } from '../flame/flame-cli.js';
 
 const STRIP = { flags: ['-ldflags=-s -w'], suffix: '-stripped' };
 const dir = mkdtempSync(join(tmpdir(), 'v2go-bad-'));
@@ -90,23 +90,10 @@ describe.skipIf(!goTool())('Go binaries without symbols, and non-Go binaries', (
 
   it.skipIf(!isRoot)('flame on a stripped binary names its functions (from .gopclntab)', async () => {
     const bin = buildGoFixture('busy', STRIP);
-    // burns BURN_CPU_MS of its own CPU time once the CLI samples, then exits (see test/flame/flame-cli.ts)
-    const fx = new Stepper(bin, [String(BURN_CPU_MS), 'wait', 'cpu']);
     const folded = join(dir, 'stripped.folded');
-    let cli: FlameRun | undefined;
-    let r: { code: number | null; stderr: string };
-    let done: Record<string, unknown>;
-    try {
-      const start = await fx.next();
-      cli = startFlame(['flame', '--pid', String(start.pid), '--duration', '1h', '--frequency', String(HZ), '--out', join(dir, 'stripped.svg'), '--folded', folded]);
-      await cli.sampling;
-      fx.step();
-      done = await fx.next(FIXTURE_DONE_WAIT_MS);
-      r = { code: await cli.exited, stderr: cli.stderr() };
-    } finally {
-      cli?.child.kill();
-      fx.child.kill();
-    }
+    // burns BURN_CPU_MS of its own CPU time once the CLI samples, then exits (see test/flame/flame-cli.ts)
+    const r = await profileBurnToExit(bin, ['--out', join(dir, 'stripped.svg'), '--folded', folded]);
+    const done = r.done;
     expect(r.code, r.stderr).toBe(0);
     const stacks = parseFolded(readFileSync(folded, 'utf8'));
     const total = sumValues(stacks);

@@ -27,7 +27,8 @@
  *    broker's end, unix_sk(S)->peer) = {id, stage REQ, ahead = messages already
  *    queued on P}. Broker read returning data on P: ahead > 0 ? ahead-- : the
  *    request is picked up (stage 1, pending[P] -> SERVING). Broker write on P
- *    while SERVING: the reply (stage 2), pending[S] = REPLY. Client read on S
+ *    while SERVING, at its entry (before the data is queued, so the client
+ *    cannot read it first): the reply (stage 2), pending[S] = REPLY. Client read on S
  *    returning data: stage 3. Each stage emits a record with the thread's
  *    cumulative components (struct v2_rtt_rec); userspace joins the four by id
  *    and takes differences. Stream sockets: "ahead" counts skbs, i.e. assumes
@@ -616,16 +617,36 @@ static __always_inline int sys_enter(struct trace_event_raw_sys_enter *ctx, __u3
 	a = acct_create();
 	if (!a)
 		return 0;
-	a->sys_ts = bpf_ktime_get_ns();
+	now = bpf_ktime_get_ns();
+	a->sys_ts = now;
 	a->sys_sk = (__u64)sk;
 	a->sys_kind = kind;
+	if (kind == K_WRITE && (*role & V2_RTT_ROLE_BROKER)) {
+		/* The reply is the stage change at the write's *entry*: once the data is
+		 * queued the client may read it before this write's exit runs (the broker
+		 * preempted in between), and a REPLY pending set at the exit would then
+		 * wait for the client's next read - the next request's reply. */
+		old = bpf_map_lookup_elem(&pendings, &a->sys_sk);
+		if (!old || old->stage != ST_SERVING)
+			return 0;
+		p.id = old->id;
+		peer = old->peer;
+		p.peer = (__u64)sk;
+		p.stage = ST_REPLY;
+		p.ahead = ((struct sock *)bpf_rdonly_cast((void *)peer, bpf_core_type_id_kernel(struct sock)))->sk_receive_queue.qlen;
+		bpf_map_delete_elem(&pendings, &a->sys_sk);
+		bpf_map_update_elem(&pendings, &peer, &p, BPF_ANY);
+		emit(a, p.id, V2_RTT_BROKER_REPLY, now, 0);
+		a->serving = 0;
+		a->sys_ts = 0;
+	}
 	return 0;
 }
 
 static __always_inline int sys_exit(struct trace_event_raw_sys_exit *ctx, __u32 kind)
 {
 	struct rtt_task *a;
-	struct pending *p, np = {};
+	struct pending *p;
 	__u64 sk, now, id, peer;
 	__u32 sys_kind;
 	long ret = ctx->ret;
@@ -665,19 +686,6 @@ static __always_inline int sys_exit(struct trace_event_raw_sys_exit *ctx, __u32 
 		a->best_comp = 0;
 		a->park_stack = -1;
 		emit(a, p->id, V2_RTT_BROKER_RECV, now, ret);
-	} else if (kind == K_WRITE && p->stage == ST_SERVING) {
-		id = p->id;
-		peer = p->peer;
-		np.id = id;
-		np.peer = sk;
-		np.stage = ST_REPLY;
-		np.ahead = ((struct sock *)bpf_rdonly_cast((void *)peer, bpf_core_type_id_kernel(struct sock)))->sk_receive_queue.qlen;
-		if (np.ahead)
-			np.ahead--;	/* the reply itself is queued already */
-		bpf_map_delete_elem(&pendings, &sk);
-		bpf_map_update_elem(&pendings, &peer, &np, BPF_ANY);
-		emit(a, id, V2_RTT_BROKER_REPLY, now, ret);
-		a->serving = 0;
 	} else if (kind == K_READ && p->stage == ST_REPLY) {
 		if (p->ahead > 0) {
 			p->ahead--;

@@ -44,8 +44,10 @@ function describeRun(name: string, s: Scenario): string {
  *                     X >= 0.7 (W - R)    the cause holds the section's time not waiting
  *                                         for a CPU (the suite's 70 %) and, with the other
  *                                         blocked components (Go parking the thread on a
- *                                         futex for a P), >= 0.9 of it (the rest: the
- *                                         section's own CPU, e.g. io's copies)
+ *                                         futex for a P), >= 0.9 B: the time the broker's
+ *                                         clocks say it was blocked (not 0.9 (W - R): a
+ *                                         section's own CPU varies, 0.2-0.6 ms of pagefault's
+ *                                         userfaultfd round trips, 5 % of W - R)
  *   oncpu             X >= 0.98 C         every ns the handler burnt is oncpu
  *                     X <= 1.2 C          and no CPU wait (were it, X would be C + R)
  *   all               runq_ns >= 0.85 R   the section's CPU waits are runq, not lost
@@ -91,7 +93,7 @@ function sectionTruth(cause: string, s: Scenario, right: Component[], base: Scen
     const blocked = sum((m) => BLOCKED_COMPS.reduce((x, k) => x + m.trip[k], 0));
     expect(X).toBeLessThanOrEqual(1.05 * (W - R));
     expect(X).toBeGreaterThanOrEqual(0.7 * (W - R));
-    expect(blocked).toBeGreaterThanOrEqual(0.9 * (W - R));
+    expect(blocked).toBeGreaterThanOrEqual(0.9 * B);
   }
   expect(runq).toBeGreaterThanOrEqual(0.85 * R);
   expect(other, `other cause components under ${cause}`).toBeLessThanOrEqual(otherAllowed);

@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { ConfigError, formatIssue, loadConfig, parseConfig, type CollectorConfig } from '../collector/config.js';
 import type { ProbeOptions } from '../collector/collector.js';
-import type { KafkaSecuritySettings } from '../collector/kafka-security.js';
+import type { KafkaSecuritySettings } from '../kafka/security.js';
 import type { ProbeName } from '../schema/event.js';
 import { readFileSync } from 'node:fs';
 import { UsageError } from './errors.js';

@@ -5,7 +5,7 @@
  */
 import { StoreError } from '../store/errors.js';
 import { KernelError } from '../collector/errors.js';
-import { KafkaError } from '../collector/kafka.js';
+import { KafkaError } from '../kafka/client.js';
 
 export class UsageError extends Error {
   constructor(message: string) {

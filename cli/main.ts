@@ -31,8 +31,8 @@ import { addAlertmanagerOptions, alertmanagerConfigFromFlags } from './alertmana
 import { registerIncident } from './incident.js';
 import { registerExplain } from './explain.js';
 import { DEFAULT_CONTROL_SOCKET, type ControlListen } from '../collector/control.js';
-import type { KafkaSinkSpec } from '../collector/kafka.js';
-import type { KafkaSecuritySettings } from '../collector/kafka-security.js';
+import type { KafkaSinkSpec } from '../kafka/client.js';
+import type { KafkaSecuritySettings } from '../kafka/security.js';
 import type { ExplainOptions } from '../collector/collector.js';
 
 const probeList = USER_PROBES.map((p) => `  ${p.padEnd(9)} ${(PROBES[p] as ProbeDef).summary}`).join('\n');

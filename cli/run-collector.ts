@@ -15,7 +15,7 @@ import { serveControl, type ControlListen } from '../collector/control.js';
 import { capabilitiesNeeded, capabilityReport, dropCollectorCapabilities, registerCapabilityMetrics, type CapabilityState } from '../collector/capabilities.js';
 import { defaultSampleOf, Governor } from '../collector/governor.js';
 import type { UprobeTargets } from '../collector/go-attach.js';
-import type { KafkaSinkSpec } from '../collector/kafka.js';
+import type { KafkaSinkSpec } from '../kafka/client.js';
 import { StoreSink } from '../collector/sinks.js';
 import { Evaluator, loadRules } from '../alerts/index.js';
 import type { AlertmanagerConfig } from '../alerts/alertmanager.js';

@@ -35,8 +35,8 @@ import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, typ
 import { z } from 'zod';
 import { USER_PROBES, type ProbeName } from '../schema/event.js';
 import { parseStoreDsn, redactDsn } from '../store/dsn.js';
-import { KafkaConfigSection, settingsFromSection, type KafkaSecuritySettings } from './kafka-security.js';
-import { parseKafkaSinkUrl } from './kafka.js';
+import { KafkaConfigSection, settingsFromSection, type KafkaSecuritySettings } from '../kafka/security.js';
+import { parseKafkaSinkUrl } from '../kafka/client.js';
 
 /** Settings of one probe family. */
 export interface ProbeSection {

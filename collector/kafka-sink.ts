@@ -1,6 +1,6 @@
 /**
  * collector/kafka-sink.ts — `--sink kafka://HOST:PORT/TOPIC`: the collector's
- * batches as versioned envelopes (collector/kafka-envelope.ts) through an
+ * batches as versioned envelopes (kafka/envelope.ts) through an
  * idempotent kafkajs producer, keyed by host (a host's batches stay ordered in
  * one partition), at most MAX_ROWS_PER_MESSAGE rows / MAX_MESSAGE_BYTES each.
  *
@@ -14,7 +14,7 @@
  * thread, and a spooled write returns at disk speed.
  *
  * TLS/SASL (`kafkas://USER@HOST:PORT/TOPIC?ca=...&sasl=scram-sha-256`, see
- * collector/kafka-security.ts): wrong credentials or an untrusted certificate
+ * kafka/security.ts): wrong credentials or an untrusted certificate
  * at start are a KafkaError (AUTH / TLS, exit 2); at run time (a password
  * rotated on the broker) they are send failures like any other — counted,
  * spooled, retried — and logged naming broker, protocol and mechanism.
@@ -25,9 +25,9 @@ import { join, resolve } from 'node:path';
 import type { Producer } from 'kafkajs';
 import { pino, type Logger } from 'pino';
 import type { CounterRow, EventRow, HistogramRow } from '../schema/event.js';
-import { CODECS, DEFAULT_CODEC, encodeEnvelope, type Codec, type Kind, type RowOf } from './kafka-envelope.js';
-import { checkKafka, KafkaError, kafkaFailure, makeKafka, resolveKafkaSink, type KafkaSinkSpec } from './kafka.js';
-import { describeSecurity } from './kafka-security.js';
+import { CODECS, DEFAULT_CODEC, encodeEnvelope, type Codec, type Kind, type RowOf } from '../kafka/envelope.js';
+import { checkKafka, KafkaError, kafkaFailure, makeKafka, resolveKafkaSink, type KafkaSinkSpec } from '../kafka/client.js';
+import { describeSecurity } from '../kafka/security.js';
 import { Spool } from './kafka-spool.js';
 import type { Sink } from './sinks.js';
 

@@ -5,7 +5,7 @@
  * resolved (TLS/SASL merged from the URL, environment and config file).
  */
 import type { CounterRow, EventRow, HistogramRow } from '../schema/event.js';
-import type { KafkaSinkSpec } from './kafka.js';
+import type { KafkaSinkSpec } from '../kafka/client.js';
 import type { Breakdown } from './explain.js';
 import { applySchema, DATABASE } from '../schema/ddl.js';
 import { openStore, type Store } from '../store/index.js';

@@ -6,13 +6,16 @@
  * each range, in this order:
  *   1. decodes every message; undecodable / wrong-version / invalid-row
  *      messages become dead letters (never a crash, never a blocked partition);
+ *      a collector batch (host, session, seq) already stored from an earlier
+ *      offset is a resend (collector killed between Kafka's ack and its spool
+ *      removal): ledger status 'resent', its rows not stored again;
  *   2. inserts one ledger row per message into v2e.ingest_ledger,
  *   3. inserts the rows into v2e.events / counters / histograms and the dead
  *      letters into v2e.ingest_errors — every insert of the range carries the
  *      same insert_deduplication_token `topic:partition:first-last`;
  *   4. produces the dead letters to the DLQ topic;
  *   5. commits offset last+1 — only after the store acknowledged.
- * After each step a named crash point (ingester/crash-point.ts: ledger,
+ * After each step a named crash point (kafka/crash-point.ts: ledger,
  * insert:<table>, dlq, commit) lets a test SIGKILL the process right there.
  * A crash between 2 and 5 leaves the range in the ledger but not committed: the
  * next owner of the partition reads the newest ledger range and rebuilds exactly
@@ -29,11 +32,11 @@
 import { hostname } from 'node:os';
 import type { Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
-import { decodeEnvelope, peekEnvelope, type Envelope } from '../collector/kafka-envelope.js';
-import { kafkaFailure, makeKafka } from '../collector/kafka.js';
-import type { KafkaSecurity } from '../collector/kafka-security.js';
+import { decodeEnvelope, peekEnvelope, type Envelope } from '../kafka/envelope.js';
+import { kafkaFailure, makeKafka } from '../kafka/client.js';
+import type { KafkaSecurity } from '../kafka/security.js';
 import type { Store } from '../store/types.js';
-import { crashPoint } from './crash-point.js';
+import { crashPoint } from '../kafka/crash-point.js';
 import { applyIngestSchema } from './ddl.js';
 import type { IngestMetrics } from './metrics.js';
 
@@ -211,10 +214,56 @@ export class Ingester {
   }
 
   /** Ledger, inserts (one token), DLQ, commit. Returns false when the partition was lost (do not go on). */
+  /**
+   * The collector batches of this range already stored from an earlier offset: a
+   * collector that was killed after Kafka acknowledged a spooled batch but before it
+   * removed it from its spool sends the same envelope (host, session, seq) again at
+   * its next start. A host's batches share one partition (keyed by host), so the
+   * earlier copy is an earlier offset of this partition; only earlier offsets are
+   * looked at, so a redo of this range finds exactly what its first attempt found.
+   * Returns the offsets of the copies to skip (a copy earlier in this range
+   * counts too: the first copy is the one stored).
+   */
+  private async resent(topic: string, partition: number, chunk: Decoded[], alive: () => boolean): Promise<Set<string>> {
+    const key = (e: Envelope) => `${e.host}\0${e.session}\0${e.seq}`;
+    const seen = new Set<string>();
+    const dup = new Set<Decoded>();
+    const sessions = new Map<string, { lo: number; hi: number }>();
+    for (const d of chunk) {
+      if (!d.env) continue;
+      const k = key(d.env);
+      if (seen.has(k)) dup.add(d);
+      seen.add(k);
+      const r = sessions.get(d.env.session) ?? { lo: d.env.seq, hi: d.env.seq };
+      r.lo = Math.min(r.lo, d.env.seq);
+      r.hi = Math.max(r.hi, d.env.seq);
+      sessions.set(d.env.session, r);
+    }
+    const out = new Set<string>();
+    for (const d of dup) out.add(`${d.offset}`);
+    if (!sessions.size) return out;
+    const q = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+    const where = [...sessions].map(([sess, r]) => `(session = ${q(sess)} AND seq BETWEEN ${r.lo} AND ${r.hi})`).join(' OR ');
+    const rows = await this.retrying('the store (ledger read)', () =>
+      this.o.store.queryRows<{ host: string; session: string; seq: string | number }>(
+        `SELECT DISTINCT host, session, seq FROM v2e.ingest_ledger WHERE topic = ${q(topic)} AND partition = ${partition} AND offset < ${chunk[0].offset} AND status = 'ok' AND (${where})`,
+      ), alive);
+    const stored = new Set(rows.map((r) => `${r.host}\0${r.session}\0${Number(r.seq)}`));
+    for (const d of chunk) if (d.env && stored.has(key(d.env))) out.add(`${d.offset}`);
+    return out;
+  }
+
   private async processRange(topic: string, partition: number, chunk: Decoded[], redo: boolean, alive: () => boolean): Promise<boolean> {
     const first = chunk[0].offset;
     const last = chunk[chunk.length - 1].offset;
     const token = `${topic}:${partition}:${first}-${last}`;
+    let resent: Set<string>;
+    try {
+      resent = await this.resent(topic, partition, chunk, alive);
+    } catch (err) {
+      this.o.logger.warn({ err: (err as Error).message, partition, range: token }, 'ledger read abandoned (partition revoked or stopping)');
+      return false;
+    }
     const now = Date.now();
     const ledger: object[] = [];
     const events: object[] = [];
@@ -226,7 +275,11 @@ export class Ingester {
     const latencies: number[] = [];
     for (const d of chunk) {
       const off = { ...base, offset: String(d.offset) };
-      if (d.env) {
+      if (d.env && resent.has(`${d.offset}`)) {
+        // a collector's resend of a batch stored before: a ledger row says so, its rows are not stored again
+        const e = d.env;
+        ledger.push({ ...off, status: 'resent', kind: e.kind, host: e.host, probe: '', session: e.session, seq: e.seq, rows: e.rows.length, weight: 0, sent_ns: e.sentNs });
+      } else if (d.env) {
         const e = d.env;
         const head = { ...off, status: 'ok', kind: e.kind, host: e.host, session: e.session, seq: e.seq, sent_ns: e.sentNs };
         if (e.kind === 'events') {

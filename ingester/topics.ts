@@ -3,7 +3,7 @@
  *   node dist/ingester/topics.js HOST:PORT|kafka[s]://[USER@]HOST:PORT?OPTIONS TOPIC [PARTITIONS]
  * The broker address takes the same TLS/SASL options as `ingest --kafka` (password: V2PROBE_KAFKA_PASSWORD or password_file=).
  */
-import { ensureTopics, KafkaError, parseKafkaAddress } from '../collector/kafka.js';
+import { ensureTopics, KafkaError, parseKafkaAddress } from '../kafka/client.js';
 
 const [address, topic, parts] = process.argv.slice(2);
 if (!address || !topic) {

@@ -21,7 +21,7 @@ export function ingestStatements(ctx: DdlContext): string[] {
     offset UInt64 COMMENT 'the message',
     first_offset UInt64 COMMENT 'insert range (dedup token) start',
     last_offset UInt64 COMMENT 'insert range end',
-    status LowCardinality(String) COMMENT 'ok | dlq',
+    status LowCardinality(String) COMMENT 'ok | dlq | resent (a collector batch stored before, not stored again)',
     kind LowCardinality(String) COMMENT 'events | counters | histograms ('''' when undecodable)',
     host LowCardinality(String),
     probe LowCardinality(String) COMMENT 'events: one ledger row per probe in the message',

@@ -40,7 +40,6 @@ LOG_DIR="$ROOT/build/setup"
 NPM_STAMP="node_modules/.v2probe-stamp"
 NATIVE_OUT="native/build/Release/v2probe_native.node"
 TS_STAMP="dist/.stamp"
-TS_DIRS_ALL=(cli collector native schema store bench ingester)
 
 now_ms() { date +%s%3N; }
 T_START=$(now_ms)
@@ -230,6 +229,8 @@ fi
 
 # ---- e. TypeScript ---------------------------------------------------------------
 begin typescript "typescript (tsc -p tsconfig.json -> dist/)"
+# the rooms tsc compiles: tsconfig.json's "include" is the one list
+mapfile -t TS_DIRS_ALL < <(node -e 'for (const p of require("./tsconfig.json").include) console.log(p.split("/")[0])' 2>/dev/null || echo cli)
 TS_DIRS=()
 for d in "${TS_DIRS_ALL[@]}"; do if [[ -d "$d" ]]; then TS_DIRS+=("$d"); fi; done
 if ((${#TS_DIRS[@]} == 0)); then

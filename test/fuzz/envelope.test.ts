@@ -8,8 +8,8 @@
 import { brotliCompressSync, constants as zc, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeEnvelope, encodeEnvelope, ENVELOPE_COLUMNS, MAX_ENVELOPE_ROWS, peekEnvelope, type Codec, type Kind } from '../../collector/kafka-envelope.js';
-import { KafkaError } from '../../collector/kafka.js';
+import { decodeEnvelope, encodeEnvelope, ENVELOPE_COLUMNS, MAX_ENVELOPE_ROWS, peekEnvelope, type Codec, type Kind } from '../../kafka/envelope.js';
+import { KafkaError } from '../../kafka/client.js';
 import { CounterRow, EventRow, HistogramRow, HIST_SLOTS, PROBE_NAMES } from '../../schema/event.js';
 import { note, params, PROPERTY_TIMEOUT, RUNS, summary, tally, timed, type Tally } from './fuzz-helpers.js';
 

@@ -1,10 +1,10 @@
 // The Kafka envelope: derived from the event definition, versioned, and strict when decoding.
 import { describe, expect, it } from 'vitest';
 import { gzipSync } from 'node:zlib';
-import { decodeEnvelope, encodeEnvelope, ENVELOPE_COLUMNS, ENVELOPE_VERSION, peekEnvelope } from '../../collector/kafka-envelope.js';
+import { decodeEnvelope, encodeEnvelope, ENVELOPE_COLUMNS, ENVELOPE_VERSION, peekEnvelope } from '../../kafka/envelope.js';
 import { EVENT_COLUMNS } from '../../schema/event.js';
 import { syntheticEvents } from '../pipeline/kafka-helpers.js';
-import { parseBrokers, parseKafkaSink } from '../../collector/kafka.js';
+import { parseBrokers, parseKafkaSink } from '../../kafka/client.js';
 
 const meta = { host: 'h1', session: 's', seq: 7 };
 

@@ -1,8 +1,8 @@
 // The ingester's /metrics (prom-client): lag per partition, rows, batches, DLQ count.
 import { describe, expect, it } from 'vitest';
 import { createServer } from 'node:net';
-import { encodeEnvelope } from '../../collector/kafka-envelope.js';
-import { makeKafka } from '../../collector/kafka.js';
+import { encodeEnvelope } from '../../kafka/envelope.js';
+import { makeKafka } from '../../kafka/client.js';
 import { createTopic, ensureKafka, startIngester, stopChild, syntheticEvents, tmp, uniq, waitConsumed, waitLog } from '../pipeline/kafka-helpers.js';
 
 const freePort = () =>

@@ -1,12 +1,12 @@
-// Every step of an ingester range is a named crash point (ingester/crash-point.ts):
+// Every step of an ingester range is a named crash point (kafka/crash-point.ts):
 // for each point x store (chDB; the ClickHouse server when CLICKHOUSE_URL is set),
 // an ingester with V2PROBE_CRASH_AT=<point>:2 SIGKILLs itself the 2nd time it
 // reaches the point, a normal ingester in the same group finishes the topic, and
 // nothing is lost or doubled: events, counters, histograms, the ledger, the
 // events rollups and ingest_errors (the malformed messages) are exact.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeEnvelope } from '../../collector/kafka-envelope.js';
-import { makeKafka } from '../../collector/kafka.js';
+import { encodeEnvelope } from '../../kafka/envelope.js';
+import { makeKafka } from '../../kafka/client.js';
 import { HIST_SLOTS, type CounterRow, type HistogramRow } from '../../schema/event.js';
 import { storeTargets } from '../helpers/stores.js';
 import { createTopic, ensureKafka, queryJson, startIngester, stopChild, syntheticEvents, uniq, waitConsumed, waitLog } from './kafka-helpers.js';

@@ -4,8 +4,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Kafka } from 'kafkajs';
 import { KafkaSink } from '../../collector/kafka-sink.js';
-import { encodeEnvelope } from '../../collector/kafka-envelope.js';
-import { makeKafka } from '../../collector/kafka.js';
+import { encodeEnvelope } from '../../kafka/envelope.js';
+import { makeKafka } from '../../kafka/client.js';
 import { createTopic, ingestAll, ensureKafka, queryJson, startIngester, stopChild, syntheticEvents, tmp, uniq, waitConsumed, waitLog } from './kafka-helpers.js';
 
 let brokers = '';

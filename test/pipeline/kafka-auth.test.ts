@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaSink } from '../../collector/kafka-sink.js';
-import { resolveKafkaSink } from '../../collector/kafka.js';
+import { resolveKafkaSink } from '../../kafka/client.js';
 import { BIN, ROOT, runCli, type CliResult } from '../helpers/cli.js';
 import { isRoot } from '../helpers/probes.js';
 import { makePki, type TestPki } from '../helpers/tls.js';

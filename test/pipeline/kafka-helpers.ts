@@ -6,7 +6,7 @@ import { expect } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureTopics, makeKafka } from '../../collector/kafka.js';
+import { ensureTopics, makeKafka } from '../../kafka/client.js';
 import type { EventRow } from '../../schema/event.js';
 import { BIN, ROOT, runCli } from '../helpers/cli.js';
 

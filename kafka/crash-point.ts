@@ -1,5 +1,5 @@
 /**
- * ingester/crash-point.ts — a test-only switch: SIGKILL this process at a named
+ * kafka/crash-point.ts — a test-only switch: SIGKILL this process at a named
  * step of the ingester, to prove a kill there loses and doubles nothing.
  *
  * V2PROBE_CRASH_AT=<point>:<K> kills the process (SIGKILL, no cleanup) the K-th

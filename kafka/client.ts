@@ -1,5 +1,5 @@
 /**
- * collector/kafka.ts — what the Kafka sink and the ingester share: the one
+ * kafka/client.ts — what the Kafka sink and the ingester share: the one
  * error type of the Kafka side, address/URL parsing (`HOST:PORT,...` or
  * `kafka[s]://[USER[:PASSWORD]@]HOST:PORT,.../TOPIC?options`), a quiet kafkajs
  * client with TLS/SASL (collector/kafka-security.ts), and the start-up checks
@@ -21,7 +21,7 @@ import {
   type KafkaSecurity,
   type KafkaSecuritySettings,
   type SecurityLayer,
-} from './kafka-security.js';
+} from './security.js';
 
 export type KafkaErrorCode =
   | 'BAD_ADDRESS' // --kafka / kafka:// could not be parsed

@@ -1,5 +1,5 @@
 /**
- * collector/kafka-envelope.ts — the versioned message a collector writes to
+ * kafka/envelope.ts — the versioned message a collector writes to
  * Kafka and an ingester reads: one batch of rows of one kind.
  *
  * Wire format (version 1):
@@ -21,7 +21,7 @@
 import { brotliCompressSync, brotliDecompressSync, constants as zc, gunzipSync, gzipSync } from 'node:zlib';
 import { z } from 'zod';
 import { CounterRow, EVENT_COLUMNS, EventRow, HistogramRow } from '../schema/event.js';
-import { KafkaError } from './kafka.js';
+import { KafkaError } from './client.js';
 
 export const ENVELOPE_VERSION = 1;
 const MAGIC0 = 0x56; // 'V'

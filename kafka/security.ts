@@ -1,5 +1,5 @@
 /**
- * collector/kafka-security.ts — TLS and SASL for every kafkajs client of
+ * kafka/security.ts — TLS and SASL for every kafkajs client of
  * v2probe (the collector's Kafka sink, the ingester, topic admin).
  *
  * Options come, highest precedence first, from the broker URL

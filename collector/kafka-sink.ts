@@ -29,6 +29,7 @@ import { CODECS, DEFAULT_CODEC, encodeEnvelope, type Codec, type Kind, type RowO
 import { checkKafka, KafkaError, kafkaFailure, makeKafka, resolveKafkaSink, type KafkaSinkSpec } from '../kafka/client.js';
 import { describeSecurity } from '../kafka/security.js';
 import { Spool } from './kafka-spool.js';
+import { crashPoint } from '../kafka/crash-point.js';
 import type { Sink } from './sinks.js';
 
 export const MAX_ROWS_PER_MESSAGE = 20_000;
@@ -154,6 +155,7 @@ export class KafkaSink implements Sink {
     if (this.spool.count === 0 && this.connected && !this.draining) {
       try {
         await this.send(key, value, rows);
+        crashPoint('produce');
         return;
       } catch (err) {
         this.stats.sendErrors++;
@@ -162,6 +164,7 @@ export class KafkaSink implements Sink {
       }
     }
     this.spool.push(key, value, counts);
+    crashPoint('spool');
     this.stats.spooled++;
     this.kick();
   }
@@ -183,6 +186,7 @@ export class KafkaSink implements Sink {
         const e = this.spool.peek()!;
         try {
           await this.send(e.key, e.value, Object.values(e.rows).reduce((a, b) => a + b, 0));
+          crashPoint('spool-sent'); // acknowledged, still in the spool: the next start sends it again (the ingester drops the repeat)
           this.spool.remove(e.id);
           this.connected = true;
           backoff = 250;

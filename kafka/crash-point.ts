@@ -1,12 +1,17 @@
 /**
  * kafka/crash-point.ts — a test-only switch: SIGKILL this process at a named
- * step of the ingester, to prove a kill there loses and doubles nothing.
+ * step of the Kafka path (collector sink, ingester), to prove a kill there
+ * loses and doubles nothing.
  *
  * V2PROBE_CRASH_AT=<point>:<K> kills the process (SIGKILL, no cleanup) the K-th
  * time it reaches crashPoint('<point>'), after one line on stderr naming the
  * point. Unset (production): a no-op costing one comparison.
- * Points (ingester/ingester.ts): ledger, insert:<table> (e.g. insert:v2e.events),
- * dlq, commit — each reached once per range, after that step completed.
+ * Points, each reached after its step completed:
+ *  - ingester (ingester/ingester.ts), once per range: ledger,
+ *    insert:<table> (e.g. insert:v2e.events), dlq, commit;
+ *  - collector Kafka sink (collector/kafka-sink.ts), once per message:
+ *    produce (sent, Kafka acknowledged), spool (written to the on-disk spool),
+ *    spool-sent (a spooled message acknowledged, not yet removed from the spool).
  */
 const spec = process.env.V2PROBE_CRASH_AT;
 const sep = spec ? spec.lastIndexOf(':') : -1;

@@ -1,5 +1,6 @@
-// Exactly once against the real broker: kill -9 the ingester 5 times in the
-// middle of a stream of events with known ids; count() = uniqExact(id) = sent.
+// Exactly once against the real broker: kill -9 the ingester 5 times (100 with
+// V2PROBE_LONG=1) at random moments of a stream of events with known ids;
+// count() = uniqExact(id) = sent, the ledger and the rollups exact.
 // Then 1,000 malformed messages interleaved with good ones: counts exact.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Kafka } from 'kafkajs';
@@ -14,9 +15,11 @@ beforeAll(() => {
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const LONG = process.env.V2PROBE_LONG === '1';
+const KILLS = LONG ? 100 : 5;
 
 describe('ingester exactly once (real Kafka)', () => {
-  it('kill -9 the ingester mid-stream 5 times: no loss, no duplicate', async () => {
+  it(`kill -9 the ingester mid-stream ${KILLS} times: no loss, no duplicate`, async () => {
     const topic = uniq('eo');
     await createTopic(brokers, topic, 4);
     const store = `chdb:${tmp('eo')}/data`;
@@ -24,18 +27,18 @@ describe('ingester exactly once (real Kafka)', () => {
     const sinks = await Promise.all(hosts.map((h) => new KafkaSink({ brokers: [brokers], topic, spoolDir: tmp('spool') }, { host: h }).open()));
     let sent = 0;
     let producing = true;
+    let kills = 0;
     const producer = (async () => {
-      // 80 rounds x 4 hosts x 250 events, spread over the kills
-      for (let round = 0; round < 80; round++) {
+      // at least 80 rounds x 4 hosts x 250 events, and on until the last kill
+      for (let round = 0; round < 80 || kills < KILLS; round++) {
         await Promise.all(sinks.map((s, i) => s.writeEvents(syntheticEvents(hosts[i], sent + i * 250, 250))));
         sent += 1000;
-        await sleep(150);
+        await sleep(LONG ? 1000 : 150); // LONG: ~1,000 events/s over the ~10 min of kills
       }
       producing = false;
     })();
     const group = uniq('g');
-    let kills = 0;
-    while (kills < 5) {
+    while (kills < KILLS) {
       const ing = startIngester(brokers, topic, store, ['--group', group, '--max-rows', '700']);
       // let it join and insert some ranges, then kill it wherever it is
       expect(await waitLog(ing, 'joined the consumer group')).toBe(true);
@@ -71,7 +74,8 @@ describe('ingester exactly once (real Kafka)', () => {
       "SELECT (SELECT sum(samples) FROM v2e.events_10s WHERE comm = 'synth') AS s10, (SELECT sum(samples) FROM v2e.events_1m WHERE comm = 'synth') AS s1m",
     );
     expect({ s10: Number(ro.s10), s1m: Number(ro.s1m) }).toEqual({ s10: sent, s1m: sent });
-  }, 300_000);
+    console.log(`exactly-once: ${kills} kill -9 cycles, ${sent} events in ${messages} messages, stored ${r.n} (${r.u} distinct)`);
+  }, LONG ? 3_600_000 : 300_000);
 
   it('1,000 garbage and wrong-version messages interleaved with good ones: good stored, the rest dead-lettered, counts exact', async () => {
     const topic = uniq('dlq');

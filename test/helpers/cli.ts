@@ -32,7 +32,8 @@ export function startCli(args: string[], prefix: string[] = []) {
     });
     child.on('exit', (code) => reject(new Error(`exited ${code} before collecting: ${stderr}`)));
   });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // 'close', not 'exit': the last of its stdout/stderr can arrive after the process exited
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   return { child, ready, exited, out: () => ({ stdout, stderr }) };
 }
 

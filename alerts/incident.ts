@@ -14,7 +14,7 @@
  * the most.
  */
 import type { Store } from '../store/types.js';
-import { COMPONENTS, type Component } from '../collector/explain.js';
+import { COMPONENTS, type Component } from '../schema/rtt-tables.js';
 import { substitute } from './query.js';
 
 export interface IncidentRow {

@@ -16,11 +16,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { encodeConfig } from '../collector/collector.js';
 import { ensureTracefs } from '../collector/kernel.js';
 import { ATTACH } from '../collector/probes.js';
 import { loadNative, repoRoot, type Probe } from '../native/index.js';
-import { PROBES, type ProbeName } from '../schema/event.js';
+import { encodeConfig, PROBES, type ProbeName } from '../schema/event.js';
 
 const STATS = '/proc/sys/kernel/bpf_stats_enabled';
 const QUICK = process.argv.includes('--quick');

@@ -1,10 +1,10 @@
 /**
  * collector/bpf-maps.ts — the user side of the maps every probe family shares:
- * the runtime config record (struct v2_config in bpf/v2probe.h) and sums of
- * per-CPU u64 arrays (counters, histograms, sample_skip). No collector state:
+ * sums of per-CPU u64 arrays (counters, histograms, sample_skip). The runtime
+ * config record (struct v2_config) is encoded by schema/event.ts encodeConfig. No collector state:
  * the collector, the profiler, the rtt session and the Go readers use it.
  */
-import { CONFIG_SIZE, type ProbeName } from '../schema/event.js';
+import type { ProbeName } from '../schema/event.js';
 import type { MapDump } from '../native/index.js';
 import { readU64 } from './decode.js';
 
@@ -14,22 +14,6 @@ export interface MapRead { values: Buffer; valueSize: number; nCpu: number; coun
 /** What readers of a family's maps need from the collector. */
 export interface FamilyMapReader {
   readFamilyMap(name: ProbeName, map: string): MapDump | undefined;
-}
-
-export function encodeConfig(o: {
-  enabled: boolean; pid?: number; sampleEvery?: number; minValue?: number; comm?: string;
-  cgroup?: number; burstRate?: number; burstSize?: number;
-}): Buffer {
-  const b = Buffer.alloc(CONFIG_SIZE);
-  b.writeUInt32LE(o.enabled ? 1 : 0, 0);
-  b.writeUInt32LE(o.pid ?? 0, 4);
-  b.writeUInt32LE(Math.max(1, o.sampleEvery ?? 1), 8);
-  b.writeUInt32LE(Math.min(o.minValue ?? 0, 0xffffffff), 12);
-  if (o.comm) b.write(o.comm.slice(0, 15), 16, 'latin1');
-  b.writeBigUInt64LE(BigInt(o.cgroup ?? 0), 32);
-  b.writeUInt32LE(Math.min(o.burstRate ?? 0, 0xffffffff), 40);
-  b.writeUInt32LE(Math.min(o.burstSize ?? 0, 0xffffffff), 44);
-  return b;
 }
 
 /** Sum a per-CPU u64 array map into one number per index. */

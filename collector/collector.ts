@@ -16,6 +16,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import {
   COMMON_COUNTERS,
+  encodeConfig,
   HIST_SLOTS,
   MAX_COUNTERS,
   PROBES,
@@ -29,9 +30,7 @@ import {
 import { loadNative, type Probe as NativeProbe } from '../native/index.js';
 import { Batcher, DEFAULT_BATCH, EVENT_ROW_BYTES, type BatcherOptions } from './batcher.js';
 import { decodeBatch, monoToWallOffset, tallyBatch } from './decode.js';
-import { encodeConfig, sumPerCpu } from './bpf-maps.js';
-
-export { encodeConfig, sumPerCpu };
+import { sumPerCpu } from './bpf-maps.js';
 import { attachUprobeResults, type UprobeTargets } from './go-attach.js';
 import { familyCounterRows } from './go-stats.js';
 import { ATTACH, planAutoload, type AttachPlan } from './probes.js';

@@ -16,6 +16,9 @@
  * `unattributed`, never spread over the others.
  */
 import { readU64 } from './decode.js';
+import { COMPONENTS, COMPONENT_HELP, type Component } from '../schema/rtt-tables.js';
+
+export { COMPONENTS, COMPONENT_HELP, type Component };
 
 export const REC_SIZE = 160;
 export const NCOMP = 8;
@@ -76,32 +79,6 @@ export function decodeRtt(buf: Buffer): RttRecord[] {
   }
   return out;
 }
-
-/** Component columns of a breakdown, in display order (all ns; they sum to total_ns). */
-export const COMPONENTS = [
-  'send_ns', 'queue_ns', 'pickup_runq_ns', 'pickup_gc_ns',
-  'oncpu_ns', 'runq_ns', 'futex_ns', 'lock_ns', 'io_ns', 'pagefault_ns', 'gc_ns', 'other_ns',
-  'reply_ns', 'client_runq_ns', 'unattributed_ns',
-] as const;
-export type Component = (typeof COMPONENTS)[number];
-
-export const COMPONENT_HELP: Record<Component, string> = {
-  send_ns: 'client: the request write itself',
-  queue_ns: 'request waiting in the socket (broker busy elsewhere, Go netpoll hand-off)',
-  pickup_runq_ns: 'broker thread woken for the request, waiting for a CPU',
-  pickup_gc_ns: 'request waiting for the broker goroutine while its Go runtime ran a GC cycle (STW or concurrent mark, whose workers hold Ps)',
-  oncpu_ns: 'broker: on CPU while holding the request',
-  runq_ns: 'broker: runnable, waiting for a CPU (preempted / woken)',
-  futex_ns: 'broker: blocked in futex (user lock, Go mutex/park)',
-  lock_ns: 'broker: blocked on a kernel lock',
-  io_ns: 'broker: blocked on I/O (fsync/fdatasync, D state outside page faults)',
-  pagefault_ns: 'broker: blocked inside a page fault (e.g. a major fault reading the page)',
-  gc_ns: 'broker: stopped by Go GC (STW)',
-  other_ns: 'broker: other sleep (sockets, timers, epoll)',
-  reply_ns: 'reply in the socket until the client thread was woken',
-  client_runq_ns: 'client thread woken for the reply, waiting for a CPU',
-  unattributed_ns: 'not attributable (reply sent from another thread than the recv)',
-};
 
 export type Breakdown = {
   /** wall-clock ns of the client's send entry */

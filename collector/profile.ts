@@ -4,9 +4,9 @@
  * sched_switch), read the in-kernel aggregated counts, and symbolize them.
  */
 import { existsSync } from 'node:fs';
-import { CONFIG_SIZE, MAX_COUNTERS } from '../schema/event.js';
+import { CONFIG_SIZE, encodeConfig, MAX_COUNTERS } from '../schema/event.js';
 import { loadNative, type MapDump, type Probe as NativeProbe } from '../native/index.js';
-import { encodeConfig, sumPerCpu } from './bpf-maps.js';
+import { sumPerCpu } from './bpf-maps.js';
 import { readU64 } from './decode.js';
 import { KernelError } from './errors.js';
 import { ProcessSymbolizer, symbolizeKernel } from './symbols.js';

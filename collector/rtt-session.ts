@@ -17,8 +17,8 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { loadNative, type Probe } from '../native/index.js';
-import { COMMON_COUNTERS, MAX_COUNTERS, PROBES } from '../schema/event.js';
-import { encodeConfig, sumPerCpu } from './bpf-maps.js';
+import { COMMON_COUNTERS, encodeConfig, MAX_COUNTERS, PROBES } from '../schema/event.js';
+import { sumPerCpu } from './bpf-maps.js';
 import { monoToWallOffset } from './decode.js';
 import { decodeRtt, RttJoiner, type Breakdown } from './explain.js';
 import { BlockedStacks } from './explain-stacks.js';

@@ -40,6 +40,23 @@ export const CONFIG_FIELDS = [
   { name: 'burst_size', offset: 44, size: 4, kind: 'u32' },
 ] as const;
 
+/** The bytes of a `struct v2_config` (CONFIG_FIELDS) for a family's `config` map, key 0. */
+export function encodeConfig(o: {
+  enabled: boolean; pid?: number; sampleEvery?: number; minValue?: number; comm?: string;
+  cgroup?: number; burstRate?: number; burstSize?: number;
+}): Buffer {
+  const b = Buffer.alloc(CONFIG_SIZE);
+  b.writeUInt32LE(o.enabled ? 1 : 0, 0);
+  b.writeUInt32LE(o.pid ?? 0, 4);
+  b.writeUInt32LE(Math.max(1, o.sampleEvery ?? 1), 8);
+  b.writeUInt32LE(Math.min(o.minValue ?? 0, 0xffffffff), 12);
+  if (o.comm) b.write(o.comm.slice(0, 15), 16, 'latin1');
+  b.writeBigUInt64LE(BigInt(o.cgroup ?? 0), 32);
+  b.writeUInt32LE(Math.min(o.burstRate ?? 0, 0xffffffff), 40);
+  b.writeUInt32LE(Math.min(o.burstSize ?? 0, 0xffffffff), 44);
+  return b;
+}
+
 /** Counter slots shared by every family (enum v2_counter). */
 export const COMMON_COUNTERS = {
   seen: 0,

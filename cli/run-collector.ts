@@ -14,7 +14,7 @@ import { collectorRegistry, serveMetrics } from '../collector/metrics.js';
 import { serveControl, type ControlListen } from '../collector/control.js';
 import { capabilitiesNeeded, capabilityReport, dropCollectorCapabilities, registerCapabilityMetrics, type CapabilityState } from '../collector/capabilities.js';
 import { defaultSampleOf, Governor } from '../collector/governor.js';
-import type { UprobeTargets } from '../collector/go-attach.js';
+import type { UprobeTargets } from '../uprobes/attach.js';
 import type { KafkaSinkSpec } from '../kafka/client.js';
 import { StoreSink } from '../collector/sinks.js';
 import { Evaluator, loadRules } from '../alerts/index.js';

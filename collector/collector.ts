@@ -31,7 +31,7 @@ import { loadNative, type Probe as NativeProbe } from '../native/index.js';
 import { Batcher, DEFAULT_BATCH, EVENT_ROW_BYTES, type BatcherOptions } from './batcher.js';
 import { decodeBatch, monoToWallOffset, tallyBatch } from './decode.js';
 import { sumPerCpu } from './bpf-maps.js';
-import { attachUprobeResults, type UprobeTargets } from './go-attach.js';
+import { attachUprobeResults, type UprobeTargets } from '../uprobes/attach.js';
 import { familyCounterRows } from './go-stats.js';
 import { ATTACH, planAutoload, type AttachPlan } from './probes.js';
 import type { BreakdownRow, Sink } from './sinks.js';

@@ -6,7 +6,7 @@
  */
 import type { Probe } from '../native/index.js';
 import { stackTraces } from './profile.js';
-import { ProcessSymbolizer } from './symbols.js';
+import { ProcessSymbolizer } from '../uprobes/symbols.js';
 import type { StackResolver } from './explain.js';
 
 export class BlockedStacks {

@@ -18,7 +18,7 @@ export interface AttachPlan {
   needsBtf: boolean;
   /** attach type family, for doctor (kprobe fallbacks cannot run where kprobes are off) */
   kind: 'tracepoint' | 'tp_btf' | 'raw_tp' | 'kprobe' | 'uprobe' | 'perf_event';
-  /** uprobe plans: where each program goes in the target binaries (collector/go-attach.ts) */
+  /** uprobe plans: where each program goes in the target binaries (uprobes/attach.ts) */
   uprobes?: UprobeTarget[];
   /** programs loaded only when the collector asks for them (CollectorOptions.optIn), e.g. uds read/write */
   optIn?: Record<string, string[]>;

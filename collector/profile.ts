@@ -9,7 +9,7 @@ import { loadNative, type MapDump, type Probe as NativeProbe } from '../native/i
 import { sumPerCpu } from './bpf-maps.js';
 import { readU64 } from './decode.js';
 import { KernelError } from './errors.js';
-import { ProcessSymbolizer, symbolizeKernel } from './symbols.js';
+import { ProcessSymbolizer, symbolizeKernel } from '../uprobes/symbols.js';
 
 export interface Stack {
   pid: number;

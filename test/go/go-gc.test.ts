@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRoot, startCollector, type MemorySink } from '../helpers/probes.js';
 import type { Collector } from '../../collector/collector.js';
 import { buildGoFixture, Stepper, toolchainError } from './go-fixtures.js';
-import { openGoBinary } from '../../collector/go-binary.js';
+import { openGoBinary } from '../../uprobes/go-binary.js';
 
 const GCTRACE = /^gc (\d+) @[\d.]+s \d+%: ([\d.]+)\+([\d.]+)\+([\d.]+) ms clock/;
 

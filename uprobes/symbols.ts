@@ -1,5 +1,5 @@
 /**
- * collector/symbols.ts — addresses to function names. User frames: the
+ * uprobes/symbols.ts — addresses to function names. User frames: the
  * process's executable mappings (/proc/PID/maps) and each file's ELF function
  * symbols (.symtab/.dynsym; .gopclntab for stripped Go binaries). Kernel
  * frames: /proc/kallsyms. Unknown frames are named honestly:

@@ -1,5 +1,5 @@
 /**
- * collector/go-binary.ts — what v2probe needs to know about a Go executable:
+ * uprobes/go-binary.ts — what v2probe needs to know about a Go executable:
  * its Go version (build info, the `\xff Go buildinf:` blob that
  * debug/buildinfo reads), its functions (ELF .symtab, or .gopclntab when the
  * binary is stripped), uprobe file offsets of runtime symbols, and the

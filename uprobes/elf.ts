@@ -1,5 +1,5 @@
 /**
- * collector/elf.ts — a small ELF64 (little-endian) reader: sections, program
+ * uprobes/elf.ts — a small ELF64 (little-endian) reader: sections, program
  * headers, function symbols (.symtab, .dynsym), and virtual address ↔ file
  * offset. Enough for uprobe offsets and symbolization; nothing else.
  */

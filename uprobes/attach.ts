@@ -1,6 +1,7 @@
 /**
- * collector/go-attach.ts — attach a uprobe plan (collector/probes.ts, kind
- * 'uprobe') to target binaries and processes: resolve each program's
+ * uprobes/attach.ts — attaches every uprobe v2probe places: a uprobe plan
+ * (collector/probes.ts, kind 'uprobe') to target binaries and processes, and
+ * the app family's user-named symbols (appSpecs): resolve each program's
  * symbols in each binary (ELF symbols, .gopclntab when stripped), check the
  * binary is a Go program of a version the probe supports, and attach entry
  * uprobes through the native addon. Also fills go_sched's table of runtime
@@ -8,10 +9,10 @@
  */
 import { realpathSync } from 'node:fs';
 import type { AttachResult, Probe as NativeProbe, UprobeSpec } from '../native/index.js';
-import { KernelError } from './errors.js';
+import { KernelError } from '../collector/errors.js';
 import { ElfFile } from './elf.js';
 import { afterStackCheck, callReturnSites, GoBinaryError, openGoBinary, pclntabSymbols, readBuildInfo, processBinary, symbolOffset, type GoBinary } from './go-binary.js';
-import type { AttachPlan } from './probes.js';
+import type { AttachPlan } from '../collector/probes.js';
 
 export interface UprobeTargets {
   /** executables: every process running them, now and later */

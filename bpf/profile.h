@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * profile.h — the stack-count key shared by the profile (on-CPU) and offcpu
- * families and userspace (collector/flame*.ts). Fixed-width, no kernel includes.
+ * families and userspace (profile/sampler.ts). Fixed-width, no kernel includes.
  */
 #ifndef V2_PROFILE_H
 #define V2_PROFILE_H

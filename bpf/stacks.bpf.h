@@ -3,7 +3,7 @@
  * stacks.bpf.h — the two maps every stack-sampling family declares: stack ids
  * (`stack_traces`) and counts per (pid, tid, stacks, comm) key (`stack_counts`).
  * Used by profile.bpf.c (on-CPU samples) and offcpu.bpf.c (ns blocked); read
- * by collector/profile.ts under these names. With V2_STACK_TRACE_MAP_ONLY
+ * by profile/sampler.ts under these names. With V2_STACK_TRACE_MAP_ONLY
  * defined, only the map macro (rtt.bpf.c declares its own, smaller one).
  */
 #ifndef V2_STACKS_BPF_H

@@ -21,9 +21,9 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { toFolded, toPprof, toSvg } from '../collector/flame.js';
-import { runProfile, type Stack } from '../collector/profile.js';
-import { readStacks, stackRows, writeStacks, type StackKind } from '../collector/stack-store.js';
+import { toFolded, toPprof, toSvg } from '../profile/flame.js';
+import { runProfile, type Stack } from '../profile/sampler.js';
+import { readStacks, stackRows, writeStacks, type StackKind } from '../profile/stack-store.js';
 import { bpfPrivilege } from '../collector/kernel.js';
 import { KernelError } from '../collector/errors.js';
 import { applySchema } from '../schema/ddl.js';

@@ -5,7 +5,7 @@
  * the map once read (its ids are then free for new blocks).
  */
 import type { Probe } from '../native/index.js';
-import { stackTraces } from './profile.js';
+import { stackTraces } from '../profile/sampler.js';
 import { ProcessSymbolizer } from '../uprobes/symbols.js';
 import type { StackResolver } from './explain.js';
 

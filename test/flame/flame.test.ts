@@ -13,7 +13,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { isRoot } from '../helpers/probes.js';
-import { parseFolded } from '../../collector/flame.js';
+import { parseFolded } from '../../profile/flame.js';
 import { buildGoFixture, goTool, Stepper } from '../go/go-fixtures.js';
 import { BURN_CPU_MS, expectedSamples, HZ, runCliAsync, SAMPLE_TOLERANCE, startFlame, sumValues as total, type FlameRun, FIXTURE_DONE_WAIT_MS, PROFILE_TEST_TIMEOUT_MS, profileBurnToExit } from './flame-cli.js';
 

@@ -12,7 +12,7 @@ import { isRoot, startCollector } from '../helpers/probes.js';
 import { runCli } from '../helpers/cli.js';
 import { ElfFile } from '../../uprobes/elf.js';
 import { GoBinaryError, openGoBinary } from '../../uprobes/go-binary.js';
-import { parseFolded } from '../../collector/flame.js';
+import { parseFolded } from '../../profile/flame.js';
 import { buildGoFixture, goTool, Stepper } from './go-fixtures.js';
 import { expectedSamples, HZ, SAMPLE_TOLERANCE, sumValues, PROFILE_TEST_TIMEOUT_MS, profileBurnToExit } from '../flame/flame-cli.js';
 

@@ -1,5 +1,5 @@
 /**
- * collector/flame.ts — stacks to outputs: folded stacks (Brendan Gregg's
+ * profile/flame.ts — stacks to outputs: folded stacks (Brendan Gregg's
  * `a;b;c count` lines), a self-contained interactive SVG flame graph (search,
  * click to zoom, tooltips with counts and percent; a differential mode that
  * colours frames by growth), and a gzipped pprof profile (pprof-format) that
@@ -7,7 +7,7 @@
  */
 import { gzipSync } from 'node:zlib';
 import { Function as PFunction, Line, Location, Profile, Sample, StringTable, ValueType } from 'pprof-format';
-import type { Stack } from './profile.js';
+import type { Stack } from './sampler.js';
 
 /** Folded lines, sorted; frames are `;`-joined (a `;` inside a name becomes `:`). */
 export function toFolded(stacks: Stack[]): string {

@@ -1,11 +1,11 @@
 /**
- * collector/stack-store.ts — sampled stacks to and from the store
+ * profile/stack-store.ts — sampled stacks to and from the store
  * (v2e.stacks, schema/stack-tables.ts): per window, folded with counts; read
  * back for a time range fleet-wide (summed over hosts and pids, per comm and
  * stack) so a past window's flame graph can be drawn.
  */
 import type { Store } from '../store/types.js';
-import type { Stack } from './profile.js';
+import type { Stack } from './sampler.js';
 import { ms64 } from '../store/rows.js';
 
 export type StackKind = 'oncpu' | 'offcpu';

@@ -1,14 +1,14 @@
 /**
- * collector/profile.ts — sample stacks with the `profile` family (on-CPU:
+ * profile/sampler.ts — sample stacks with the `profile` family (on-CPU:
  * cpu-clock perf events per CPU) or the `offcpu` family (time blocked, from
  * sched_switch), read the in-kernel aggregated counts, and symbolize them.
  */
 import { existsSync } from 'node:fs';
 import { CONFIG_SIZE, encodeConfig, MAX_COUNTERS } from '../schema/event.js';
 import { loadNative, type MapDump, type Probe as NativeProbe } from '../native/index.js';
-import { sumPerCpu } from './bpf-maps.js';
-import { readU64 } from './decode.js';
-import { KernelError } from './errors.js';
+import { sumPerCpu } from '../collector/bpf-maps.js';
+import { readU64 } from '../collector/decode.js';
+import { KernelError } from '../collector/errors.js';
 import { ProcessSymbolizer, symbolizeKernel } from '../uprobes/symbols.js';
 
 export interface Stack {

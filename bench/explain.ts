@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { runExplainLive } from '../collector/explain-live.js';
+import { runExplainLive } from '../explain/live.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const FX = join(ROOT, 'build/fixtures/go');

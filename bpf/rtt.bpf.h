@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * rtt.bpf.h — what the rtt family (bpf/rtt.bpf.c) hands to userspace
- * (collector/explain-*.ts mirrors it). Fixed-width fields only.
+ * (explain/breakdown.ts mirrors it). Fixed-width fields only.
  */
 #ifndef V2_RTT_BPF_H
 #define V2_RTT_BPF_H

@@ -12,8 +12,9 @@
  */
 import { hostname } from 'node:os';
 import { Option, type Command } from 'commander';
-import { runExplainLive, findBrokers } from '../collector/explain-live.js';
-import { COMPONENTS, formatReport, summarize, type Breakdown } from '../collector/explain.js';
+import { runExplainLive, findBrokers } from '../explain/live.js';
+import { COMPONENTS, type Breakdown } from '../explain/breakdown.js';
+import { formatReport, summarize } from '../explain/report.js';
 import { applySchema } from '../schema/ddl.js';
 import { DEFAULT_STORE, openStore } from '../store/index.js';
 import { bpfPrivilege } from '../collector/kernel.js';

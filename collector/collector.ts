@@ -5,9 +5,9 @@
  * and snapshots the exact counters and histograms every `snapshotMs`.
  * A probe that cannot attach is reported and the others keep running.
  *
- * With `explain`, the rtt family runs too (collector/rtt-session.ts): round
+ * With `explain`, the rtt family runs too (explain/session.ts): round
  * trips to the named brokers are joined into breakdowns continuously, counted
- * into histograms for /metrics (collector/rtt-hist.ts) and, when the sink
+ * into histograms for /metrics (explain/histograms.ts) and, when the sink
  * takes them, batched to it as v2e.rtt_breakdown rows (retried like events;
  * rows dropped or given up on are counted as the rtt probe's lost_sink).
  */
@@ -35,9 +35,9 @@ import { attachUprobeResults, type UprobeTargets } from '../uprobes/attach.js';
 import { familyCounterRows } from './go-stats.js';
 import { ATTACH, planAutoload, type AttachPlan } from './probes.js';
 import type { BreakdownRow, Sink } from './sinks.js';
-import type { Breakdown } from './explain.js';
-import { RttSession } from './rtt-session.js';
-import { TripHistograms } from './rtt-hist.js';
+import type { Breakdown } from '../explain/breakdown.js';
+import { RttSession } from '../explain/session.js';
+import { TripHistograms } from '../explain/histograms.js';
 import { KernelError } from './errors.js';
 
 export interface ProbeOptions {

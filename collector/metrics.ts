@@ -16,8 +16,8 @@ import { HIST_SLOTS, PROBES, type ProbeDef, type ProbeName } from '../schema/eve
 import type { Collector, RttStats } from './collector.js';
 import type { Governor } from './governor.js';
 import { familyCounterRows } from './go-stats.js';
-import { COMPONENTS } from './explain.js';
-import { componentLabel, RTT_BUCKETS_S, type FixedHist } from './rtt-hist.js';
+import { COMPONENTS } from '../explain/breakdown.js';
+import { componentLabel, RTT_BUCKETS_S, type FixedHist } from '../explain/histograms.js';
 
 /** Which platform subsystem a probe family belongs to (the `subsystem` label). */
 export const SUBSYSTEM: Record<string, string> = {
@@ -257,7 +257,7 @@ export function collectorRegistry(collector: Collector, probes: readonly ProbeNa
   return reg;
 }
 
-/** The round-trip breakdowns of `--explain` (collector/rtt-hist.ts), read at each scrape. */
+/** The round-trip breakdowns of `--explain` (explain/histograms.ts), read at each scrape. */
 function registerRtt(reg: Registry, stats: () => RttStats): void {
   reg.registerMetric(new FixedBucketHistogram('v2probe_rtt_seconds', 'Sampled client-broker round trips over Unix sockets (v2probe explain): client send to client receive, per broker comm.', RTT_BUCKETS_S, () =>
     [...stats().hist.byComm].map(([comm, h]) => ({ labels: { broker_comm: comm }, h: h.total }))) as unknown as Metric<string>);

@@ -6,7 +6,7 @@
  */
 import type { CounterRow, EventRow, HistogramRow } from '../schema/event.js';
 import type { KafkaSinkSpec } from '../kafka/client.js';
-import type { Breakdown } from './explain.js';
+import type { Breakdown } from '../explain/breakdown.js';
 import { applySchema, DATABASE } from '../schema/ddl.js';
 import { openStore, type Store } from '../store/index.js';
 

@@ -1,6 +1,6 @@
 /**
  * schema/rtt-tables.ts — `v2e.rtt_breakdown`: one row per sampled client ↔
- * broker round trip explained by `v2probe explain` (collector/explain.ts).
+ * broker round trip explained by `v2probe explain` (explain/breakdown.ts).
  * Every *_ns component column adds up to total_ns. Migration 8 adds where
  * the broker thread blocked longest while serving (blocked_*).
  * The component columns (`COMPONENTS`, their help) are defined here, where

@@ -12,7 +12,8 @@
 // For the blocking causes (futex, io, pagefault) the slowest trips carry the stack
 // the broker blocked at, and it names the fixture's own frames.
 import { afterAll, describe, expect, it } from 'vitest';
-import { COMPONENTS, componentSum, topFrames, type Breakdown, type Component } from '../../collector/explain.js';
+import { COMPONENTS, componentSum, type Breakdown, type Component } from '../../explain/breakdown.js';
+import { topFrames } from '../../explain/report.js';
 import { isRoot } from '../helpers/probes.js';
 import { describeUnmatched, matchRequests, scenario, type Matched, type Scenario } from './rtt-helpers.js';
 

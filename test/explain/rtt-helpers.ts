@@ -1,12 +1,12 @@
 // Helpers for the explain ground-truth tests: the rttpair Go fixture (client +
 // broker over a Unix socket, switchable injected cause) run under
-// runExplainLive (collector/explain-live.ts).
+// runExplainLive (explain/live.ts).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { Breakdown } from '../../collector/explain.js';
-import { runExplainLive, type LiveResult } from '../../collector/explain-live.js';
+import type { Breakdown } from '../../explain/breakdown.js';
+import { runExplainLive, type LiveResult } from '../../explain/live.js';
 import { buildGoFixture, Stepper } from '../go/go-fixtures.js';
 
 /**

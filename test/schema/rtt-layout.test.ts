@@ -1,12 +1,12 @@
 // The rtt family's record (bpf/rtt.bpf.h struct v2_rtt_rec, enums) against
-// its decoder (collector/explain.ts): compile the header, compare every
+// its decoder (explain/breakdown.ts): compile the header, compare every
 // field's offset, the size, the stage and component numbering.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { expect, it } from 'vitest';
-import { COMP_NAMES, NCOMP, REC_SIZE, RTT_OFFSETS, STAGE } from '../../collector/explain.js';
+import { COMP_NAMES, NCOMP, REC_SIZE, RTT_OFFSETS, STAGE } from '../../explain/breakdown.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 

@@ -1,11 +1,11 @@
 /**
- * collector/rtt-hist.ts — the collector's running histograms of round-trip
+ * explain/histograms.ts — the collector's running histograms of round-trip
  * breakdowns (`collect|up --explain`), read by /metrics at scrape time
  * (collector/metrics.ts): per broker comm, the total and each component of
- * collector/explain.ts COMPONENTS, with fixed buckets from 1 µs to 1 s and an
+ * schema/rtt-tables.ts COMPONENTS, with fixed buckets from 1 µs to 1 s and an
  * exact sum.
  */
-import { COMPONENTS, type Breakdown, type Component } from './explain.js';
+import { COMPONENTS, type Breakdown, type Component } from './breakdown.js';
 
 /** Bucket upper bounds (seconds): 1-2.5-5 steps from 1 µs to 1 s. */
 export const RTT_BUCKETS_S = [1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] as const;

@@ -1,8 +1,8 @@
 /**
- * collector/rtt-session.ts — one running rtt family (bpf/rtt.bpf.c): the
+ * explain/session.ts — one running rtt family (bpf/rtt.bpf.c): the
  * brokers it explains, its Go uprobes, and the joiner that turns its records
- * into round-trip breakdowns (collector/explain.ts). Used by `explain --live`
- * (collector/explain-live.ts) and by the collector (`collect|up --explain`).
+ * into round-trip breakdowns (explain/breakdown.ts). Used by `explain --live`
+ * (explain/live.ts) and by the collector (`collect|up --explain`).
  *
  * Brokers are found by /proc/PID/comm (one or more comms) or by pid, and
  * re-scanned every `rescanMs` (a broker that starts later is picked up); each
@@ -18,15 +18,15 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { loadNative, type Probe } from '../native/index.js';
 import { COMMON_COUNTERS, encodeConfig, MAX_COUNTERS, PROBES } from '../schema/event.js';
-import { sumPerCpu } from './bpf-maps.js';
-import { monoToWallOffset } from './decode.js';
-import { decodeRtt, RttJoiner, type Breakdown } from './explain.js';
-import { BlockedStacks } from './explain-stacks.js';
+import { sumPerCpu } from '../collector/bpf-maps.js';
+import { monoToWallOffset } from '../collector/decode.js';
+import { decodeRtt, RttJoiner, type Breakdown } from './breakdown.js';
+import { BlockedStacks } from './stacks.js';
 import { planSpecs, type ResolvedTarget } from '../uprobes/attach.js';
 import { openGoBinary, processBinary } from '../uprobes/go-binary.js';
-import { ATTACH, planAutoload, type AttachPlan } from './probes.js';
-import { KernelError } from './errors.js';
-import { ensureTracefs } from './kernel.js';
+import { ATTACH, planAutoload, type AttachPlan } from '../collector/probes.js';
+import { KernelError } from '../collector/errors.js';
+import { ensureTracefs } from '../collector/kernel.js';
 
 export interface RttSessionOptions {
   /** the brokers: processes whose comm is one of these (exact) ... */

@@ -1,17 +1,17 @@
 /**
- * collector/explain-live.ts — run the rtt family for a while against the
+ * explain/live.ts — run the rtt family for a while against the
  * broker processes named by comm (or pid) and return the sampled round trips'
- * breakdowns (collector/explain.ts).
+ * breakdowns (explain/breakdown.ts).
  *
  * The family itself (brokers found by /proc/PID/comm and re-scanned every
- * 500 ms, `procs` map, Go uprobes, polling, joining) is collector/rtt-session.ts,
+ * 500 ms, `procs` map, Go uprobes, polling, joining) is explain/session.ts,
  * shared with the collector (`collect|up --explain`). Joined trips come out of
  * RttSession's deliver(), the one place for both.
  */
-import type { Breakdown } from './explain.js';
-import { RttSession } from './rtt-session.js';
+import type { Breakdown } from './breakdown.js';
+import { RttSession } from './session.js';
 
-export { findBrokers } from './rtt-session.js';
+export { findBrokers } from './session.js';
 
 export interface LiveOptions {
   comm?: string;

@@ -1,5 +1,5 @@
 /**
- * collector/explain-stacks.ts — the user stacks where serving broker threads
+ * explain/stacks.ts — the user stacks where serving broker threads
  * blocked (bpf/rtt.bpf.c map `rtt_stacks`), read from the kernel map as the
  * records arrive, symbolized with the broker's own binaries, and removed from
  * the map once read (its ids are then free for new blocks).
@@ -7,7 +7,7 @@
 import type { Probe } from '../native/index.js';
 import { stackTraces } from '../profile/sampler.js';
 import { ProcessSymbolizer } from '../uprobes/symbols.js';
-import type { StackResolver } from './explain.js';
+import type { StackResolver } from './breakdown.js';
 
 export class BlockedStacks {
   private readonly ips = new Map<number, bigint[]>();

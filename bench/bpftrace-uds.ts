@@ -23,7 +23,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { Collector } from '../collector/collector.js';
-import { ensureTracefs } from '../collector/kernel.js';
+import { ensureTracefs } from '../collector/families/kernel.js';
 import type { Sink } from '../collector/sinks.js';
 import { repoRoot } from '../native/index.js';
 

@@ -33,7 +33,7 @@ import { createInterface } from 'node:readline';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { cgroupId, Collector } from '../collector/collector.js';
-import { ensureTracefs } from '../collector/kernel.js';
+import { ensureTracefs } from '../collector/families/kernel.js';
 import { openSink, StdoutSink, type Sink } from '../collector/sinks.js';
 import { repoRoot } from '../native/index.js';
 

@@ -16,8 +16,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { ensureTracefs } from '../collector/kernel.js';
-import { ATTACH } from '../collector/probes.js';
+import { ensureTracefs } from '../collector/families/kernel.js';
+import { ATTACH } from '../collector/families/plans.js';
 import { loadNative, repoRoot, type Probe } from '../native/index.js';
 import { encodeConfig, PROBES, type ProbeName } from '../schema/event.js';
 

@@ -7,7 +7,7 @@
  * PWR_EVENT_EXIT (-1) on exit, on the idling CPU). The tracepoints exist on
  * every kernel; whether they fire depends on a cpufreq / cpuidle driver:
  * most VMs have no cpufreq driver, so cpu_frequency never fires there
- * (collector/probes.ts cpufreqNotes() says so in doctor and the status).
+ * (collector/families/plans.ts cpufreqNotes() says so in doctor and the status).
  *
  * Unfiltered (a host-wide view):
  *   counters freq_changes, idle_entries, idle_ns (sum of residencies)

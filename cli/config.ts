@@ -5,7 +5,7 @@
  * A bad file stops `collect` / `up` before anything starts (exit 2, the same messages).
  */
 import type { Command } from 'commander';
-import { ConfigError, formatIssue, loadConfig, parseConfig, type CollectorConfig } from '../collector/config.js';
+import { ConfigError, formatIssue, loadConfig, parseConfig, type CollectorConfig } from '../collector/ops/config.js';
 import type { ProbeOptions } from '../collector/collector.js';
 import type { KafkaSecuritySettings } from '../kafka/security.js';
 import type { ProbeName } from '../schema/event.js';

@@ -6,7 +6,7 @@
  */
 import { request } from 'node:http';
 import type { Command } from 'commander';
-import { DEFAULT_CONTROL_SOCKET } from '../collector/control.js';
+import { DEFAULT_CONTROL_SOCKET } from '../collector/ops/control.js';
 import { UsageError } from './errors.js';
 import { checkedOption, parseComm, parseHttpUrl, parseIntFlag, parsePid, parseSocketPath, parseToken, type FlagParser } from './parse.js';
 

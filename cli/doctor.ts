@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { USER_PROBES, PROBES, type ProbeName } from '../schema/event.js';
-import { ATTACH } from '../collector/probes.js';
+import { ATTACH } from '../collector/families/plans.js';
 import {
   bpfPrivilege,
   ensureTracefs,
@@ -18,7 +18,7 @@ import {
   tracefsMounted,
   tracepointExists,
   TRACEFS,
-} from '../collector/kernel.js';
+} from '../collector/families/kernel.js';
 import { loadNative } from '../native/index.js';
 
 function nativeAvailable(): { ok: boolean; reason?: string } {

@@ -17,7 +17,7 @@ import { COMPONENTS, type Breakdown } from '../explain/breakdown.js';
 import { formatReport, summarize } from '../explain/report.js';
 import { applySchema } from '../schema/ddl.js';
 import { DEFAULT_STORE, openStore } from '../store/index.js';
-import { bpfPrivilege } from '../collector/kernel.js';
+import { bpfPrivilege } from '../collector/families/kernel.js';
 import { KernelError } from '../collector/errors.js';
 import { UsageError } from './errors.js';
 import { checkedOption, parseComm, parseDuration, parseIntFlag, parsePid, parseStore, parseTime, type FlagParser } from './parse.js';

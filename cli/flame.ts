@@ -24,7 +24,7 @@ import type { Command } from 'commander';
 import { toFolded, toPprof, toSvg } from '../profile/flame.js';
 import { runProfile, type Stack } from '../profile/sampler.js';
 import { readStacks, stackRows, writeStacks, type StackKind } from '../profile/stack-store.js';
-import { bpfPrivilege } from '../collector/kernel.js';
+import { bpfPrivilege } from '../collector/families/kernel.js';
 import { KernelError } from '../collector/errors.js';
 import { applySchema } from '../schema/ddl.js';
 import { openStore, type Store } from '../store/index.js';

@@ -30,7 +30,7 @@ import { registerAlerts } from './alerts.js';
 import { addAlertmanagerOptions, alertmanagerConfigFromFlags } from './alertmanager-flags.js';
 import { registerIncident } from './incident.js';
 import { registerExplain } from './explain.js';
-import { DEFAULT_CONTROL_SOCKET, type ControlListen } from '../collector/control.js';
+import { DEFAULT_CONTROL_SOCKET, type ControlListen } from '../collector/ops/control.js';
 import type { KafkaSinkSpec } from '../kafka/client.js';
 import type { KafkaSecuritySettings } from '../kafka/security.js';
 import type { ExplainOptions } from '../collector/collector.js';

@@ -7,13 +7,13 @@
 import { getHeapStatistics } from 'node:v8';
 import type { Logger } from 'pino';
 import { Collector, type ExplainOptions, type ProbeOptions, type ProbeStatus } from '../collector/collector.js';
-import { bpfPrivilege, ensureTracefs } from '../collector/kernel.js';
+import { bpfPrivilege, ensureTracefs } from '../collector/families/kernel.js';
 import { KernelError } from '../collector/errors.js';
 import { openSink } from '../collector/sinks.js';
-import { collectorRegistry, serveMetrics } from '../collector/metrics.js';
-import { serveControl, type ControlListen } from '../collector/control.js';
-import { capabilitiesNeeded, capabilityReport, dropCollectorCapabilities, registerCapabilityMetrics, type CapabilityState } from '../collector/capabilities.js';
-import { defaultSampleOf, Governor } from '../collector/governor.js';
+import { collectorRegistry, serveMetrics } from '../collector/ops/metrics.js';
+import { serveControl, type ControlListen } from '../collector/ops/control.js';
+import { capabilitiesNeeded, capabilityReport, dropCollectorCapabilities, registerCapabilityMetrics, type CapabilityState } from '../collector/ops/capabilities.js';
+import { defaultSampleOf, Governor } from '../collector/ops/governor.js';
 import type { UprobeTargets } from '../uprobes/attach.js';
 import type { KafkaSinkSpec } from '../kafka/client.js';
 import { StoreSink } from '../collector/sinks.js';
@@ -40,7 +40,7 @@ export interface RunOptions {
   /** run the alert evaluator on the sink's store with the rules in this directory (undefined: off) */
   alerts?: { rulesDir: string; webhooks: string[]; alertmanager?: AlertmanagerConfig };
   ringBytes?: number;
-  /** bound on the memory of event rows waiting for the sink (default DEFAULT_PENDING_BYTES, collector/batcher.ts) */
+  /** bound on the memory of event rows waiting for the sink (default DEFAULT_PENDING_BYTES, collector/pipeline/batcher.ts) */
   pendingBytes?: number;
   snapshotMs?: number;
   /** print a status line every N ms on stderr (0: off) */

@@ -28,12 +28,12 @@ import {
   type ProbeName,
 } from '../schema/event.js';
 import { loadNative, type Probe as NativeProbe } from '../native/index.js';
-import { Batcher, DEFAULT_BATCH, EVENT_ROW_BYTES, type BatcherOptions } from './batcher.js';
-import { decodeBatch, monoToWallOffset, tallyBatch } from './decode.js';
-import { sumPerCpu } from './bpf-maps.js';
+import { Batcher, DEFAULT_BATCH, EVENT_ROW_BYTES, type BatcherOptions } from './pipeline/batcher.js';
+import { decodeBatch, tallyBatch } from './pipeline/decode.js';
+import { decodeKeyedCounts, monoToWallOffset, sumPerCpu, type KeyedCount } from './maps.js';
 import { attachUprobeResults, type UprobeTargets } from '../uprobes/attach.js';
-import { familyCounterRows } from './go-stats.js';
-import { ATTACH, planAutoload, type AttachPlan } from './probes.js';
+import { familyCounterRows } from './families/go-stats.js';
+import { ATTACH, planAutoload, type AttachPlan } from './families/plans.js';
 import type { BreakdownRow, Sink } from './sinks.js';
 import type { Breakdown } from '../explain/breakdown.js';
 import { RttSession } from '../explain/session.js';
@@ -576,30 +576,11 @@ export class Collector {
   }
 
   /** Per-key exact counts of family maps (sched: switches per pid; blockio: per device and kind). */
-  keyedCounts(name: ProbeName): Array<{ counter: string; pid: number; key: string; count: number; total: number; totalCounter?: string }> {
+  keyedCounts(name: ProbeName): KeyedCount[] {
     const p = this.probes.find((x) => x.name === name);
-    const out: Array<{ counter: string; pid: number; key: string; count: number; total: number; totalCounter?: string }> = [];
+    const out: KeyedCount[] = [];
     if (!p?.native) return out;
-    for (const k of ATTACH[name].keyedCounts ?? []) {
-      const m = p.native.readMap(k.map);
-      for (let i = 0; i < m.count; i++) {
-        const ko = i * m.keySize;
-        const vo = i * (m.perCpu ? Math.ceil(m.valueSize / 8) * 8 * m.nCpu : m.valueSize);
-        const count = m.values.readUInt32LE(vo + 4) * 0x1_0000_0000 + m.values.readUInt32LE(vo);
-        const total = m.values.readUInt32LE(vo + 12) * 0x1_0000_0000 + m.values.readUInt32LE(vo + 8);
-        if (k.key === 'pid') {
-          out.push({ counter: k.counter, pid: m.keys.readUInt32LE(ko), key: '', count, total, totalCounter: k.total });
-        } else if (k.key === 'pid_addr') {
-          // {u32 tgid, u32 pad, u64 addr}: e.g. futex waits per process and futex word
-          const addr = m.keys.readBigUInt64LE(ko + 8).toString(16);
-          out.push({ counter: k.counter, pid: m.keys.readUInt32LE(ko), key: `0x${addr}`, count, total, totalCounter: k.total });
-        } else {
-          const dev = m.keys.readUInt32LE(ko);
-          const kind = p.def.events[m.keys.readUInt32LE(ko + 4)] ?? 'other';
-          out.push({ counter: `${k.counter}_${kind}`, pid: 0, key: `${dev >>> 20}:${dev & 0xfffff}`, count, total });
-        }
-      }
-    }
+    for (const k of ATTACH[name].keyedCounts ?? []) out.push(...decodeKeyedCounts(p.native.readMap(k.map), k, p.def.events));
     return out;
   }
 

@@ -19,7 +19,7 @@
  * store's (schema/rtt-tables.ts), re-exported here; what `explain` prints is
  * explain/report.ts.
  */
-import { readU64 } from '../collector/decode.js';
+import { readU64 } from '../collector/maps.js';
 import { COMPONENTS, COMPONENT_HELP, type Component } from '../schema/rtt-tables.js';
 
 export { COMPONENTS, COMPONENT_HELP, type Component };

@@ -1,7 +1,7 @@
 /**
  * explain/histograms.ts — the collector's running histograms of round-trip
  * breakdowns (`collect|up --explain`), read by /metrics at scrape time
- * (collector/metrics.ts): per broker comm, the total and each component of
+ * (collector/ops/metrics.ts): per broker comm, the total and each component of
  * schema/rtt-tables.ts COMPONENTS, with fixed buckets from 1 µs to 1 s and an
  * exact sum.
  */

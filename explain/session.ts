@@ -18,15 +18,14 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { loadNative, type Probe } from '../native/index.js';
 import { COMMON_COUNTERS, encodeConfig, MAX_COUNTERS, PROBES } from '../schema/event.js';
-import { sumPerCpu } from '../collector/bpf-maps.js';
-import { monoToWallOffset } from '../collector/decode.js';
+import { monoToWallOffset, sumPerCpu } from '../collector/maps.js';
 import { decodeRtt, RttJoiner, type Breakdown } from './breakdown.js';
 import { BlockedStacks } from './stacks.js';
 import { planSpecs, type ResolvedTarget } from '../uprobes/attach.js';
 import { openGoBinary, processBinary } from '../uprobes/go-binary.js';
-import { ATTACH, planAutoload, type AttachPlan } from '../collector/probes.js';
+import { ATTACH, planAutoload, type AttachPlan } from '../collector/families/plans.js';
 import { KernelError } from '../collector/errors.js';
-import { ensureTracefs } from '../collector/kernel.js';
+import { ensureTracefs } from '../collector/families/kernel.js';
 
 export interface RttSessionOptions {
   /** the brokers: processes whose comm is one of these (exact) ... */

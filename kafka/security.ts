@@ -123,7 +123,7 @@ const UrlSecurity = z.object({
   password_file: path('password_file=').optional(),
 });
 
-/** The config file's `kafka:` section (collector/config.ts validates it with this). */
+/** The config file's `kafka:` section (collector/ops/config.ts validates it with this). */
 export const KafkaConfigSection = z
   .object({
     tls: z.boolean({ error: 'should be true or false' }).optional(),

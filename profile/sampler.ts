@@ -6,8 +6,7 @@
 import { existsSync } from 'node:fs';
 import { CONFIG_SIZE, encodeConfig, MAX_COUNTERS } from '../schema/event.js';
 import { loadNative, type MapDump, type Probe as NativeProbe } from '../native/index.js';
-import { sumPerCpu } from '../collector/bpf-maps.js';
-import { readU64 } from '../collector/decode.js';
+import { readU64, sumPerCpu } from '../collector/maps.js';
 import { KernelError } from '../collector/errors.js';
 import { ProcessSymbolizer, symbolizeKernel } from '../uprobes/symbols.js';
 

@@ -1,6 +1,6 @@
 /**
  * uprobes/attach.ts — attaches every uprobe v2probe places: a uprobe plan
- * (collector/probes.ts, kind 'uprobe') to target binaries and processes, and
+ * (collector/families/plans.ts, kind 'uprobe') to target binaries and processes, and
  * the app family's user-named symbols (appSpecs): resolve each program's
  * symbols in each binary (ELF symbols, .gopclntab when stripped), check the
  * binary is a Go program of a version the probe supports, and attach entry
@@ -12,7 +12,7 @@ import type { AttachResult, Probe as NativeProbe, UprobeSpec } from '../native/i
 import { KernelError } from '../collector/errors.js';
 import { ElfFile } from './elf.js';
 import { afterStackCheck, callReturnSites, GoBinaryError, openGoBinary, pclntabSymbols, readBuildInfo, processBinary, symbolOffset, type GoBinary } from './go-binary.js';
-import type { AttachPlan } from '../collector/probes.js';
+import type { AttachPlan } from '../collector/families/plans.js';
 
 export interface UprobeTargets {
   /** executables: every process running them, now and later */

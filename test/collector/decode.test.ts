@@ -1,9 +1,9 @@
 // Decoding ring-buffer records into rows: layout from schema/event.ts, names per
 // probe, wall-clock conversion, and rejection (counted) of records it cannot name.
 import { describe, expect, it } from 'vitest';
-import { decodeBatch, tallyBatch } from '../../collector/decode.js';
+import { decodeBatch, tallyBatch } from '../../collector/pipeline/decode.js';
 import { EventRow, RECORD_SIZE } from '../../schema/event.js';
-import { Batcher } from '../../collector/batcher.js';
+import { Batcher } from '../../collector/pipeline/batcher.js';
 
 function record(o: { ts: bigint; value: bigint; arg0: bigint; arg1: bigint; pid: number; tid: number; weight: number; probe: number; event: number; cpu: number; comm: string }): Buffer {
   const b = Buffer.alloc(RECORD_SIZE);

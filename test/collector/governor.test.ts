@@ -14,7 +14,7 @@ import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Governor, defaultSampleOf, type GovernorAction } from '../../collector/governor.js';
+import { Governor, defaultSampleOf, type GovernorAction } from '../../collector/ops/governor.js';
 import type { Collector } from '../../collector/collector.js';
 import { isRoot, quietLogger, sleep, startCollector } from '../helpers/probes.js';
 import { buildGoFixture, goTool, Stepper } from '../go/go-fixtures.js';

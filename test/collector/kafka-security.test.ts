@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { pino } from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../collector/config.js';
+import { parseConfig } from '../../collector/ops/config.js';
 import { KafkaError, parseKafkaAddress, parseKafkaSinkUrl, resolveKafkaSink } from '../../kafka/client.js';
 import { describeSecurity, explainKafkaFailure, kafkajsSecurity, Secret } from '../../kafka/security.js';
 import { redactDsn } from '../../store/dsn.js';

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../store/index.js';
 import { formatIncident, incidentReport } from '../../alerts/incident.js';
-import { formatIssue, parseConfig } from '../../collector/config.js';
+import { formatIssue, parseConfig } from '../../collector/ops/config.js';
 import { mergeConfig } from '../../cli/config.js';
 import { formatLiveView, statusSnapshot } from '../../cli/run-collector.js';
 import { runCli, startCli } from '../helpers/cli.js';

@@ -1,5 +1,5 @@
 // Fuzz the alert rule parser (alerts/rules.ts parseRuleFile) and the collector
-// config parser (collector/config.ts parseConfig) with fast-check: arbitrary
+// config parser (collector/ops/config.ts parseConfig) with fast-check: arbitrary
 // text, YAML built from near-valid documents with hostile values, and known
 // YAML attacks (alias bombs, deep nesting, tags, merge keys, duplicate keys).
 // Neither may throw or hang; every rejection is an error/issue with a line and
@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkReadOnlySql, parseRuleFile, AGGREGATES } from '../../alerts/rules.js';
-import { formatIssue, parseConfig } from '../../collector/config.js';
+import { formatIssue, parseConfig } from '../../collector/ops/config.js';
 import { USER_PROBES } from '../../schema/event.js';
 import { note, params, PROPERTY_TIMEOUT, RUNS, summary, tally, timed, type Tally } from './fuzz-helpers.js';
 

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRoot, startCollector, type MemorySink } from '../helpers/probes.js';
 import type { Collector } from '../../collector/collector.js';
-import { readAppCalls } from '../../collector/go-stats.js';
+import { readAppCalls } from '../../collector/families/go-stats.js';
 import { buildGoFixture } from './go-fixtures.js';
 
 describe.skipIf(!isRoot)('app uprobes on the broker fixture', () => {

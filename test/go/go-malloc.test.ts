@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRoot, startCollector, type MemorySink } from '../helpers/probes.js';
 import type { Collector } from '../../collector/collector.js';
-import { readMallocs } from '../../collector/go-stats.js';
+import { readMallocs } from '../../collector/families/go-stats.js';
 import { buildGoFixture, Stepper } from './go-fixtures.js';
 
 describe.skipIf(!isRoot)('go_malloc vs runtime.MemStats.Mallocs', () => {

@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRoot, startCollector } from '../helpers/probes.js';
 import type { Collector } from '../../collector/collector.js';
 import { buildGoFixture, Stepper } from './go-fixtures.js';
-import { readGoroutines } from '../../collector/go-stats.js';
-import { collectorRegistry } from '../../collector/metrics.js';
+import { readGoroutines } from '../../collector/families/go-stats.js';
+import { collectorRegistry } from '../../collector/ops/metrics.js';
 import { parseExposition, sampleValue } from '../helpers/prom.js';
 
 describe.skipIf(!isRoot)('go_sched vs runtime.NumGoroutine()', () => {

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { Collector, type CollectorOptions } from '../../collector/collector.js';
-import { ensureTracefs } from '../../collector/kernel.js';
+import { ensureTracefs } from '../../collector/families/kernel.js';
 import type { Sink } from '../../collector/sinks.js';
 import type { CounterRow, EventRow, HistogramRow } from '../../schema/event.js';
 import { ROOT } from './cli.js';

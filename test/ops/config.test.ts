@@ -1,4 +1,4 @@
-// The config file of collect/up (collector/config.ts, cli/config.ts): a good
+// The config file of collect/up (collector/ops/config.ts, cli/config.ts): a good
 // file is accepted and normalized; an unknown field or a bad value is refused
 // with the file, line, field path and value; `config check` exits 0 / 2; the
 // collector refuses to start on a bad file; flags given on the command line
@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { formatIssue, loadConfig, parseConfig } from '../../collector/config.js';
+import { formatIssue, loadConfig, parseConfig } from '../../collector/ops/config.js';
 import { applyConfigFile, ConfigFileError, governorOrder } from '../../cli/config.js';
 import { parseBurst, parseSample } from '../../cli/parse.js';
 import { runCli, startCli } from '../helpers/cli.js';

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../collector/config.js';
+import { loadConfig } from '../../collector/ops/config.js';
 import { ROOT } from '../helpers/cli.js';
 
 const UNIT = resolve(ROOT, 'packaging/v2probe.service');

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cgroupId, type Collector } from '../../collector/collector.js';
-import { sumPerCpu } from '../../collector/bpf-maps.js';
+import { sumPerCpu } from '../../collector/maps.js';
 import { FIXTURES, isRoot, runFixture, sleep, startCollector } from '../helpers/probes.js';
 
 const note = (...a: unknown[]) => process.env.V2PROBE_TEST_REPORT && console.log('[control]', ...a);

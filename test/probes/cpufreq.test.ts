@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cpufreqNotes } from '../../collector/probes.js';
+import { cpufreqNotes } from '../../collector/families/plans.js';
 import { doctor } from '../../cli/doctor.js';
 import { isRoot, sleep, startCollector } from '../helpers/probes.js';
 import type { Collector } from '../../collector/collector.js';

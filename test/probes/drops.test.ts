@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Collector } from '../../collector/collector.js';
-import { sumPerCpu } from '../../collector/bpf-maps.js';
+import { sumPerCpu } from '../../collector/maps.js';
 import { FIXTURES, isRoot, runFixture, sleep, startCollector } from '../helpers/probes.js';
 
 /** Wait for a condition (every 20 ms, up to 10 s). */

@@ -4,7 +4,7 @@
 // pipe (the pipe mutex: mutex waits). Where the tracepoints are missing
 // (kernels < 5.19) the probe must report that, which the second test checks.
 import { afterEach, describe, expect, it } from 'vitest';
-import { tracepointExists } from '../../collector/kernel.js';
+import { tracepointExists } from '../../collector/families/kernel.js';
 import { isRoot, runFixture, startCollector } from '../helpers/probes.js';
 import type { Collector } from '../../collector/collector.js';
 
@@ -47,7 +47,7 @@ describe.skipIf(!isRoot)('lock probe (kernel lock contention)', () => {
   });
 
   it('detection: the attach plan needs lock:contention_begin/end, and doctor-style checks agree with tracefs', async () => {
-    const { ATTACH } = await import('../../collector/probes.js');
+    const { ATTACH } = await import('../../collector/families/plans.js');
     const plan = ATTACH.lock.plans[0];
     expect(plan.tracepoints).toEqual(['lock/contention_begin', 'lock/contention_end']);
     if (!HAVE) {

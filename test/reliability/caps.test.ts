@@ -18,7 +18,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { capabilitiesNeeded, capMask, threadCaps } from '../../collector/capabilities.js';
+import { capabilitiesNeeded, capMask, threadCaps } from '../../collector/ops/capabilities.js';
 import { addonPath } from '../../native/index.js';
 import { ROOT, runCli, startCli } from '../helpers/cli.js';
 import { isRoot, runFixture, sleep } from '../helpers/probes.js';

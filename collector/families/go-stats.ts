@@ -1,9 +1,8 @@
 /**
- * collector/go-stats.ts — per-process Go runtime figures read from the
+ * collector/families/go-stats.ts — per-process Go runtime figures read from the
  * go_* families' exact maps (goroutines, gc_procs, malloc_procs).
  */
-import { sumPerCpu, type FamilyMapReader } from './bpf-maps.js';
-import { readU64 } from './decode.js';
+import { readU64, sumPerCpu, type FamilyMapReader } from '../maps.js';
 
 export interface GoroutineCounts {
   /** runtime.newproc1 calls */
@@ -71,7 +70,7 @@ export function familyCounterRows(
       const created = readU64(m.values, o);
       const exited = readU64(m.values, o + 8);
       const system = readU64(m.values, o + 16);
-      // created/exited go out through the family's keyedCounts (collector/probes.ts)
+      // created/exited go out through the family's keyedCounts (collector/families/plans.ts)
       out.push({ name: 'goroutines', pid, key: '', value: Math.max(0, created - system - exited), gauge: true });
     }
   } else if (probe === 'app') {

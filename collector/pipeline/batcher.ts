@@ -1,5 +1,5 @@
 /**
- * collector/batcher.ts — group rows into batches bounded by rows, bytes and
+ * collector/pipeline/batcher.ts — group rows into batches bounded by rows, bytes and
  * linger time (whichever comes first) and hand them to a sink one at a time.
  * A failed write is retried with backoff (the store may be down or full);
  * meanwhile new rows wait.
@@ -30,7 +30,7 @@ export interface BatcherOptions {
 }
 
 /**
- * Memory of one decoded event row (collector/decode.ts) while it waits: V8
+ * Memory of one decoded event row (collector/pipeline/decode.ts) while it waits: V8
  * heap bytes retained per row, measured once with --expose-gc over 100k
  * decoded uds rows (the widest kind: 12 fields with fd and ret, a fresh ts
  * and comm string each, and its slot in the pending array): 274 B, rounded up.

@@ -1,5 +1,5 @@
 /**
- * collector/config.ts — the collector's config file (YAML), validated with zod.
+ * collector/ops/config.ts — the collector's config file (YAML), validated with zod.
  *
  * It holds everything the `collect` / `up` flags set, plus per-probe sections
  * that have no flag (filters, outlier threshold, burst limit). Keys are
@@ -33,10 +33,10 @@
 import { readFileSync } from 'node:fs';
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { z } from 'zod';
-import { USER_PROBES, type ProbeName } from '../schema/event.js';
-import { parseStoreDsn, redactDsn } from '../store/dsn.js';
-import { KafkaConfigSection, settingsFromSection, type KafkaSecuritySettings } from '../kafka/security.js';
-import { parseKafkaSinkUrl } from '../kafka/client.js';
+import { USER_PROBES, type ProbeName } from '../../schema/event.js';
+import { parseStoreDsn, redactDsn } from '../../store/dsn.js';
+import { KafkaConfigSection, settingsFromSection, type KafkaSecuritySettings } from '../../kafka/security.js';
+import { parseKafkaSinkUrl } from '../../kafka/client.js';
 
 /** Settings of one probe family. */
 export interface ProbeSection {

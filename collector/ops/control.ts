@@ -1,5 +1,5 @@
 /**
- * collector/control.ts — the runtime control API of a running collector:
+ * collector/ops/control.ts — the runtime control API of a running collector:
  * HTTP/JSON on a Unix socket (default; access by file permissions, 0600 owned
  * by the collector's user) or on 127.0.0.1 with a bearer token. List probes,
  * enable/disable a family, change its sample rate and filters — no restart.
@@ -15,8 +15,8 @@ import { dirname } from 'node:path';
 import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { PROBE_NAMES, type ProbeName } from '../schema/event.js';
-import type { Collector } from './collector.js';
+import { PROBE_NAMES, type ProbeName } from '../../schema/event.js';
+import type { Collector } from '../collector.js';
 
 export const DEFAULT_CONTROL_SOCKET = '/run/v2probe/control.sock';
 

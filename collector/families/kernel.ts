@@ -1,5 +1,5 @@
 /**
- * collector/kernel.ts — facts about the running kernel that decide what can
+ * collector/families/kernel.ts — facts about the running kernel that decide what can
  * attach: version, BTF, tracefs, capabilities, bpf_stats. Used by `doctor`
  * and by the collector before it loads anything.
  */

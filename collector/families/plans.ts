@@ -1,11 +1,11 @@
 /**
- * collector/probes.ts — how each probe family attaches: which BPF programs form
+ * collector/families/plans.ts — the attach plans: how each probe family attaches, which BPF programs form
  * its primary attach plan (stable tracepoints, tp_btf) and which its fallbacks,
  * what tracepoints it needs, and the family-specific maps it exposes.
  * The collector tries the plans in order and reports which one it got.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import type { ProbeName } from '../schema/event.js';
+import type { ProbeName } from '../../schema/event.js';
 
 export interface AttachPlan {
   /** label shown by doctor/status, e.g. "tp_btf sched_switch,sched_wakeup" */

@@ -1,5 +1,5 @@
 /**
- * collector/capabilities.ts — which capabilities the running collector still
+ * collector/ops/capabilities.ts — which capabilities the running collector still
  * needs after its probes are attached, and the process-wide drop of all the
  * others (the native addon's dropCapabilities: every thread, bounding set,
  * ambient set, no_new_privs; verified per thread from /proc). Also what the
@@ -9,9 +9,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
-import { isCapDropError, loadNative, type CapDropReport } from '../native/index.js';
-import { KernelError } from './errors.js';
-import { kernelAtLeast } from './kernel.js';
+import { isCapDropError, loadNative, type CapDropReport } from '../../native/index.js';
+import { KernelError } from '../errors.js';
+import { kernelAtLeast } from '../families/kernel.js';
 
 /** Capability numbers → names (linux/capability.h); beyond the table: CAP_<n>. */
 export const CAP_NAMES = [

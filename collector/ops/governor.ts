@@ -1,5 +1,5 @@
 /**
- * collector/governor.ts — keeps the probes' CPU cost under a budget.
+ * collector/ops/governor.ts — keeps the probes' CPU cost under a budget.
  *
  * Every interval it reads each probe's BPF run time (bpf_stats: run_time_ns,
  * needs kernel.bpf_stats_enabled=1, which it turns on) and computes the share
@@ -20,8 +20,8 @@
 import { cpus } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { PROBES, type ProbeDef, type ProbeName } from '../schema/event.js';
-import type { Collector } from './collector.js';
+import { PROBES, type ProbeDef, type ProbeName } from '../../schema/event.js';
+import type { Collector } from '../collector.js';
 
 export interface GovernorOptions {
   /** budget as a fraction of all CPUs (0.01 = 1 %) */

@@ -1,9 +1,10 @@
 /**
- * collector/decode.ts — turn a batch of `struct v2_event` records (bytes from
+ * collector/pipeline/decode.ts — turn a batch of `struct v2_event` records (bytes from
  * the native ring-buffer thread) into store rows, using the layout and names
  * of schema/event.ts.
  */
-import { PROBES, PROBE_BY_ID, RECORD_SIZE, type EventRow, type ProbeDef, type ProbeName } from '../schema/event.js';
+import { PROBES, PROBE_BY_ID, RECORD_SIZE, type EventRow, type ProbeDef, type ProbeName } from '../../schema/event.js';
+import { readU64 } from '../maps.js';
 
 export interface DecodeContext {
   host: string;
@@ -11,17 +12,8 @@ export interface DecodeContext {
   monoToWallNs: bigint;
 }
 
-/** Current offset from CLOCK_MONOTONIC (what bpf_ktime_get_ns reads) to the wall clock. */
-export function monoToWallOffset(): bigint {
-  return BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
-}
-
 const U32 = 0x1_0000_0000;
 
-/** A u64 field as a JS number (exact below 2^53: ns timestamps, counters). */
-export function readU64(buf: Buffer, off: number): number {
-  return buf.readUInt32LE(off + 4) * U32 + buf.readUInt32LE(off);
-}
 function readS64(buf: Buffer, off: number): number {
   return buf.readInt32LE(off + 4) * U32 + buf.readUInt32LE(off);
 }

@@ -1,5 +1,5 @@
 /**
- * collector/metrics.ts — Prometheus /metrics for a running collector
+ * collector/ops/metrics.ts — Prometheus /metrics for a running collector
  * (prom-client). Every value is read from the collector at scrape time: the
  * exact in-kernel counters, the log2 latency histograms (as classic buckets),
  * per-process context switches for the top N processes (the rest folded into
@@ -12,12 +12,12 @@
  */
 import { createServer, type Server } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
-import { HIST_SLOTS, PROBES, type ProbeDef, type ProbeName } from '../schema/event.js';
-import type { Collector, RttStats } from './collector.js';
+import { HIST_SLOTS, PROBES, type ProbeDef, type ProbeName } from '../../schema/event.js';
+import type { Collector, RttStats } from '../collector.js';
 import type { Governor } from './governor.js';
-import { familyCounterRows } from './go-stats.js';
-import { COMPONENTS } from '../explain/breakdown.js';
-import { componentLabel, RTT_BUCKETS_S, type FixedHist } from '../explain/histograms.js';
+import { familyCounterRows } from '../families/go-stats.js';
+import { COMPONENTS } from '../../explain/breakdown.js';
+import { componentLabel, RTT_BUCKETS_S, type FixedHist } from '../../explain/histograms.js';
 
 /** Which platform subsystem a probe family belongs to (the `subsystem` label). */
 export const SUBSYSTEM: Record<string, string> = {

@@ -24,7 +24,7 @@ import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { Collector } from '../collector/collector.js';
 import { ensureTracefs } from '../collector/families/kernel.js';
-import type { Sink } from '../collector/sinks.js';
+import type { Sink } from '../collector/sinks/sink.js';
 import { repoRoot } from '../native/index.js';
 
 const argv = process.argv.slice(2);

@@ -34,7 +34,9 @@ import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { cgroupId, Collector } from '../collector/collector.js';
 import { ensureTracefs } from '../collector/families/kernel.js';
-import { openSink, StdoutSink, type Sink } from '../collector/sinks.js';
+import { openSink } from '../collector/sinks/registry.js';
+import type { Sink } from '../collector/sinks/sink.js';
+import { StdoutSink } from '../collector/sinks/stdout.js';
 import { repoRoot } from '../native/index.js';
 
 const argv = process.argv.slice(2);

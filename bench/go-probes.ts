@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pino } from 'pino';
 import { Collector } from '../collector/collector.js';
-import type { Sink } from '../collector/sinks.js';
+import type { Sink } from '../collector/sinks/sink.js';
 import { loadNative, repoRoot } from '../native/index.js';
 
 const STATS = '/proc/sys/kernel/bpf_stats_enabled';

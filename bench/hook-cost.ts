@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { Collector } from '../collector/collector.js';
 import { ensureTracefs } from '../collector/families/kernel.js';
-import type { Sink } from '../collector/sinks.js';
+import type { Sink } from '../collector/sinks/sink.js';
 import { repoRoot } from '../native/index.js';
 
 const ROUNDS = Number(process.argv[2] ?? 50_000);

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { decodeEnvelope, DEFAULT_CODEC, encodeEnvelope, type Codec } from '../kafka/envelope.js';
-import { KafkaSink } from '../collector/kafka-sink.js';
+import { KafkaSink } from '../collector/sinks/kafka.js';
 import { ensureTopics } from '../kafka/client.js';
 import { Ingester } from '../ingester/ingester.js';
 import { applySchema } from '../schema/ddl.js';

@@ -34,7 +34,7 @@ import { decodeKeyedCounts, monoToWallOffset, sumPerCpu, type KeyedCount } from 
 import { attachUprobeResults, type UprobeTargets } from '../uprobes/attach.js';
 import { familyCounterRows } from './families/go-stats.js';
 import { ATTACH, planAutoload, type AttachPlan } from './families/plans.js';
-import type { BreakdownRow, Sink } from './sinks.js';
+import type { BreakdownRow, Sink } from './sinks/sink.js';
 import type { Breakdown } from '../explain/breakdown.js';
 import { RttSession } from '../explain/session.js';
 import { TripHistograms } from '../explain/histograms.js';

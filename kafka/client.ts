@@ -2,7 +2,7 @@
  * kafka/client.ts — what the Kafka sink and the ingester share: the one
  * error type of the Kafka side, address/URL parsing (`HOST:PORT,...` or
  * `kafka[s]://[USER[:PASSWORD]@]HOST:PORT,.../TOPIC?options`), a quiet kafkajs
- * client with TLS/SASL (collector/kafka-security.ts), and the start-up checks
+ * client with TLS/SASL (kafka/security.ts), and the start-up checks
  * (broker answers, credentials accepted, topic exists).
  */
 import { Kafka, logLevel, type Admin, type KafkaConfig, type logCreator } from 'kafkajs';
@@ -57,7 +57,7 @@ export function parseBrokers(flag: string, text: string): string[] {
 export interface KafkaSinkSpec {
   brokers: string[];
   topic: string;
-  /** envelope body encoding (see collector/kafka-envelope.ts) */
+  /** envelope body encoding (see kafka/envelope.ts) */
   codec?: string;
   /** spool directory and its byte bound */
   spoolDir?: string;

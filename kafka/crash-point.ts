@@ -9,7 +9,7 @@
  * Points, each reached after its step completed:
  *  - ingester (ingester/ingester.ts), once per range: ledger,
  *    insert:<table> (e.g. insert:v2e.events), dlq, commit;
- *  - collector Kafka sink (collector/kafka-sink.ts), once per message:
+ *  - collector Kafka sink (collector/sinks/kafka.ts), once per message:
  *    produce (sent, Kafka acknowledged), spool (written to the on-disk spool),
  *    spool-sent (a spooled message acknowledged, not yet removed from the spool).
  */

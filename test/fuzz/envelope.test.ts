@@ -1,4 +1,4 @@
-// Fuzz the Kafka envelope decoder (collector/kafka-envelope.ts) with fast-check:
+// Fuzz the Kafka envelope decoder (kafka/envelope.ts) with fast-check:
 // arbitrary bytes, valid headers over garbage bodies, structured bodies with
 // hostile fields, bit-flipped and truncated real envelopes. Every input is either
 // decoded into rows that pass the event definition's zod rows, or rejected with a

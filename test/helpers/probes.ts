@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { Collector, type CollectorOptions } from '../../collector/collector.js';
 import { ensureTracefs } from '../../collector/families/kernel.js';
-import type { Sink } from '../../collector/sinks.js';
+import type { Sink } from '../../collector/sinks/sink.js';
 import type { CounterRow, EventRow, HistogramRow } from '../../schema/event.js';
 import { ROOT } from './cli.js';
 

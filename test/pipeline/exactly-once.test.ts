@@ -4,7 +4,7 @@
 // Then 1,000 malformed messages interleaved with good ones: counts exact.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Kafka } from 'kafkajs';
-import { KafkaSink } from '../../collector/kafka-sink.js';
+import { KafkaSink } from '../../collector/sinks/kafka.js';
 import { encodeEnvelope } from '../../kafka/envelope.js';
 import { makeKafka } from '../../kafka/client.js';
 import { createTopic, ingestAll, ensureKafka, queryJson, startIngester, stopChild, syntheticEvents, tmp, uniq, waitConsumed, waitLog } from './kafka-helpers.js';

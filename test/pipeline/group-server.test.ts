@@ -5,7 +5,7 @@
 // message once, and the rollups (materialized-view targets, each with its own
 // deduplication window) hold exactly the raw rows: a replayed range doubled nothing.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { KafkaSink } from '../../collector/kafka-sink.js';
+import { KafkaSink } from '../../collector/sinks/kafka.js';
 import { openStore } from '../../store/index.js';
 import { storeTargets } from '../helpers/stores.js';
 import { createTopic, ensureKafka, queryJson, startIngester, stopChild, syntheticEvents, tmp, uniq, waitConsumed, waitLog } from './kafka-helpers.js';

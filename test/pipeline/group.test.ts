@@ -2,7 +2,7 @@
 // other takes over: no loss, no duplicate (each has its own chDB store here —
 // chDB is one engine per process — so the check is over the union).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { KafkaSink } from '../../collector/kafka-sink.js';
+import { KafkaSink } from '../../collector/sinks/kafka.js';
 import { createTopic, ensureKafka, queryJson, startIngester, stopChild, syntheticEvents, tmp, uniq, waitConsumed, waitLog } from './kafka-helpers.js';
 
 let brokers = '';

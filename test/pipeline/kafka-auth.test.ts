@@ -15,7 +15,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KafkaSink } from '../../collector/kafka-sink.js';
+import { KafkaSink } from '../../collector/sinks/kafka.js';
 import { resolveKafkaSink } from '../../kafka/client.js';
 import { BIN, ROOT, runCli, type CliResult } from '../helpers/cli.js';
 import { isRoot } from '../helpers/probes.js';

@@ -11,7 +11,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KafkaSink } from '../../collector/kafka-sink.js';
+import { KafkaSink } from '../../collector/sinks/kafka.js';
 import { ROOT } from '../helpers/cli.js';
 import { storeTargets } from '../helpers/stores.js';
 import { createTopic, ingestAll, queryJson, syntheticEvents, tmp, uniq } from './kafka-helpers.js';

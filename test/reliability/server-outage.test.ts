@@ -4,7 +4,7 @@
 // the same: it buffers, says so (v2probe_sink_up 0), catches up, the loss
 // ledger balances. A private server, so the shared one is never touched.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { KafkaSink } from '../../collector/kafka-sink.js';
+import { KafkaSink } from '../../collector/sinks/kafka.js';
 import { startCli } from '../helpers/cli.js';
 import { PrivateServer, serverUnavailable } from '../helpers/clickhouse-server.js';
 import { isRoot, runFixture, sleep } from '../helpers/probes.js';

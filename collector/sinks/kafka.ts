@@ -1,5 +1,5 @@
 /**
- * collector/kafka-sink.ts — `--sink kafka://HOST:PORT/TOPIC`: the collector's
+ * collector/sinks/kafka.ts — `--sink kafka://HOST:PORT/TOPIC`: the collector's
  * batches as versioned envelopes (kafka/envelope.ts) through an
  * idempotent kafkajs producer, keyed by host (a host's batches stay ordered in
  * one partition), at most MAX_ROWS_PER_MESSAGE rows / MAX_MESSAGE_BYTES each.
@@ -24,13 +24,13 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Producer } from 'kafkajs';
 import { pino, type Logger } from 'pino';
-import type { CounterRow, EventRow, HistogramRow } from '../schema/event.js';
-import { CODECS, DEFAULT_CODEC, encodeEnvelope, type Codec, type Kind, type RowOf } from '../kafka/envelope.js';
-import { checkKafka, KafkaError, kafkaFailure, makeKafka, resolveKafkaSink, type KafkaSinkSpec } from '../kafka/client.js';
-import { describeSecurity } from '../kafka/security.js';
-import { Spool } from './kafka-spool.js';
-import { crashPoint } from '../kafka/crash-point.js';
-import type { Sink } from './sinks.js';
+import type { CounterRow, EventRow, HistogramRow } from '../../schema/event.js';
+import { CODECS, DEFAULT_CODEC, encodeEnvelope, type Codec, type Kind, type RowOf } from '../../kafka/envelope.js';
+import { checkKafka, KafkaError, kafkaFailure, makeKafka, resolveKafkaSink, type KafkaSinkSpec } from '../../kafka/client.js';
+import { describeSecurity } from '../../kafka/security.js';
+import { Spool } from './spool.js';
+import { crashPoint } from '../../kafka/crash-point.js';
+import type { Sink } from './sink.js';
 
 export const MAX_ROWS_PER_MESSAGE = 20_000;
 export const MAX_MESSAGE_BYTES = 900_000; // under the broker's default 1 MiB message.max.bytes

@@ -1,5 +1,5 @@
 /**
- * collector/kafka-spool.ts — a bounded on-disk queue of Kafka messages, used
+ * collector/sinks/spool.ts — a bounded on-disk queue of Kafka messages, used
  * while Kafka is unreachable or slow. One file per message, named by a
  * monotonically increasing number, so order survives restarts:
  *   <dir>/<000000000001>.msg = u32 meta length | meta JSON {key, rows:{probe:n}} | value

@@ -55,19 +55,29 @@ export function stopChild(c: ChildProcess, sig: NodeJS.Signals = 'SIGTERM'): Pro
   });
 }
 
-/** Committed offsets of the group == end offsets of the topic (everything consumed and committed). */
+/**
+ * Committed offsets of the group == end offsets of the topic (everything consumed and committed).
+ * `timeoutMs` bounds a stall, not the whole wait: it fails only when the committed offsets did
+ * not move for that long (a loaded machine ingests slowly, a stuck ingester not at all).
+ */
 export async function waitConsumed(brokers: string, group: string, topic: string, timeoutMs = 90_000): Promise<void> {
   const admin = makeKafka([brokers]).admin();
   await admin.connect();
   try {
-    const until = Date.now() + timeoutMs;
+    let until = Date.now() + timeoutMs;
+    let progress = -1n;
     for (;;) {
       const ends = await admin.fetchTopicOffsets(topic);
       const got = await admin.fetchOffsets({ groupId: group, topics: [topic] });
       const committed = new Map(got[0].partitions.map((p) => [p.partition, BigInt(p.offset)]));
       const behind = ends.filter((e) => BigInt(e.high) > 0n && (committed.get(e.partition) ?? -1n) < BigInt(e.high));
       if (behind.length === 0) return;
-      if (Date.now() > until) throw new Error(`group ${group} still behind on ${topic}: ${JSON.stringify(behind.map((b) => [b.partition, b.high, String(committed.get(b.partition))]))}`);
+      const sum = [...committed.values()].reduce((a, b) => a + (b > 0n ? b : 0n), 0n);
+      if (sum > progress) {
+        progress = sum;
+        until = Date.now() + timeoutMs;
+      }
+      if (Date.now() > until) throw new Error(`group ${group} still behind on ${topic}, no commit for ${timeoutMs / 1000} s: ${JSON.stringify(behind.map((b) => [b.partition, b.high, String(committed.get(b.partition))]))}`);
       await new Promise((r) => setTimeout(r, 500));
     }
   } finally {

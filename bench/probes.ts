@@ -17,6 +17,7 @@ import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { ensureTracefs } from '../collector/families/kernel.js';
+import { FAMILIES as DESCRIPTORS } from '../bpf/families.gen.js';
 import { ATTACH } from '../collector/families/plans.js';
 import { loadNative, repoRoot, type Probe } from '../native/index.js';
 import { encodeConfig, PROBES, type ProbeName } from '../schema/event.js';
@@ -26,22 +27,15 @@ const QUICK = process.argv.includes('--quick');
 const pexec = promisify(execFile);
 const fx = (name: string, args: string[]) => pexec(resolve(repoRoot(), 'build/fixtures', name), args, { timeout: 120_000 });
 
-type Family = 'shm' | 'lock' | 'futex' | 'pagefault' | 'kmem' | 'fsync' | 'tcp' | 'cpufreq';
-const BASE: Record<Family, string[]> = {
-  shm: ['base_exit_memfd_create', 'base_enter_mmap', 'base_exit_mmap', 'base_enter_munmap', 'base_enter_ftruncate', 'base_exit_ftruncate', 'base_process_exit'],
-  lock: ['base_contention_begin', 'base_contention_end'],
-  futex: ['base_enter_futex', 'base_exit_futex'],
-  pagefault: ['base_page_fault_user', 'base_page_fault_kernel'],
-  kmem: ['base_kmalloc', 'base_kfree'],
-  fsync: ['fsync', 'fdatasync', 'sync_file_range', 'write', 'pwrite64'].flatMap((n) => [`base_enter_${n}`, `base_exit_${n}`]),
-  tcp: ['base_set_state', 'base_retransmit', 'base_tcp_probe'],
-  cpufreq: ['base_cpu_frequency', 'base_cpu_idle'],
-};
-const FAMILIES = Object.keys(BASE) as Family[];
+/** the families with a hook-cost baseline (their descriptors' benchBaseline: bpf/hookbase.bpf.c is generated from them) */
+const BASE: Record<string, string[]> = Object.fromEntries(
+  Object.values(DESCRIPTORS).flatMap((d) => ('benchBaseline' in d ? [[d.name, d.benchBaseline.map((b) => b.program)]] : [])),
+);
 
 let tcpPort = 0;
 const n = (full: number) => String(QUICK ? Math.ceil(full / 5) : full);
-const WORKLOAD: Record<Family, () => Promise<unknown>> = {
+/** the workload that hits a family's hooks (a family with a baseline but no workload here is not measured) */
+const WORKLOAD = {
   shm: async () => { for (let i = 0; i < (QUICK ? 20 : 100); i++) await fx('shm_maps', []); },
   lock: () => fx('lock_contend', ['-t', '4', '-d', QUICK ? '200' : '1000', '-f', '/var/tmp/v2probe-bench-lock.dat']),
   futex: () => fx('futex_contend', ['-t', '3', '-n', n(200), '-h', '200']),
@@ -50,7 +44,11 @@ const WORKLOAD: Record<Family, () => Promise<unknown>> = {
   fsync: () => fx('fsync_loop', ['-f', '/var/tmp/v2probe-bench-fsync.dat', '-n', n(200)]),
   tcp: () => fx('tcp_connect', ['-p', String(tcpPort), '-n', n(2000)]),
   cpufreq: () => new Promise((r) => setTimeout(r, QUICK ? 300 : 1500)),
-};
+} satisfies Partial<Record<ProbeName, () => Promise<unknown>>>;
+type Family = keyof typeof WORKLOAD;
+
+/** in catalog order: those with a baseline and a workload above */
+const FAMILIES = Object.keys(BASE).filter((f): f is Family => f in WORKLOAD);
 
 async function open(family: string, programs: string[], sampleEvery = 1): Promise<Probe> {
   const native = loadNative();

@@ -8,6 +8,11 @@
  *   node dist/bench/run-all.js [--only NAME,NAME] [--out DIR] [--quick]
  * --quick: the benchmarks that have a smoke-test size run with it (seconds
  * instead of minutes), to check the report itself; not for the numbers.
+ * --out DIR is created (with its parents) before the first benchmark runs, and
+ * the report is rewritten there after every benchmark (marked "in progress"
+ * until the last), so a run that is stopped keeps what it measured. Bad
+ * arguments (unknown flag, missing value, --only naming no benchmark, an --out
+ * that cannot be a directory) exit 2 with one line naming the flag and value.
  *
  * A benchmark this script does not know yet runs with its default arguments.
  * Kafka: $KAFKA_BROKERS, else a broker started with scripts/kafka.sh (stopped
@@ -20,17 +25,53 @@
  * The report starts with the headline figures side by side (taken from each
  * benchmark's output), then each benchmark's key lines and full output.
  */
+import { FAMILIES } from '../bpf/families.gen.js';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const DIST = join(ROOT, 'dist/bench');
+/** every family but the bench baseline (bpf/NAME.family.ts): the probes benchmark's lines start with one */
+const PROBE_FAMILIES = Object.values(FAMILIES).filter((d) => !('baseline' in d)).map((d) => d.name);
+/** where the benchmark scripts are (V2PROBE_BENCH_DIR: another directory of NAME.js scripts, for run-all's own test) */
+const DIST = process.env.V2PROBE_BENCH_DIR ? resolve(process.env.V2PROBE_BENCH_DIR) : join(ROOT, 'dist/bench');
 const argv = process.argv.slice(2);
-const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1].split(',') : undefined;
-const outDir = argv.includes('--out') ? resolve(argv[argv.indexOf('--out') + 1]) : join(ROOT, 'bench');
+
+/** Bad input: one line naming the flag and the value, exit 2. */
+function usage(message: string): never {
+  process.stderr.write(`run-all: ${message}\n`);
+  process.exit(2);
+}
+const KNOWN_FLAGS = ['--only', '--out', '--quick'];
+for (let i = 0; i < argv.length; i++) {
+  if (!KNOWN_FLAGS.includes(argv[i])) usage(`unknown argument '${argv[i]}' (known: --only NAME,NAME, --out DIR, --quick)`);
+  if (argv[i] !== '--quick') {
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith('--') || v === '') usage(`${argv[i]}: missing value (${argv[i] === '--out' ? 'a directory for REPORT.md and report.json' : 'benchmark names, comma-separated'})`);
+    i++;
+  }
+}
+const flag = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
+const only = flag('--only')?.split(',').map((n) => n.trim()).filter(Boolean);
+const outDir = resolve(flag('--out') ?? join(ROOT, 'bench'));
 const QUICK = argv.includes('--quick');
+
+/** --out DIR: created (with its parents) before any benchmark runs; a path that cannot be a directory is bad input. */
+function prepareOutDir(dir: string): void {
+  if (existsSync(dir) && !statSync(dir).isDirectory()) usage(`--out '${dir}': exists and is not a directory`);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    usage(`--out '${dir}': cannot create the directory (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/** Write a file whole or not at all (temporary file + rename): a killed run never leaves half a report. */
+function writeAtomic(path: string, text: string): void {
+  writeFileSync(`${path}.tmp`, text);
+  renameSync(`${path}.tmp`, path);
+}
 
 /** Arguments per benchmark (modest sizes), what it measures, and its time limit. */
 const PLAN: Record<string, { args: (brokers: string) => string[]; quickArgs?: string[]; what: string; timeoutS: number; needs?: 'kafka' }> = {
@@ -114,7 +155,7 @@ function run(name: string, args: string[], timeoutS: number): Promise<Omit<Resul
 function keyLines(r: Result): string[] {
   const pick: Record<string, RegExp> = {
     'hook-cost': /without v2probe|with v2probe|ns\/call|ns per call|x the empty/i,
-    probes: /^(uds|sched|blockio|shm|lock|futex|pagefault|kmem|fsync|tcp|cpufreq|rtt)\s|mixed workload|share/i,
+    probes: new RegExp(`^(${PROBE_FAMILIES.join('|')})\\s|mixed workload|share`, 'i'),
     'store-insert': /rows\/s|bytes\/row/,
     pipeline: /brotli|gzip|none|producer|ingester|queryable/,
     'go-probes': /fixture|profiler|ns\/call/,
@@ -215,10 +256,12 @@ function report(m: ReturnType<typeof machine>, results: Result[], totalS: number
 }
 
 async function main() {
+  prepareOutDir(outDir);
   const m = machine();
-  const names = readdirSync(DIST)
-    .filter((f) => f.endsWith('.js') && f !== 'run-all.js')
-    .map((f) => f.replace(/\.js$/, ''))
+  const available = readdirSync(DIST).filter((f) => f.endsWith('.js') && f !== 'run-all.js').map((f) => f.replace(/\.js$/, ''));
+  const unknown = (only ?? []).filter((n) => !available.includes(n));
+  if (unknown.length) usage(`--only: no benchmark named ${unknown.map((n) => `'${n}'`).join(', ')} in ${DIST} (known: ${available.sort().join(', ')})`);
+  const names = available
     .filter((n) => !only || only.includes(n))
     .sort((a, b) => (Object.keys(PLAN).indexOf(a) + 1 || 99) - (Object.keys(PLAN).indexOf(b) + 1 || 99));
   // the probe benchmarks drive the test fixtures; `npm run bench` builds only the product
@@ -234,6 +277,15 @@ async function main() {
   let startedKafka = false;
   const t0 = performance.now();
   const results: Result[] = [];
+  /** the report so far: rewritten after every benchmark, so a run that stops (killed, timed out, crashed) keeps what it measured */
+  const save = (done: boolean) => {
+    const totalS = (performance.now() - t0) / 1000;
+    const pending = names.filter((n) => !results.some((r) => r.name === n));
+    const md = report(m, results, totalS);
+    writeAtomic(join(outDir, 'REPORT.md'), done ? md : md.replace('\n', `\n\n**In progress: ${results.length} of ${names.length} benchmarks done; still to run: ${pending.join(', ')}.**\n`));
+    writeAtomic(join(outDir, 'report.json'), JSON.stringify({ machine: m, totalSeconds: +totalS.toFixed(1), complete: done, pending, results: results.map(({ stderr, ...r }) => ({ ...r, stderr: r.exitCode === 0 ? undefined : stderr })) }, null, 2) + '\n');
+  };
+  save(false);
   for (const name of names) {
     const plan = PLAN[name] ?? { args: () => [], what: '(not described in run-all.ts)', timeoutS: 300 };
     if (plan.needs === 'kafka' && !brokers) {
@@ -243,18 +295,19 @@ async function main() {
         startedKafka = !!brokers;
       } catch (err) {
         results.push({ name, what: plan.what, args: [], exitCode: null, seconds: 0, stdout: '', stderr: '', skipped: `no Kafka broker (${(err as Error).message.split('\n')[0]})` });
+        save(false);
         continue;
       }
     }
     const args = QUICK && plan.quickArgs ? plan.quickArgs : plan.args(brokers);
     console.log(`\n== bench ${name} ${args.join(' ')}`);
     results.push({ ...(await run(name, args, plan.timeoutS)), what: plan.what });
+    save(false);
   }
   if (startedKafka) execFileSync('bash', [join(ROOT, 'scripts/kafka.sh'), 'stop'], { stdio: 'ignore', timeout: 60_000 });
   const totalS = (performance.now() - t0) / 1000;
   m.bpftrace = sh('bpftrace', ['--version']) || 'not installed'; // bpftrace-uds may have installed it
-  writeFileSync(join(outDir, 'REPORT.md'), report(m, results, totalS));
-  writeFileSync(join(outDir, 'report.json'), JSON.stringify({ machine: m, totalSeconds: +totalS.toFixed(1), results: results.map(({ stderr, ...r }) => ({ ...r, stderr: r.exitCode === 0 ? undefined : stderr })) }, null, 2) + '\n');
+  save(true);
   console.log(`\nrun-all: ${results.length} benchmarks in ${totalS.toFixed(0)} s; ${results.filter((r) => r.exitCode !== 0 && !r.skipped).length} failed; wrote ${join(outDir, 'REPORT.md')} and report.json`);
   process.exitCode = results.some((r) => r.exitCode !== 0 && !r.skipped) ? 1 : 0;
 }

@@ -43,7 +43,7 @@ int cpu_frequency(struct trace_event_raw_cpu *ctx)
 	if (!cfg || !cfg->enabled)
 		return 0;
 	v2_count(V2_C_SEEN);
-	v2_count(V2_C_FAMILY + 0);
+	v2_count(V2_C_CPUFREQ_FREQ_CHANGES);
 	if (!v2_sample(V2_CPUFREQ_FREQ, 0, cfg, &weight))
 		return 0;
 	e = v2_reserve(V2_CPUFREQ_FREQ, bpf_ktime_get_ns(), ctx->state, 0, 0, weight);
@@ -74,7 +74,7 @@ int cpu_idle(struct trace_event_raw_cpu *ctx)
 	if (ctx->state != V2_PWR_EVENT_EXIT) {
 		st->ts = now;
 		st->state = ctx->state;
-		v2_count(V2_C_FAMILY + 1);
+		v2_count(V2_C_CPUFREQ_IDLE_ENTRIES);
 		return 0;
 	}
 	if (!st->ts)
@@ -82,7 +82,7 @@ int cpu_idle(struct trace_event_raw_cpu *ctx)
 	delta = now - st->ts;
 	st->ts = 0;
 	v2_count(V2_C_SEEN);
-	v2_count_add(V2_C_FAMILY + 2, delta);
+	v2_count_add(V2_C_CPUFREQ_IDLE_NS, delta);
 	v2_hist(V2_CPUFREQ_IDLE, delta);
 	if (v2_sample(V2_CPUFREQ_IDLE, delta, cfg, &weight))
 		v2_submit(V2_CPUFREQ_IDLE, now, delta, st->state, 0, weight);

@@ -10,8 +10,8 @@
  * (fd table -> file -> inode mode, direct BTF loads); exit computes the
  * latency. Writes to pipes, sockets, ttys are never followed.
  *
- * Exact (filtered on tgid/comm/cgroup): counters[V2_C_FAMILY + event] calls,
- * counters[V2_C_FAMILY + 8] bytes written by the small writes, V2_C_SEEN,
+ * Exact (filtered on tgid/comm/cgroup): counters[V2_C_FSYNC_CALLS(event)] calls,
+ * counters[V2_C_FSYNC_SMALL_WRITE_BYTES] bytes written by the small writes, V2_C_SEEN,
  * histogram (index = event) of every call's latency.
  * Sampled rows: value = latency ns, arg0 = fd, arg1 = return value.
  */
@@ -87,9 +87,9 @@ static __always_inline int fs_exit(struct trace_event_raw_sys_exit *ctx, __u32 e
 	now = bpf_ktime_get_ns();
 	delta = now - st->ts;
 	v2_count(V2_C_SEEN);
-	v2_count(V2_C_FAMILY + event);
+	v2_count(V2_C_FSYNC_CALLS(event));
 	if (event >= V2_FSYNC_WRITE && ctx->ret > 0)
-		v2_count_add(V2_C_FAMILY + 8, ctx->ret);
+		v2_count_add(V2_C_FSYNC_SMALL_WRITE_BYTES, ctx->ret);
 	v2_hist(event, delta);
 	if (v2_sample(event, delta, cfg, &weight))
 		v2_submit(event, now, delta, st->fd, (__u64)ctx->ret, weight);

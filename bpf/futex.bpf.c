@@ -11,8 +11,8 @@
  * syscalls futex_wait/futex_waitv (6.7+, unused by glibc so far).
  *
  * Exact (filtered on tgid/comm/cgroup at entry):
- *   counters[V2_C_FAMILY + kind]       waits
- *   counters[V2_C_FAMILY + 8 + kind]   wait ns
+ *   counters[V2_C_FUTEX_WAITS(kind)]   waits
+ *   counters[V2_C_FUTEX_WAIT_NS(kind)] wait ns
  *   futex_addr_waits[{tgid, uaddr}]    count = waits, total = wait ns
  *                                      (LRU: the hot words stay; userspace
  *                                      reports the top N)
@@ -105,8 +105,8 @@ int futex_exit(struct trace_event_raw_sys_exit *ctx)
 	key.tgid = bpf_get_current_pid_tgid() >> 32;
 	key.uaddr = st->uaddr;
 	v2_count(V2_C_SEEN);
-	v2_count(V2_C_FAMILY + event);
-	v2_count_add(V2_C_FAMILY + 8 + event, delta);
+	v2_count(V2_C_FUTEX_WAITS(event));
+	v2_count_add(V2_C_FUTEX_WAIT_NS(event), delta);
 	v2_pid_count_add(&futex_addr_waits, &key, 1, delta);
 	v2_hist(event, delta);
 	if (v2_sample(event, delta, cfg, &weight))

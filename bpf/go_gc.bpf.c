@@ -63,7 +63,7 @@ int BPF_KPROBE(go_stop_world)
 	if (s->stw_reason == V2_GO_STW_GC_SWEEP_TERM) {
 		s->cycles++;
 		s->cycle_start_ns = s->stw_start_ns;
-		v2_count(V2_C_FAMILY + 0);
+		v2_count(V2_C_GO_GC_GC_CYCLES);
 	}
 	return 0;
 }
@@ -102,13 +102,13 @@ int BPF_KPROBE(go_start_world)
 	if (ev == V2_GO_GC_STW_OTHER) {
 		s->stw_other++;
 		s->stw_other_ns += delta;
-		v2_count(V2_C_FAMILY + 2);
-		v2_count_add(V2_C_FAMILY + 3, delta);
+		v2_count(V2_C_GO_GC_STW_OTHER);
+		v2_count_add(V2_C_GO_GC_STW_OTHER_NS, delta);
 	} else {
 		s->stw_gc_ns += delta;
 		if (delta > s->max_stw_ns)
 			s->max_stw_ns = delta;
-		v2_count_add(V2_C_FAMILY + 1, delta);
+		v2_count_add(V2_C_GO_GC_GC_STW_NS, delta);
 	}
 	v2_hist(ev, delta);
 	if (v2_sample(ev, delta, cfg, &weight))

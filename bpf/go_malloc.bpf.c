@@ -33,8 +33,8 @@ int BPF_KPROBE(go_mallocgc)
 	if (!size || !cfg || !cfg->enabled || !v2_filter(cfg, pid_tgid))
 		return 0;
 	v2_count(V2_C_SEEN);
-	v2_count(V2_C_FAMILY + 0);
-	v2_count_add(V2_C_FAMILY + 1, size);
+	v2_count(V2_C_GO_MALLOC_MALLOCS);
+	v2_count_add(V2_C_GO_MALLOC_MALLOC_BYTES, size);
 	v2_hist(V2_GO_MALLOC_ALLOC, size);
 	s = bpf_map_lookup_elem(&malloc_procs, &tgid);
 	if (!s) {

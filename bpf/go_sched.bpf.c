@@ -66,7 +66,7 @@ int BPF_KPROBE(go_newproc)
 		return 0;
 	__sync_fetch_and_add(&s->created, 1);
 	v2_count(V2_C_SEEN);
-	v2_count(V2_C_FAMILY + 0);
+	v2_count(V2_C_GO_SCHED_GOROUTINES_CREATED);
 	k.binary = bpf_get_attach_cookie(ctx);
 	if (bpf_probe_read_user(&k.pc, sizeof(k.pc), (void *)ctx->ax) == 0 &&
 	    bpf_map_lookup_elem(&sys_pcs, &k))
@@ -87,7 +87,7 @@ int BPF_KPROBE(go_goexit)
 		return 0;
 	__sync_fetch_and_add(&s->exited, 1);
 	v2_count(V2_C_SEEN);
-	v2_count(V2_C_FAMILY + 1);
+	v2_count(V2_C_GO_SCHED_GOROUTINES_EXITED);
 	if (v2_sample(V2_GO_SCHED_EXIT, 0, cfg, &weight))
 		v2_submit(V2_GO_SCHED_EXIT, bpf_ktime_get_ns(), 0, 0, 0, weight);
 	return 0;

@@ -30,9 +30,9 @@ static __always_inline int on_kmalloc(__u64 call_site, const void *ptr, __u64 re
 	if (!v2_filter(cfg, bpf_get_current_pid_tgid()))
 		return 0;
 	v2_count(V2_C_SEEN);
-	v2_count(V2_C_FAMILY + 0);
-	v2_count_add(V2_C_FAMILY + 2, alloc);
-	v2_count_add(V2_C_FAMILY + 3, req);
+	v2_count(V2_C_KMEM_KMALLOC);
+	v2_count_add(V2_C_KMEM_KMALLOC_BYTES, alloc);
+	v2_count_add(V2_C_KMEM_KMALLOC_REQ_BYTES, req);
 	v2_hist(V2_KMEM_KMALLOC, alloc);
 	if (v2_sample(V2_KMEM_KMALLOC, alloc, cfg, &weight))
 		v2_submit(V2_KMEM_KMALLOC, bpf_ktime_get_ns(), alloc, call_site, req, weight);
@@ -49,7 +49,7 @@ static __always_inline int on_kfree(__u64 call_site, const void *ptr)
 	if (!v2_filter(cfg, bpf_get_current_pid_tgid()))
 		return 0;
 	v2_count(V2_C_SEEN);
-	v2_count(V2_C_FAMILY + 1);
+	v2_count(V2_C_KMEM_KFREE);
 	if (v2_sample(V2_KMEM_KFREE, 0, cfg, &weight))
 		v2_submit(V2_KMEM_KFREE, bpf_ktime_get_ns(), 0, call_site, 0, weight);
 	return 0;

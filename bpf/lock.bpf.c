@@ -16,7 +16,7 @@
  * another lock in between is counted in V2_C_MISSED_START, not mixed in).
  *
  * Exact (filtered on the waiting task's tgid/comm/cgroup at begin):
- *   counters[V2_C_FAMILY + kind] waits, [V2_C_FAMILY + 8 + kind] wait ns
+ *   counters[V2_C_LOCK_WAITS(kind)] waits, [V2_C_LOCK_WAIT_NS(kind)] wait ns
  *   pid_lock[tgid]   count = waits, total = wait ns (LRU)
  *   hist[kind]       log2 of every wait
  * Sampled rows: value = wait ns, arg0 = lock address (addr, a kernel
@@ -147,8 +147,8 @@ static __always_inline int on_end(__u64 lock)
 		return 0;
 	kind = lock_kind(flags);
 	v2_count(V2_C_SEEN);
-	v2_count(V2_C_FAMILY + kind);
-	v2_count_add(V2_C_FAMILY + 8 + kind, delta);
+	v2_count(V2_C_LOCK_WAITS(kind));
+	v2_count_add(V2_C_LOCK_WAIT_NS(kind), delta);
 	v2_pid_count_add(&pid_lock, &tgid, 1, delta);
 	v2_hist(kind, delta);
 	if (v2_sample(kind, delta, cfg, &weight))

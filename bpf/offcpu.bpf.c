@@ -55,7 +55,7 @@ int BPF_PROG(offcpu_switch, bool preempt, struct task_struct *prev, struct task_
 			st->user_stack_id = bpf_get_stackid(ctx, &stack_traces, BPF_F_USER_STACK);
 			st->kern_stack_id = bpf_get_stackid(ctx, &stack_traces, 0);
 			if (st->kern_stack_id < 0 && st->kern_stack_id != -14)
-				v2_count(V2_C_FAMILY + 1);
+				v2_count(V2_C_OFFCPU_STACK_LOST);
 		}
 	}
 	/* next comes back */
@@ -78,7 +78,7 @@ int BPF_PROG(offcpu_switch, bool preempt, struct task_struct *prev, struct task_
 	key.kern_stack_id = st->kern_stack_id;
 	__builtin_memcpy(key.comm, next->comm, sizeof(key.comm));
 	v2_count(V2_C_SEEN);
-	v2_count_add(V2_C_FAMILY + 0, delta);
+	v2_count_add(V2_C_OFFCPU_OFFCPU_NS, delta);
 	val = bpf_map_lookup_elem(&stack_counts, &key);
 	if (val) {
 		__sync_fetch_and_add(val, delta);

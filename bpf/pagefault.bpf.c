@@ -10,7 +10,7 @@
  * faults that reach handle_mm_fault: the two differ by faults that end in
  * SIGSEGV or are fixed without the mm (spurious/vmalloc), and by faults
  * taken from get_user_pages, which have no exception):
- *   counters[V2_C_FAMILY + 0/1]   user / kernel faults
+ *   counters[V2_C_PAGEFAULT_FAULTS(kind)] user / kernel faults
  *   pid_faults[tgid]              count = user faults, total = kernel faults
  *                                 (LRU: idle processes age out, never full)
  * Filtered (cfg tgid/comm/cgroup of the faulting task):
@@ -38,7 +38,7 @@ static __always_inline int on_fault(struct trace_event_raw_exceptions *ctx, __u3
 
 	if (!cfg || !cfg->enabled)
 		return 0;
-	v2_count(V2_C_FAMILY + kind);
+	v2_count(V2_C_PAGEFAULT_FAULTS(kind));
 	pid_tgid = bpf_get_current_pid_tgid();
 	tgid = pid_tgid >> 32;
 	if (tgid)

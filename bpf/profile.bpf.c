@@ -33,7 +33,7 @@ int profile_cpu(struct bpf_perf_event_data *ctx)
 	if (!cfg || !cfg->enabled)
 		return 0;
 	if (!(__u32)pid_tgid) {
-		v2_count(V2_C_FAMILY + 2);
+		v2_count(V2_C_PROFILE_IDLE_SAMPLES);
 		return 0;
 	}
 	if (!v2_filter(cfg, pid_tgid))
@@ -45,9 +45,9 @@ int profile_cpu(struct bpf_perf_event_data *ctx)
 	key.user_stack_id = bpf_get_stackid(ctx, &stack_traces, BPF_F_USER_STACK);
 	key.kern_stack_id = bpf_get_stackid(ctx, &stack_traces, 0);
 	if (key.user_stack_id < 0 && key.user_stack_id != -14 /* EFAULT: no user stack */)
-		v2_count(V2_C_FAMILY + 0);
+		v2_count(V2_C_PROFILE_USER_STACK_LOST);
 	if (key.kern_stack_id < 0 && key.kern_stack_id != -14)
-		v2_count(V2_C_FAMILY + 1);
+		v2_count(V2_C_PROFILE_KERN_STACK_LOST);
 	val = bpf_map_lookup_elem(&stack_counts, &key);
 	if (val) {
 		__sync_fetch_and_add(val, 1);

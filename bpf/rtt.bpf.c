@@ -75,9 +75,9 @@
 #define ST_REPLY 3
 
 /* family counters */
-#define C_STAGE(s) (V2_C_FAMILY + (s))	/* records per stage */
-#define C_AHEAD (V2_C_FAMILY + 4)	/* broker reads skipped as earlier messages */
-#define C_REPLACED (V2_C_FAMILY + 5)	/* pending sample replaced by a newer one */
+#define C_STAGE(s) V2_C_RTT_STAGE(s)	/* records per stage */
+#define C_AHEAD V2_C_RTT_READS_AHEAD	/* broker reads skipped as earlier messages */
+#define C_REPLACED V2_C_RTT_PENDING_REPLACED	/* pending sample replaced by a newer one */
 
 struct rtt_task {
 	__u64 cum[V2_RTT_NCOMP];

@@ -11,8 +11,8 @@
  * task-local storage from enter to exit.
  *
  * Exact (filtered on tgid/comm/cgroup):
- *   counters[V2_C_FAMILY + event]       calls (successful)
- *   counters[V2_C_FAMILY + 8 + event]   bytes (mmap/munmap: length,
+ *   counters[V2_C_SHM_CALLS(event)]     calls (successful)
+ *   counters[V2_C_SHM_BYTES(event)]     bytes (mmap/munmap: length,
  *                                       ftruncate: new size)
  *   pid_shm[tgid]                       count = live shared mappings,
  *                                       total = their bytes
@@ -108,8 +108,8 @@ static __always_inline void shm_event(const struct v2_config *cfg, __u32 event, 
 	__u32 weight;
 
 	v2_count(V2_C_SEEN);
-	v2_count(V2_C_FAMILY + event);
-	v2_count_add(V2_C_FAMILY + 8 + event, bytes);
+	v2_count(V2_C_SHM_CALLS(event));
+	v2_count_add(V2_C_SHM_BYTES(event), bytes);
 	v2_hist(event, bytes);
 	if (v2_sample(event, bytes, cfg, &weight))
 		v2_submit(event, bpf_ktime_get_ns(), bytes, addr, fd, weight);

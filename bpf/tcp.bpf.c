@@ -68,7 +68,7 @@ int tcp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	cfg = v2_cfg();
 	if (!cfg || !cfg->enabled)
 		return 0;
-	v2_count(V2_C_FAMILY + 3);
+	v2_count(V2_C_TCP_STATE_CHANGES);
 	now = bpf_ktime_get_ns();
 	addr = V4_ADDR(ctx->daddr, ctx->family, ctx->dport);
 	states = ((__u32)ctx->oldstate << 8) | (__u32)ctx->newstate;
@@ -95,7 +95,7 @@ int tcp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	delta = now - st->ts;
 	event = ctx->newstate == V2_TCP_ESTABLISHED ? V2_TCP_CONNECT : V2_TCP_CONNECT_FAIL;
 	v2_count(V2_C_SEEN);
-	v2_count(V2_C_FAMILY + event);
+	v2_count(V2_C_TCP_CONNECTS + event)	/* connects, connect_fails: slots in event order */;
 	v2_hist(event, delta);
 	if (v2_sample(event, delta, cfg, &weight))
 		v2_submit_for(event, now, delta, addr, states, weight, st->tgid, st->tid, st->comm);
@@ -111,7 +111,7 @@ int tcp_retransmit(struct trace_event_raw_tcp_retransmit_skb *ctx)
 
 	if (!cfg || !cfg->enabled)
 		return 0;
-	v2_count(V2_C_FAMILY + V2_TCP_RETRANSMIT);
+	v2_count(V2_C_TCP_RETRANSMITS);
 	if (v2_sample(V2_TCP_RETRANSMIT, 0, cfg, &weight))
 		v2_submit(V2_TCP_RETRANSMIT, bpf_ktime_get_ns(), 0,
 			  V4_ADDR(ctx->daddr, ctx->family, ctx->dport), ctx->state, weight);
@@ -129,7 +129,7 @@ int tcp_probe(struct trace_event_raw_tcp_probe *ctx)
 	if (!cfg || !cfg->enabled)
 		return 0;
 	srtt_ns = (__u64)ctx->srtt * 1000;	/* the tracepoint reports srtt in us */
-	v2_count(V2_C_FAMILY + V2_TCP_RTT);
+	v2_count(V2_C_TCP_RTT_SAMPLES);
 	v2_hist(V2_TCP_RTT, srtt_ns);
 	rtt_cfg = *cfg;
 	rtt_cfg.sample_every = (cfg->sample_every ? cfg->sample_every : 1) * V2_RTT_SAMPLE_FACTOR;

@@ -6,7 +6,7 @@
  * (checked in the kernel: fd table -> file -> S_IFSOCK inode -> socket ->
  * sk->skc_family); syscalls:sys_exit_X computes the latency.
  *
- * Exact: counters[V2_C_FAMILY + event] calls, V2_C_SEEN, histogram (index =
+ * Exact: counters[V2_C_UDS_CALLS(event)] calls, V2_C_SEEN, histogram (index =
  * event kind) of every call. Sampled rows: value = latency ns, arg0 = fd,
  * arg1 = syscall return value (bytes or -errno, as s64 in a u64).
  *
@@ -156,7 +156,7 @@ static __always_inline int uds_exit(struct trace_event_raw_sys_exit *ctx, __u32 
 	delta = now - st->ts;
 	fd = st->fd;
 	v2_count(V2_C_SEEN);
-	v2_count(V2_C_FAMILY + event);
+	v2_count(V2_C_UDS_CALLS(event));
 	v2_hist(event, delta);
 	if (v2_sample(event, delta, cfg, &weight))
 		v2_submit(event, now, delta, fd, (__u64)ctx->ret, weight);

@@ -7,9 +7,15 @@
  *    size and offset against it),
  *  - the store DDL (schema/ddl.ts builds `v2e.events` from `EVENT_COLUMNS`),
  *  - the row validation used by sinks and ingesters (`EventRow`, zod),
- *  - the probe catalog's ids and event names (`PROBES`).
+ *  - the probe catalog (`PROBES`: ids, events, counter slots, arg columns,
+ *    sampling), built from the family descriptors (bpf/NAME.family.ts, listed
+ *    by the generated bpf/families.gen.ts).
  */
 import { z } from 'zod';
+import { FAMILY_COUNTER_BASE, type AttributeName, type FamilyDescriptor, type Unit } from '../bpf/family.js';
+import { FAMILIES } from '../bpf/families.gen.js';
+
+export { FAMILY_COUNTER_BASE, type AttributeName };
 
 /** Record layout of `struct v2_event` (bpf/v2probe.h): C name, offset, size, kind. */
 export const RECORD_SIZE = 64;
@@ -66,7 +72,6 @@ export const COMMON_COUNTERS = {
   missed_start: 4,
   burst_dropped: 5,
 } as const;
-export const FAMILY_COUNTER_BASE = 8;
 export const HIST_SLOTS = 32;
 export const MAX_COUNTERS = 32;
 
@@ -88,8 +93,7 @@ export const ATTRIBUTE_COLUMNS = {
   seq: { type: 'UInt64', from: 'u64' },
   /** app: index of the --uprobe target */
   target: { type: 'UInt16', from: 'u64' },
-} as const;
-export type AttributeName = keyof typeof ATTRIBUTE_COLUMNS;
+} as const satisfies Record<AttributeName, { type: string; from: 'i64' | 'u64' }>;
 
 export interface ProbeDef {
   /** enum v2_probe_id */
@@ -98,229 +102,38 @@ export interface ProbeDef {
   summary: string;
   /** event kinds, indexed by the record's `event` byte (enum v2_<probe>_event) */
   events: readonly string[];
+  /** unit of each event's `value`, same index as `events` */
+  eventUnits: readonly Unit[];
   /** which attribute columns arg0/arg1 fill, per probe */
   args: { arg0?: AttributeName; arg1?: AttributeName };
   /** extra exact counters (slot → name) beyond the common ones */
   counters: Record<string, number>;
-  /** unit of `value` */
-  unit: 'ns' | 'bytes' | 'count';
+  /** unit of `value` (the first event's, or the family's own when it has no events) */
+  unit: Unit;
   /** default 1-in-N sampling of per-event rows */
   defaultSampleEvery: number;
   /** internal families (bench baseline) are not user-selectable */
   internal?: boolean;
 }
 
-function perEvent(events: readonly string[], base: number, prefix: string): Record<string, number> {
-  return Object.fromEntries(events.map((e, i) => [`${prefix}${e}`, base + i]));
+function probeDef(d: FamilyDescriptor): ProbeDef {
+  return {
+    id: d.id,
+    summary: d.summary,
+    events: d.events.map((e) => e.name),
+    eventUnits: d.events.map((e) => e.unit),
+    args: d.args,
+    counters: d.counters,
+    unit: d.unit ?? d.events[0]?.unit ?? 'count',
+    defaultSampleEvery: d.defaultSampleEvery,
+    ...(d.internal ? { internal: true } : {}),
+  };
 }
 
-const UDS_EVENTS = ['sendmsg', 'recvmsg', 'connect', 'sendto', 'recvfrom', 'read', 'write'] as const;
-const BLOCKIO_EVENTS = ['read', 'write', 'flush', 'discard', 'other'] as const;
-const SHM_EVENTS = ['memfd_create', 'mmap', 'munmap', 'ftruncate'] as const;
-const LOCK_EVENTS = ['spin', 'mutex', 'rwsem_read', 'rwsem_write', 'other'] as const;
-const FUTEX_EVENTS = ['wait', 'wait_bitset', 'lock_pi', 'wait_requeue_pi'] as const;
-const FSYNC_EVENTS = ['fsync', 'fdatasync', 'sync_file_range', 'write', 'pwrite'] as const;
-
-export const PROBES = {
-  uds: {
-    id: 1,
-    summary: 'AF_UNIX sendmsg/recvmsg/sendto/recvfrom/connect latency per process',
-    events: UDS_EVENTS,
-    args: { arg0: 'fd', arg1: 'ret' },
-    counters: perEvent(UDS_EVENTS, FAMILY_COUNTER_BASE, 'calls_'),
-    unit: 'ns',
-    defaultSampleEvery: 1000,
-  },
-  sched: {
-    id: 2,
-    summary: 'context switches (exact) and run-queue latency wakeup→run',
-    events: ['runq', 'switch'],
-    args: { arg0: 'state', arg1: 'peer_pid' },
-    counters: { switches: FAMILY_COUNTER_BASE, wakeups: FAMILY_COUNTER_BASE + 1 },
-    unit: 'ns',
-    defaultSampleEvery: 100,
-  },
-  blockio: {
-    id: 3,
-    summary: 'block request latency issue→complete, bytes, device',
-    events: BLOCKIO_EVENTS,
-    args: { arg0: 'dev', arg1: 'bytes' },
-    counters: {
-      ...perEvent(BLOCKIO_EVENTS, FAMILY_COUNTER_BASE, 'completed_'),
-      ...perEvent(BLOCKIO_EVENTS, FAMILY_COUNTER_BASE + 8, 'bytes_'),
-    },
-    unit: 'ns',
-    defaultSampleEvery: 1,
-  },
-  shm: {
-    id: 4,
-    summary: 'memfd_create, shared mmap/munmap of shmem/memfd/anon-shared memory, ftruncate sizes; live shared bytes per process',
-    events: SHM_EVENTS,
-    args: { arg0: 'addr', arg1: 'fd' },
-    counters: {
-      ...perEvent(SHM_EVENTS, FAMILY_COUNTER_BASE, 'calls_'),
-      ...perEvent(SHM_EVENTS, FAMILY_COUNTER_BASE + 8, 'bytes_'),
-    },
-    unit: 'bytes',
-    defaultSampleEvery: 1,
-  },
-  lock: {
-    id: 5,
-    summary: 'kernel lock contention wait time (spin, mutex, rwsem read/write) per process',
-    events: LOCK_EVENTS,
-    args: { arg0: 'addr', arg1: 'state' },
-    counters: {
-      ...perEvent(LOCK_EVENTS, FAMILY_COUNTER_BASE, 'waits_'),
-      ...perEvent(LOCK_EVENTS, FAMILY_COUNTER_BASE + 8, 'wait_ns_'),
-    },
-    unit: 'ns',
-    defaultSampleEvery: 1,
-  },
-  futex: {
-    id: 6,
-    summary: 'user-space lock waits (FUTEX_WAIT/WAIT_BITSET/LOCK_PI time to return) per process and futex address',
-    events: FUTEX_EVENTS,
-    args: { arg0: 'addr', arg1: 'ret' },
-    counters: {
-      ...perEvent(FUTEX_EVENTS, FAMILY_COUNTER_BASE, 'waits_'),
-      ...perEvent(FUTEX_EVENTS, FAMILY_COUNTER_BASE + 8, 'wait_ns_'),
-    },
-    unit: 'ns',
-    defaultSampleEvery: 100,
-  },
-  pagefault: {
-    id: 7,
-    summary: 'user and kernel page faults (exact per process), sampled with address and error code',
-    events: ['user', 'kernel'],
-    args: { arg0: 'addr', arg1: 'state' },
-    counters: { faults_user: FAMILY_COUNTER_BASE, faults_kernel: FAMILY_COUNTER_BASE + 1 },
-    unit: 'count',
-    defaultSampleEvery: 1000,
-  },
-  kmem: {
-    id: 8,
-    summary: 'kmalloc/kfree calls and bytes (exact), sampled with call site',
-    events: ['kmalloc', 'kfree'],
-    args: { arg0: 'addr', arg1: 'bytes' },
-    counters: {
-      kmalloc: FAMILY_COUNTER_BASE,
-      kfree: FAMILY_COUNTER_BASE + 1,
-      kmalloc_bytes: FAMILY_COUNTER_BASE + 2,
-      kmalloc_req_bytes: FAMILY_COUNTER_BASE + 3,
-    },
-    unit: 'bytes',
-    defaultSampleEvery: 1000,
-  },
-  fsync: {
-    id: 9,
-    summary: 'fsync/fdatasync/sync_file_range latency and small (<= 4 KiB) regular-file write/pwrite latency',
-    events: FSYNC_EVENTS,
-    args: { arg0: 'fd', arg1: 'ret' },
-    counters: { ...perEvent(FSYNC_EVENTS, FAMILY_COUNTER_BASE, 'calls_'), small_write_bytes: FAMILY_COUNTER_BASE + 8 },
-    unit: 'ns',
-    defaultSampleEvery: 1,
-  },
-  tcp: {
-    id: 10,
-    summary: 'TCP connect latency and failures, retransmits, state changes, sampled RTT',
-    events: ['connect', 'connect_fail', 'retransmit', 'state', 'rtt'],
-    args: { arg0: 'addr', arg1: 'state' },
-    counters: {
-      connects: FAMILY_COUNTER_BASE,
-      connect_fails: FAMILY_COUNTER_BASE + 1,
-      retransmits: FAMILY_COUNTER_BASE + 2,
-      state_changes: FAMILY_COUNTER_BASE + 3,
-      rtt_samples: FAMILY_COUNTER_BASE + 4,
-    },
-    unit: 'ns',
-    defaultSampleEvery: 1,
-  },
-  cpufreq: {
-    id: 11,
-    summary: 'CPU frequency transitions (kHz) and idle-state residency',
-    events: ['freq', 'idle'],
-    args: { arg0: 'state' },
-    counters: { freq_changes: FAMILY_COUNTER_BASE, idle_entries: FAMILY_COUNTER_BASE + 1, idle_ns: FAMILY_COUNTER_BASE + 2 },
-    unit: 'ns',
-    defaultSampleEvery: 100,
-  },
-  go_gc: {
-    id: 16,
-    summary: 'Go GC cycles and stop-the-world pauses (entry uprobes on the runtime; per process)',
-    events: ['stw_sweep_term', 'stw_mark_term', 'stw_other', 'cycle'],
-    args: { arg0: 'state', arg1: 'seq' },
-    counters: { gc_cycles: FAMILY_COUNTER_BASE, gc_stw_ns: FAMILY_COUNTER_BASE + 1, stw_other: FAMILY_COUNTER_BASE + 2, stw_other_ns: FAMILY_COUNTER_BASE + 3 },
-    unit: 'ns',
-    defaultSampleEvery: 1,
-  },
-  go_sched: {
-    id: 17,
-    summary: 'Go goroutines created and exited (exact) and live count per process',
-    events: ['create', 'exit'],
-    args: { arg0: 'addr' },
-    counters: { goroutines_created: FAMILY_COUNTER_BASE, goroutines_exited: FAMILY_COUNTER_BASE + 1 },
-    unit: 'count',
-    defaultSampleEvery: 1000,
-  },
-  go_malloc: {
-    id: 18,
-    summary: 'Go heap allocations (runtime.mallocgc calls and bytes), sampled with weight',
-    events: ['alloc'],
-    args: { arg0: 'addr' },
-    counters: { mallocs: FAMILY_COUNTER_BASE, malloc_bytes: FAMILY_COUNTER_BASE + 1 },
-    unit: 'bytes',
-    defaultSampleEvery: 1000,
-  },
-  profile: {
-    id: 19,
-    summary: 'on-CPU stacks (perf_event cpu-clock, 99 Hz) for flame graphs',
-    events: [],
-    args: {},
-    counters: { user_stack_lost: FAMILY_COUNTER_BASE, kern_stack_lost: FAMILY_COUNTER_BASE + 1, idle_samples: FAMILY_COUNTER_BASE + 2 },
-    unit: 'count',
-    defaultSampleEvery: 1,
-    internal: true,
-  },
-  app: {
-    id: 20,
-    summary: 'user-defined entry uprobes (--uprobe BINARY:SYMBOL[:pair=SYMBOL2]): calls and entry-to-entry latency',
-    events: ['call', 'pair'],
-    args: { arg0: 'target' },
-    counters: {},
-    unit: 'ns',
-    defaultSampleEvery: 100,
-  },
-  offcpu: {
-    id: 21,
-    summary: 'off-CPU time by stack (sched_switch out to in) for off-CPU flame graphs',
-    events: [],
-    args: {},
-    counters: { offcpu_ns: FAMILY_COUNTER_BASE, stack_lost: FAMILY_COUNTER_BASE + 1 },
-    unit: 'ns',
-    defaultSampleEvery: 1,
-    internal: true,
-  },
-  rtt: {
-    id: 22,
-    summary: 'round-trip breakdown over Unix sockets: per-thread time accounting + sampled request/reply pairing (v2probe explain; records are struct v2_rtt_rec, not v2_event)',
-    events: ['client_send', 'broker_recv', 'broker_reply', 'client_recv'],
-    args: {},
-    counters: { stage_client_send: FAMILY_COUNTER_BASE, stage_broker_recv: FAMILY_COUNTER_BASE + 1, stage_broker_reply: FAMILY_COUNTER_BASE + 2, stage_client_recv: FAMILY_COUNTER_BASE + 3, reads_ahead: FAMILY_COUNTER_BASE + 4, pending_replaced: FAMILY_COUNTER_BASE + 5 },
-    unit: 'ns',
-    defaultSampleEvery: 100,
-    internal: true,
-  },
-  empty: {
-    id: 15,
-    summary: 'empty programs on the uds hooks (benchmark baseline)',
-    events: [],
-    args: {},
-    counters: {},
-    unit: 'count',
-    defaultSampleEvery: 1,
-    internal: true,
-  },
-} as const satisfies Record<string, ProbeDef>;
+/** The probe catalog: one entry per family descriptor, in catalog order (by id, the bench baseline last). */
+export const PROBES = Object.fromEntries(Object.entries(FAMILIES).map(([n, d]) => [n, probeDef(d)])) as {
+  readonly [K in keyof typeof FAMILIES]: ProbeDef;
+};
 
 export type ProbeName = keyof typeof PROBES;
 export const PROBE_NAMES = Object.keys(PROBES) as ProbeName[];

@@ -9,6 +9,7 @@
  */
 import { realpathSync } from 'node:fs';
 import type { AttachResult, Probe as NativeProbe, UprobeSpec } from '../native/index.js';
+import { FAMILIES } from '../bpf/families.gen.js';
 import { KernelError } from '../collector/errors.js';
 import { ElfFile } from './elf.js';
 import { afterStackCheck, callReturnSites, GoBinaryError, openGoBinary, pclntabSymbols, readBuildInfo, processBinary, symbolOffset, type GoBinary } from './go-binary.js';
@@ -37,8 +38,10 @@ export function parseAppUprobe(spec: string): AppUprobe {
   return { binary: m[1], symbol: m[2], pair: m[3] };
 }
 
-/** Minimum Go version per family: the register ABI (1.17) puts arguments in RAX; stwReason is 1.21. */
-const MIN_GO: Record<string, [number, number]> = { go_gc: [1, 21], go_sched: [1, 17], go_malloc: [1, 17] };
+/** Minimum Go version per family (each descriptor's minGoVersion): the register ABI (1.17) puts arguments in RAX; stwReason is 1.21. */
+const MIN_GO: Record<string, readonly [number, number]> = Object.fromEntries(
+  Object.values(FAMILIES).flatMap((d) => ('minGoVersion' in d ? [[d.name, d.minGoVersion]] : [])),
+);
 
 export interface ResolvedTarget {
   binary: string;

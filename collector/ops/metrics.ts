@@ -12,6 +12,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
+import { FAMILIES } from '../../bpf/families.gen.js';
 import { HIST_SLOTS, PROBES, type ProbeDef, type ProbeName } from '../../schema/event.js';
 import type { Collector, RttStats } from '../collector.js';
 import type { Governor } from './governor.js';
@@ -19,12 +20,10 @@ import { familyCounterRows } from '../families/go-stats.js';
 import { COMPONENTS } from '../../explain/breakdown.js';
 import { componentLabel, RTT_BUCKETS_S, type FixedHist } from '../../explain/histograms.js';
 
-/** Which platform subsystem a probe family belongs to (the `subsystem` label). */
-export const SUBSYSTEM: Record<string, string> = {
-  uds: 'ipc', shm: 'ipc', sched: 'scheduler', blockio: 'block', fsync: 'filesystem',
-  lock: 'locking', futex: 'locking', pagefault: 'memory', kmem: 'memory', tcp: 'network',
-  cpufreq: 'power', go_gc: 'go_runtime', go_sched: 'go_runtime', go_malloc: 'go_runtime', profile: 'cpu', app: 'application', rtt: 'ipc',
-};
+/** Which platform subsystem a probe family belongs to (the `subsystem` label): each descriptor's (bpf/NAME.family.ts). */
+export const SUBSYSTEM: Record<string, string> = Object.fromEntries(
+  Object.values(FAMILIES).flatMap((d) => ('subsystem' in d ? [[d.name, d.subsystem]] : [])),
+);
 const subsystemOf = (p: string) => SUBSYSTEM[p] ?? p;
 
 /** Counter names that are per-event exact counts: `<prefix><event>` → event_type. */

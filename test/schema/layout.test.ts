@@ -14,13 +14,14 @@ import {
   HIST_SLOTS,
   MAX_COUNTERS,
   PROBES,
+  PROBE_NAMES,
   RECORD_FIELDS,
   RECORD_SIZE,
 } from '../../schema/event.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-/** the kernel probe families of issue 3: ids and event enums are checked generically */
-const KERNEL_FAMILIES = ['shm', 'lock', 'futex', 'pagefault', 'kmem', 'fsync', 'tcp', 'cpufreq'] as const;
+/** every family's id and event enum is checked generically (rtt's kinds are enum v2_rtt_stage, bpf/rtt.bpf.h) */
+const KERNEL_FAMILIES = PROBE_NAMES.filter((f) => f !== 'rtt');
 
 function cLayout(): Record<string, number> {
   const dir = mkdtempSync(join(tmpdir(), 'v2layout-'));

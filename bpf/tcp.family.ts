@@ -1,0 +1,44 @@
+/** tcp — connect latency, failures, retransmits, state changes, RTT (bpf/tcp.bpf.c). */
+import { defineFamily, FAMILY_COUNTER_BASE, kprobeOnly } from './family.js';
+
+export default defineFamily({
+  name: 'tcp',
+  id: 10,
+  summary: 'TCP connect latency and failures, retransmits, state changes, sampled RTT',
+  subsystem: 'network',
+  events: [
+    { name: 'connect', unit: 'ns' },
+    { name: 'connect_fail', unit: 'ns' },
+    { name: 'retransmit', unit: 'ns' },
+    { name: 'state', unit: 'ns' },
+    { name: 'rtt', unit: 'ns' },
+  ],
+  args: { arg0: 'addr', arg1: 'state' },
+  counters: {
+    connects: FAMILY_COUNTER_BASE,
+    connect_fails: FAMILY_COUNTER_BASE + 1,
+    retransmits: FAMILY_COUNTER_BASE + 2,
+    state_changes: FAMILY_COUNTER_BASE + 3,
+    rtt_samples: FAMILY_COUNTER_BASE + 4,
+  },
+  defaultSampleEvery: 1,
+  plans: [
+    {
+      label: 'tracepoint sock:inet_sock_set_state, tcp:tcp_retransmit_skb, tcp:tcp_probe',
+      programs: ['tcp_set_state', 'tcp_retransmit', 'tcp_probe'],
+      tracepoints: ['sock/inet_sock_set_state', 'tcp/tcp_retransmit_skb', 'tcp/tcp_probe'],
+      needsBtf: false,
+      kind: 'tracepoint',
+    },
+    kprobeOnly('kprobe tcp_v4_connect'),
+  ],
+  benchBaseline: [
+    { program: 'base_set_state', sec: 'tracepoint/sock/inet_sock_set_state' },
+    { program: 'base_retransmit', sec: 'tracepoint/tcp/tcp_retransmit_skb' },
+    { program: 'base_tcp_probe', sec: 'tracepoint/tcp/tcp_probe' },
+  ],
+  readme: {
+    measures: 'connect latency, failed connects, retransmits, state changes, RTT',
+    attaches: '`sock:inet_sock_set_state`, `tcp:tcp_retransmit_skb`, `tcp:tcp_probe`',
+  },
+});

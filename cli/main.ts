@@ -1,6 +1,8 @@
 /**
- * cli/main.ts — the `v2probe` command line (commander). Subcommands:
- * doctor, up, collect, query, schema apply. Exit codes: 0 ok, 2 usage error
+ * cli/main.ts — the `v2probe` command line (commander): buildProgram puts the
+ * command groups together, each registered by its own function (doctor,
+ * collect/up, query, schema here; ctl, config, ingest/loss, topics, flame,
+ * alerts, incident, explain in their files). Exit codes: 0 ok, 2 usage error
  * (bad flag, probe, pid, DSN), 1 runtime error (kernel, store).
  */
 import { Command, CommanderError, Option } from 'commander';
@@ -30,6 +32,7 @@ import { registerAlerts } from './alerts.js';
 import { addAlertmanagerOptions, alertmanagerConfigFromFlags } from './alertmanager-flags.js';
 import { registerIncident } from './incident.js';
 import { registerExplain } from './explain.js';
+import { registerTopics } from './topics.js';
 import { DEFAULT_CONTROL_SOCKET, type ControlListen } from '../collector/ops/control.js';
 import type { KafkaSinkSpec } from '../kafka/client.js';
 import type { KafkaSecuritySettings } from '../kafka/security.js';
@@ -129,8 +132,9 @@ function parseExplain(o: Record<string, unknown>, cmd?: Command): ExplainOptions
   return { comms, sampleEvery: explainSample('--explain-sample', String(o.explainSample ?? '100')), goStacks: o.explainStacks === true };
 }
 
-export function buildProgram(): Command {
-  const program = new Command('v2probe')
+/** The program itself: name, version, and the probes/stores/sinks after its help. */
+function rootProgram(): Command {
+  return new Command('v2probe')
     .description('eBPF telemetry for the v2e platform: kernel and runtime probes into ClickHouse/chDB')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
@@ -140,7 +144,10 @@ export function buildProgram(): Command {
         `Sinks:  a store | kafka://HOST:PORT/TOPIC | kafkas://[USER@]HOST:PORT/TOPIC?ca=FILE&cert=FILE&key=FILE&sasl=plain|scram-sha-256|scram-sha-512 | stdout (NDJSON)\n` +
         `        Kafka password: V2PROBE_KAFKA_PASSWORD, password_file=FILE, or the config file's kafka: section`,
     );
+}
 
+/** `doctor`. */
+function registerDoctor(program: Command): void {
   program
     .command('doctor')
     .description('kernel, BTF, tracefs, capabilities, and which probes can attach here')
@@ -151,9 +158,11 @@ export function buildProgram(): Command {
       const r = await doctor({ mountTracefs: o.mount, tryAttach: o.attach });
       process.stdout.write(o.json ? JSON.stringify(r, null, 2) + '\n' : formatDoctor(r) + '\n');
     });
+}
 
-  const collectOpts = (c: Command, defaults: { probes: string; sink: string }) =>
-    c
+/** The options `collect` and `up` share (defaults differ). */
+function collectOpts(c: Command, defaults: { probes: string; sink: string }): Command {
+  return c
       .addOption(checkedOption('--probes <list>', `comma-separated probes (${USER_PROBES.join(', ')})`, parseProbes, defaults.probes))
       .addOption(checkedOption('--sink <sink>', 'a store DSN, kafka[s]://[USER@]HOST:PORT/TOPIC[?TLS/SASL options], or stdout', parseSinkSpec, defaults.sink))
       .addOption(checkedOption('--pid <pid>', 'only this process (tgid)', parsePid))
@@ -176,8 +185,11 @@ export function buildProgram(): Command {
       .addOption(checkedOption('--explain-sample <n>', '--explain: 1 in N client requests carries a breakdown', explainSample, '100'))
       .option('--explain-stacks', '--explain: Go brokers: where the broker blocked (a uprobe hit per goroutine park)')
       .addOption(checkedOption('--config <file>', 'YAML config file (see `v2probe config check`); flags given here override it', (f, t) => parseReadableFile(f, t, 'config file')));
+}
 
-  const runAction = (statusEvery: number, defaults: { budget?: string } = {}) => async (o: Record<string, string | undefined>, cmd?: Command) => {
+/** The action of `collect` and `up`: flags (and the config file) checked, then the collector runs until done. */
+function runAction(statusEvery: number, defaults: { budget?: string } = {}) {
+  return async (o: Record<string, string | undefined>, cmd?: Command): Promise<void> => {
     const fromFile = applyConfigFile(o, (k) => cmd?.getOptionValueSource(k)); // exit 2 on a bad file
     // alert settings of `up` are checked before anything attaches (the evaluator starts after the probes), used or not
     const rules = typeof o.rules === 'string' && o.rules !== 'off' ? rulesPath('--rules', o.rules) : undefined;
@@ -226,7 +238,10 @@ export function buildProgram(): Command {
     logger.info({ rows: res.rows }, 'done');
     if (res.status.some((s) => s.state === 'failed')) process.exitCode = 1;
   };
+}
 
+/** `collect` and `up`. */
+function registerCollect(program: Command): void {
   collectOpts(program.command('collect').description('collect probe events into a sink'), { probes: 'uds,sched', sink: DEFAULT_STORE })
     .addOption(checkedOption('--status <d>', 'print live counts to stderr every interval (0: off)', parseDurationOrZero, '0'))
     .addOption(checkedOption('--metrics <host:port>', 'serve Prometheus /metrics here (default: off)', parseListenOrOff))
@@ -242,7 +257,10 @@ export function buildProgram(): Command {
     .addOption(checkedOption('--rules <dir|off>', 'alert rules to evaluate on the store', rulesPath, DEFAULT_RULES_DIR))
     .addOption(listOption('--webhook <url>', 'Alertmanager-compatible webhook for alert notifications; repeatable', parseHttpUrl)))
     .action(async (o, cmd) => runAction(2000, { budget: '1' })(o, cmd));
+}
 
+/** `query`. */
+function registerQuery(program: Command): void {
   program
     .command('query')
     .description('run SQL against a store, or a named query (--preset)')
@@ -265,7 +283,10 @@ export function buildProgram(): Command {
         await store.close();
       }
     });
+}
 
+/** `schema apply|print`. */
+function registerSchema(program: Command): void {
   const schema = program.command('schema').description('store schema');
   schema
     .command('apply')
@@ -288,21 +309,23 @@ export function buildProgram(): Command {
     .action((o: { cluster?: string }) => {
       process.stdout.write(schemaStatements(undefined, o.cluster).map((s) => `${s};\n`).join('\n'));
     });
+}
 
-  registerCtl(program);
-  registerConfig(program);
-  registerIngest(program);
-  registerFlame(program);
-  registerAlerts(program);
-  registerIncident(program);
-  registerExplain(program);
+/** Usage errors from commander itself (unknown option, missing argument) exit 2: every command throws instead of exiting. */
+function throwOnUsageErrors(c: Command): void {
+  c.exitOverride();
+  c.commands.forEach(throwOnUsageErrors);
+}
 
-  // usage errors from commander itself (unknown option, missing argument) exit 2
-  const exitOverride = (c: Command) => {
-    c.exitOverride();
-    c.commands.forEach(exitOverride);
-  };
-  exitOverride(program);
+/** The whole command line: each command group registers itself, in the order `--help` lists them. */
+export function buildProgram(): Command {
+  const program = rootProgram();
+  for (const register of [
+    registerDoctor, registerCollect, registerQuery, registerSchema,
+    registerCtl, registerConfig, registerIngest, registerTopics, registerFlame, registerAlerts, registerIncident, registerExplain,
+  ])
+    register(program);
+  throwOnUsageErrors(program);
   return program;
 }
 

@@ -250,7 +250,7 @@ export async function checkKafka(brokers: string[], topics: string[], security?:
   try {
     const addr = security && security.protocol !== 'PLAINTEXT' ? `'kafka://${brokers.join(',')}?...'` : brokers[0];
     for (const t of topics)
-      if (!have.has(t)) throw new KafkaError('NO_TOPIC', `Kafka topic '${t}' does not exist at ${brokers.join(',')} (create it, e.g. node dist/ingester/topics.js ${addr} ${t} 4)`);
+      if (!have.has(t)) throw new KafkaError('NO_TOPIC', `Kafka topic '${t}' does not exist at ${brokers.join(',')} (create it: v2probe topics create --kafka ${addr} --topic ${t})`);
   } finally {
     await admin.disconnect().catch(() => {});
   }

@@ -9,8 +9,8 @@
  * they are not autoloaded unless userspace asks). Same body, one flag.
  *
  * Exact, unfiltered (compare with /proc/diskstats of the whole disk):
- *   counters[V2_C_FAMILY + kind]      completed requests
- *   counters[V2_C_FAMILY + 8 + kind]  completed bytes
+ *   counters[V2_C_BLOCKIO_COMPLETED(kind)]  completed requests
+ *   counters[V2_C_BLOCKIO_BYTES(kind)]      completed bytes
  *   dev_counts[{dev, kind}]           {count = requests, total = bytes}
  *   V2_C_MISSED_START                 completions whose issue was not seen
  * Filtered on the issuing task (recorded at issue):
@@ -134,12 +134,12 @@ static __always_inline int on_complete(const bool btf, struct request *rq,
 	dk.dev = st ? st->dev : rq_dev(btf, rq);
 	dk.kind = kind;
 
-	v2_count_add(V2_C_FAMILY + 8 + kind, nr_bytes);
+	v2_count_add(V2_C_BLOCKIO_BYTES(kind), nr_bytes);
 	if (!last) {
 		v2_pid_count_add(&dev_counts, &dk, 0, nr_bytes);
 		return 0;
 	}
-	v2_count(V2_C_FAMILY + kind);
+	v2_count(V2_C_BLOCKIO_COMPLETED(kind));
 	v2_pid_count_add(&dev_counts, &dk, 1, nr_bytes);
 	if (!st) {
 		v2_count(V2_C_MISSED_START);

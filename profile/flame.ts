@@ -1,8 +1,9 @@
 /**
  * profile/flame.ts — stacks to outputs: folded stacks (Brendan Gregg's
- * `a;b;c count` lines), a self-contained interactive SVG flame graph (search,
- * click to zoom, tooltips with counts and percent; a differential mode that
- * colours frames by growth), and a gzipped pprof profile (pprof-format) that
+ * `a;b;c count` lines), a self-contained SVG flame graph laid out statically
+ * (every frame at its real position, so it reads without script) plus script
+ * for search and click to zoom, tooltips with counts and percent; a
+ * differential mode that colours frames by growth, and a gzipped pprof profile (pprof-format) that
  * `go tool pprof` reads.
  */
 import { gzipSync } from 'node:zlib';
@@ -86,18 +87,45 @@ export interface SvgOptions {
   baseline?: Stack[];
 }
 
-/** A self-contained SVG flame graph (valid XML; script in CDATA). */
+/** Height of one frame row, and the SVG's space below the bottom row (the `total` line). */
+export const FLAME_ROW_PX = 16;
+export const FLAME_BOTTOM_PX = 40;
+/** Frames narrower than this are left out (as flamegraph.pl's --minwidth). */
+const MIN_FRAME_PX = 0.1;
+
+/** A frame's label cut to what fits its width (about 7 px per character at font-size 12), as flamegraph.pl does; '' when under 3 characters fit. */
+export function fitLabel(name: string, widthPx: number): string {
+  const n = Math.floor((widthPx - 6) / 7);
+  if (n < 3) return '';
+  return name.length > n ? `${name.slice(0, n - 2)}..` : name;
+}
+
+function maxDepth(n: Node, total: number, width: number, d = 0): number {
+  let m = d;
+  for (const c of n.children.values()) if ((c.value / total) * width >= MIN_FRAME_PX) m = Math.max(m, maxDepth(c, total, width, d + 1));
+  return m;
+}
+
+/**
+ * A self-contained SVG flame graph (valid XML; script in CDATA). Every frame's
+ * `<rect>` and `<text>` carry their real position (x and width from the
+ * frame's share of the samples, y from its depth: the root at the bottom) and
+ * the label already cut to fit, so it reads in renderers that run no script
+ * (image previews, rsvg-convert, code hosts); the script only adds zoom and
+ * search.
+ */
 export function toSvg(stacks: Stack[], o: SvgOptions = {}): string {
   const width = o.width ?? 1200;
-  const rowH = 16;
+  const rowH = FLAME_ROW_PX;
   const root = tree(stacks, o.baseline);
   const total = root.value || 1;
   const totalB = root.base;
-  let depth = 0;
+  const depth = maxDepth(root, total, width);
+  const height = (depth + 1) * rowH + 60;
+  const rowY = (d: number) => height - FLAME_BOTTOM_PX - (d + 1) * rowH;
   const rects: string[] = [];
-  const minW = 0.1;
+  const minW = MIN_FRAME_PX;
   const walk = (n: Node, x: number, d: number) => {
-    depth = Math.max(depth, d);
     rects.push(frameSvg(n, x, d));
     let cx = x;
     for (const c of [...n.children.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
@@ -111,10 +139,10 @@ export function toSvg(stacks: Stack[], o: SvgOptions = {}): string {
     const pct = ((n.value / total) * 100).toFixed(2);
     const diff = o.baseline ? `, baseline ${n.base} (${totalB ? ((n.base / totalB) * 100).toFixed(2) : '0'}%)` : '';
     const fill = o.baseline ? diffColor(n, total, totalB) : color(n.name);
-    return `<g class="f" data-d="${d}" data-x="${(x - 10).toFixed(3)}" data-w="${w.toFixed(3)}"><title>${esc(n.name)} (${n.value} ${esc(unit)}, ${pct}%${diff})</title><rect x="${x.toFixed(3)}" y="0" width="${w.toFixed(3)}" height="${rowH - 1}" fill="${fill}" rx="2"/><text x="${(x + 3).toFixed(3)}" y="0">${esc(n.name)}</text></g>`;
+    const y = rowY(d);
+    return `<g class="f" data-d="${d}" data-x="${(x - 10).toFixed(3)}" data-w="${w.toFixed(3)}"><title>${esc(n.name)} (${n.value} ${esc(unit)}, ${pct}%${diff})</title><rect x="${x.toFixed(3)}" y="${y}" width="${w.toFixed(3)}" height="${rowH - 1}" fill="${fill}" rx="2"/><text x="${(x + 3).toFixed(3)}" y="${y + rowH - 4}">${esc(fitLabel(n.name, w))}</text></g>`;
   };
   walk(root, 10, 0);
-  const height = (depth + 1) * rowH + 60;
   const script = `
 var W=${width - 20},H=${height},R=${rowH},fs=document.querySelectorAll('g.f');
 function lay(zx,zw,zd){for(var i=0;i<fs.length;i++){var g=fs[i],x=+g.dataset.x,w=+g.dataset.w,d=+g.dataset.d;

@@ -85,6 +85,17 @@ export function renderTemplate(text: string, v: { value: number; threshold: numb
   });
 }
 
+/** What `alerts --once` evaluated (see Evaluator.once). */
+export interface OnceResult {
+  results: EvalResult[];
+  /** the newest data in the store (ms); undefined: no data at all */
+  watermarkMs: number | undefined;
+  /** rules evaluated on the window ending at the watermark (not the one ending now) */
+  fromWatermark?: string[];
+  /** why nothing was evaluated (only when nothing was) */
+  reason?: string;
+}
+
 export class Evaluator {
   readonly store: Store;
   readonly groups: RuleGroup[];
@@ -288,6 +299,58 @@ export class Evaluator {
       }
     }
     if (moved.length) await saveCursors(this.store, moved, this.now());
+    return out;
+  }
+
+  /**
+   * `alerts --once`: one round. A rule whose window ending now is past the
+   * store's ingest watermark (the newest data, over all hosts: a capture that
+   * has ended, or data that has not arrived yet) is evaluated on its newest
+   * complete window instead — the one ending at the watermark, rounded down to
+   * the rule's interval — unless that window was evaluated before (cursor).
+   * The result says which windows were evaluated on which basis, and why
+   * nothing was when nothing was.
+   */
+  async once(): Promise<OnceResult> {
+    await this.init();
+    const now = this.now();
+    const wm = await readWatermarks(this.store);
+    if (wm.size === 0) return { results: [], watermarkMs: undefined, reason: 'no data in the store (v2e.ingest_watermark is empty: nothing was collected into it)' };
+    const dataEnd = Math.max(...wm.values());
+    const live: RuleGroup[] = [];
+    const behind: LoadedRule[] = [];
+    for (const g of this.groups) {
+      const rules = g.rules.filter((r) => Math.floor(now / r.intervalMs) * r.intervalMs <= dataEnd);
+      behind.push(...g.rules.filter((r) => !rules.includes(r)));
+      if (rules.length) live.push({ ...g, rules });
+    }
+    const results = live.length ? await this.round(live) : [];
+    const fromWatermark: EvalResult[] = [];
+    const moved: Array<[string, number]> = [];
+    for (const rule of behind) {
+      const end = Math.floor(dataEnd / rule.intervalMs) * rule.intervalMs;
+      const cursor = this.cursors.get(rule.name);
+      if (cursor !== undefined && end <= cursor) continue;
+      const r = await this.evaluateAt(rule, end);
+      fromWatermark.push(r);
+      this.cursors.set(rule.name, end);
+      moved.push([rule.name, end]);
+    }
+    if (moved.length) await saveCursors(this.store, moved, this.now());
+    if (fromWatermark.length) {
+      const from = Math.min(...fromWatermark.map((r) => r.windowStart));
+      const to = Math.max(...fromWatermark.map((r) => r.windowEnd));
+      this.log.info(
+        { rules: fromWatermark.length, window_start: new Date(from).toISOString(), window_end: new Date(to).toISOString(), data_end: new Date(dataEnd).toISOString() },
+        `evaluated up to the store's ingest watermark: the windows ending now have no data yet (data ends at ${new Date(dataEnd).toISOString()}); window ${new Date(from).toISOString()} → ${new Date(to).toISOString()}`,
+      );
+    }
+    const all = [...results, ...fromWatermark];
+    const out: OnceResult = { results: all, watermarkMs: dataEnd, fromWatermark: fromWatermark.map((r) => r.rule) };
+    if (all.length === 0)
+      out.reason = behind.length
+        ? `data ends at ${new Date(dataEnd).toISOString()}; the windows up to it were already evaluated`
+        : `waiting for data: the window ending now is not complete on every host yet (data ends at ${new Date(dataEnd).toISOString()})`;
     return out;
   }
 

@@ -2,6 +2,11 @@
  * cli/alerts.ts — `v2probe alerts --rules DIR --store STORE [--once] [--backfill --from T --to T]`.
  * Rule errors are printed as file:line and the rule is skipped; with no valid
  * rule at all the command fails with exit 2.
+ * --once on a finished capture: a rule whose window ending now is past the
+ * store's ingest watermark is evaluated on the newest complete window (ending
+ * at the watermark); the summary line says so (`data_end`,
+ * `evaluated_up_to_watermark`) and so does a log line. When nothing is
+ * evaluated the summary's `reason` says why and the exit code is 3.
  */
 import type { Command } from 'commander';
 import { applySchema } from '../schema/ddl.js';
@@ -14,6 +19,9 @@ import { makeLogger } from './log.js';
 import { addAlertmanagerOptions, alertmanagerConfigFromFlags } from './alertmanager-flags.js';
 import { checkedOption, listOption, parseDuration, parseDurationOrZero, parseExistingPath, parseHttpUrl, parseStore, parseTime, type FlagParser } from './parse.js';
 
+/** `alerts --once` evaluated no window (no data in the store, or every window up to its data already evaluated): exit 3. */
+export const NOTHING_EVALUATED = 3;
+
 const rulesPath: FlagParser = (f, t) => parseExistingPath(f, t, 'a directory of rule files (*.yaml) or one file');
 
 export function registerAlerts(program: Command): void {
@@ -22,7 +30,7 @@ export function registerAlerts(program: Command): void {
     .description('evaluate alert rules against a store (default rule pack: alerts/rules/)')
     .addOption(checkedOption('--rules <dir>', 'a directory of rule files (*.yaml) or one file', rulesPath, DEFAULT_RULES_DIR))
     .addOption(checkedOption('--store <dsn>', 'store DSN', parseStore, DEFAULT_STORE))
-    .option('--once', 'evaluate one round and exit')
+    .option('--once', 'evaluate one round and exit (past the newest data: its newest complete windows; exit 3 when nothing was evaluated)')
     .option('--backfill', 'evaluate past data (--from/--to) into alert_log, marked backfill, without notifying')
     .addOption(checkedOption('--from <t>', 'backfill start (ISO time, epoch ms, -24h)', parseTime))
     .addOption(checkedOption('--to <t>', 'backfill end', parseTime, 'now'))
@@ -71,12 +79,32 @@ export function registerAlerts(program: Command): void {
         }
         if (o.once) {
           const t = performance.now();
-          const results = await ev.round();
+          const once = await ev.once();
+          const results = once.results;
           const delivered = ev.alertmanager ? await ev.alertmanager.flush() : true;
+          const iso = (ms: number) => new Date(ms).toISOString();
+          const basis = (rule: string) => (once.fromWatermark?.includes(rule) ? 'watermark' : 'now');
           for (const r of results) {
-            process.stdout.write(JSON.stringify({ rule: r.rule, window_end: new Date(r.windowEnd).toISOString(), rows: r.rows, transitions: r.transitions.map((x) => ({ labels: x.labels, from: x.from, to: x.to, value: x.value })), notified: r.notified, error: r.error }) + '\n');
+            process.stdout.write(JSON.stringify({ rule: r.rule, window_start: iso(r.windowStart), window_end: iso(r.windowEnd), basis: basis(r.rule), rows: r.rows, transitions: r.transitions.map((x) => ({ labels: x.labels, from: x.from, to: x.to, value: x.value })), notified: r.notified, error: r.error }) + '\n');
           }
-          process.stdout.write(JSON.stringify({ rules: n, evaluated: results.length, errors: results.filter((r) => r.error).length, firing: ev.status().filter((s) => s.state === 'firing').length, ms: Math.round(performance.now() - t), ...(ev.alertmanager ? { alertmanager: ev.alertmanager.stats(), delivered } : {}) }) + '\n');
+          const fromWm = results.filter((r) => basis(r.rule) === 'watermark');
+          const summary = {
+            rules: n,
+            evaluated: results.length,
+            errors: results.filter((r) => r.error).length,
+            firing: ev.status().filter((s) => s.state === 'firing').length,
+            data_end: once.watermarkMs === undefined ? null : iso(once.watermarkMs),
+            // the windows evaluated up to the store's ingest watermark (the window ending now had no data yet)
+            ...(fromWm.length ? { evaluated_up_to_watermark: { rules: fromWm.length, window_start: iso(Math.min(...fromWm.map((r) => r.windowStart))), window_end: iso(Math.max(...fromWm.map((r) => r.windowEnd))) } } : {}),
+            ...(once.reason ? { reason: once.reason } : {}),
+            ms: Math.round(performance.now() - t),
+            ...(ev.alertmanager ? { alertmanager: ev.alertmanager.stats(), delivered } : {}),
+          };
+          process.stdout.write(JSON.stringify(summary) + '\n');
+          if (results.length === 0) {
+            logger.warn({ reason: once.reason }, `alerts --once: nothing evaluated: ${once.reason}`);
+            process.exitCode = NOTHING_EVALUATED;
+          }
           return;
         }
         const ac = new AbortController();

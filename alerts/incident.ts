@@ -4,7 +4,11 @@
  * For every (probe, host, comm, event) of the 1 min rollup, the event rate and
  * the p99 of the window are compared with the same clock window on each of
  * the last N days (mean of the days). Rows are ordered by how far they moved:
- * the largest |log2(now / baseline)| of rate and p99. Output as a table, JSON,
+ * the largest |log2(now / baseline)| of rate and p99. The p99 is shown (and
+ * scored) in each event's own unit from its family descriptor (schema/event.ts):
+ * µs for durations, bytes for sizes, none for counts (their rate says it). The
+ * collector's own threads (chDB's engine pools inside a v2probe process) are
+ * left out unless includeSelf. Output as a table, JSON,
  * or Markdown for a ticket, always with the SQL that was run.
  *
  * A second section reads the round-trip breakdowns (v2e.rtt_breakdown, from
@@ -15,13 +19,82 @@
  */
 import type { Store } from '../store/types.js';
 import { COMPONENTS, type Component } from '../schema/rtt-tables.js';
+import { PROBES, type ProbeDef } from '../schema/event.js';
 import { substitute } from './query.js';
+
+export type ValueUnit = ProbeDef['unit'];
+
+/** The unit of an event's `value`, from its family's descriptor (schema/event.ts): ns (a duration), bytes (a size) or count. */
+export function eventUnit(probe: string, event: string): ValueUnit {
+  const d = (PROBES as Record<string, ProbeDef>)[probe];
+  if (!d) return 'count';
+  const i = d.events.indexOf(event);
+  return i >= 0 ? d.eventUnits[i] ?? d.unit : d.unit;
+}
+
+/** (probe, event) pairs whose value is a count: their p99 says nothing (it is the count per row), so it is neither scored nor shown. */
+function countEvents(): Array<[string, string]> {
+  return Object.entries(PROBES as Record<string, ProbeDef>).flatMap(([p, d]) => d.events.filter((e) => eventUnit(p, e) === 'count').map((e) => [p, e] as [string, string]));
+}
+
+/**
+ * Thread names of the collector's own engine (chDB runs ClickHouse's thread
+ * pools inside the collector process). A process with one of these threads
+ * and a Node.js main thread (`node`) is a v2probe process (collector, query,
+ * ingester with a chDB store): its threads are the tool itself, not the
+ * workload. A ClickHouse server has the pools but no `node` thread.
+ */
+export const ENGINE_THREADS = [
+  'Segmentator', 'QueryCompPipeEx', 'QueryPipelineEx', 'QueryPullPipeEx', 'ChunkParser', 'MergeMutate', 'BgSchPool', 'BgMBSchPool', 'BgDistSchPool',
+  'BgMoveProcPool', 'BgFetchPool', 'BgCommonPool', 'Formatter', 'ParallelFormattr', 'ParallelParsing', 'IOThreadPool', 'SystemLogFlush', 'TraceCollector',
+  'ConfigReloader', 'AsyncInsertQueue', 'CompressionPool', 'ThreadPool', 'MergeTreeIndex', 'MergeTreeOutThr', 'TCPHandler', 'HTTPHandler', 'Collector', 'AsyncMetrics',
+];
+const NODE_THREADS = ['node', 'v2probe'];
+const sqlList = (xs: string[]) => xs.map((x) => `'${x.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`).join(', ');
+
+/** The collector's own processes in the window (see ENGINE_THREADS), and the thread names only they have (those are left out of the report). */
+export function selfSql(): string {
+  return `SELECT pid, groupUniqArray(comm) AS comms
+FROM v2e.events
+WHERE ts >= {start} AND ts < {end}
+GROUP BY pid
+HAVING hasAny(comms, [${sqlList(ENGINE_THREADS)}]) AND hasAny(comms, [${sqlList(NODE_THREADS)}])
+ORDER BY pid`;
+}
+
+/** The collector's own threads found in the window. */
+export interface SelfSection {
+  sql: string;
+  pids: number[];
+  /** thread names seen only in those processes: left out of the rows unless includeSelf */
+  comms: string[];
+  /** true: left out; false: shown (marked self) */
+  excluded: boolean;
+}
+
+async function findSelf(store: Store, startMs: number, endMs: number, includeSelf: boolean): Promise<SelfSection> {
+  const sql = substitute(selfSql(), startMs, endMs);
+  const rows = await store.queryRows<{ pid: number; comms: string[] }>(`${sql}\nSETTINGS readonly = 1, max_execution_time = 60`);
+  const pids = rows.map((r) => Number(r.pid));
+  const mine = [...new Set(rows.flatMap((r) => r.comms))];
+  if (!pids.length || !mine.length) return { sql, pids, comms: [], excluded: !includeSelf };
+  // names other processes have too (another app's `node`) stay in the report
+  const shared = await store.queryRows<{ comm: string }>(
+    substitute(`SELECT DISTINCT comm FROM v2e.events WHERE ts >= {start} AND ts < {end} AND pid NOT IN (${pids.join(', ')}) AND comm IN (${sqlList(mine)})`, startMs, endMs) + '\nSETTINGS readonly = 1, max_execution_time = 60',
+  );
+  const sharedSet = new Set(shared.map((r) => r.comm));
+  return { sql, pids, comms: mine.filter((c) => !sharedSet.has(c)).sort(), excluded: !includeSelf };
+}
 
 export interface IncidentRow {
   probe: string;
   host: string;
   comm: string;
   event: string;
+  /** unit of the event's value: ns rows show p99 latency, bytes rows p99 size, count rows no quantile */
+  unit: ValueUnit;
+  /** a thread of the collector itself (shown only with includeSelf) */
+  self?: boolean;
   rate_now: number;
   rate_base: number;
   p99_now: number;
@@ -35,6 +108,8 @@ export interface IncidentReport {
   baselineDays: number;
   sql: string;
   rows: IncidentRow[];
+  /** the collector's own threads in the window (left out by default) */
+  self: SelfSection;
   /** round-trip breakdowns of the window vs the baseline */
   rtt: RttSection;
   elapsedMs: number;
@@ -76,10 +151,12 @@ export interface RttSection {
   note?: string;
 }
 
-export function incidentSql(baselineDays: number, limit: number): string {
+export function incidentSql(baselineDays: number, limit: number, excludeComms: string[] = []): string {
   const days = Array.from({ length: baselineDays + 1 }, (_, d) => `(ts >= {start} - INTERVAL ${d} DAY AND ts < {end} - INTERVAL ${d} DAY)`);
-  return `SELECT probe, host, comm, event, rate_now, rate_base, p99_now, p99_base,
-       greatest(abs(log2((rate_now + 0.01) / (rate_base + 0.01))), if(isFinite(p99_now) AND isFinite(p99_base), abs(log2((p99_now + 1) / (p99_base + 1))), 0)) AS score
+  const counts = countEvents().map(([p, e]) => `(${sqlList([p])}, ${sqlList([e])})`).join(', ');
+  const isCount = counts ? `(probe, event) IN (${counts})` : '0';
+  return `SELECT probe, host, comm, event, rate_now, rate_base, if(${isCount}, nan, p99_now) AS p99_now, if(${isCount}, nan, p99_base) AS p99_base,
+       greatest(abs(log2((rate_now + 0.01) / (rate_base + 0.01))), if(NOT ${isCount} AND isFinite(p99_now) AND isFinite(p99_base), abs(log2((p99_now + 1) / (p99_base + 1))), 0)) AS score
 FROM (
   SELECT probe, host, comm, event,
          sumIf(weight_sum, d = 0) / {seconds} AS rate_now,
@@ -87,7 +164,7 @@ FROM (
          quantileTDigestWeightedMergeIf(0.99)(value_q, d = 0) AS p99_now,
          quantileTDigestWeightedMergeIf(0.99)(value_q, d > 0) AS p99_base
   FROM (SELECT *, intDiv(toUnixTimestamp({end}) - 1 - toUnixTimestamp(ts), 86400) AS d FROM v2e.events_1m
-        WHERE ${days.join('\n           OR ')})
+        WHERE (${days.join('\n           OR ')})${excludeComms.length ? `\n          AND comm NOT IN (${sqlList(excludeComms)})` : ''})
   GROUP BY probe, host, comm, event
 )
 ORDER BY score DESC, probe, host, comm, event
@@ -169,31 +246,44 @@ function describeChange(r: IncidentRow): string {
   const parts: string[] = [];
   const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(1)}×` : a > 0 ? 'new' : '—');
   parts.push(`rate ${ratio(r.rate_now, r.rate_base)}`);
-  if (Number.isFinite(r.p99_now) && Number.isFinite(r.p99_base)) parts.push(`p99 ${ratio(r.p99_now, r.p99_base)}`);
-  else if (Number.isFinite(r.p99_now)) parts.push('p99 new');
+  if (r.unit !== 'count') {
+    if (Number.isFinite(r.p99_now) && Number.isFinite(r.p99_base)) parts.push(`p99 ${ratio(r.p99_now, r.p99_base)}`);
+    else if (Number.isFinite(r.p99_now)) parts.push('p99 new');
+  }
   return parts.join(', ');
 }
 
-export async function incidentReport(store: Store, p: { fromMs: number; toMs: number; baselineDays: number; limit?: number }): Promise<IncidentReport> {
+export async function incidentReport(store: Store, p: { fromMs: number; toMs: number; baselineDays: number; limit?: number; includeSelf?: boolean }): Promise<IncidentReport> {
   if (!(p.toMs > p.fromMs)) throw new Error('incident: --to must be after --from');
   if (p.toMs - p.fromMs > 86_400_000) throw new Error('incident: the window must be at most one day (it is compared with the same window on past days)');
-  const sql = substitute(incidentSql(p.baselineDays, p.limit ?? 50), Math.floor(p.fromMs / 60_000) * 60_000, Math.ceil(p.toMs / 60_000) * 60_000);
   const t = performance.now();
+  const startMs = Math.floor(p.fromMs / 60_000) * 60_000;
+  const endMs = Math.ceil(p.toMs / 60_000) * 60_000;
+  const self = await findSelf(store, startMs, endMs, !!p.includeSelf);
+  const sql = substitute(incidentSql(p.baselineDays, p.limit ?? 50, self.excluded ? self.comms : []), startMs, endMs);
   const raw = await store.queryRows<Record<string, unknown>>(`${sql}\nSETTINGS readonly = 1, max_execution_time = 60`);
   const num = (v: unknown) => (v === null || v === undefined ? NaN : Number(v));
   const rows = raw.map((r) => {
     const row = {
-      probe: String(r.probe), host: String(r.host), comm: String(r.comm), event: String(r.event),
+      probe: String(r.probe), host: String(r.host), comm: String(r.comm), event: String(r.event), unit: eventUnit(String(r.probe), String(r.event)),
+      ...(self.comms.includes(String(r.comm)) ? { self: true } : {}),
       rate_now: num(r.rate_now), rate_base: num(r.rate_base), p99_now: num(r.p99_now), p99_base: num(r.p99_base), score: num(r.score), change: '',
     };
     row.change = describeChange(row);
     return row;
   });
   const rtt = await rttSection(store, p);
-  return { from: new Date(p.fromMs).toISOString(), to: new Date(p.toMs).toISOString(), baselineDays: p.baselineDays, sql, rows, rtt, elapsedMs: performance.now() - t };
+  return { from: new Date(p.fromMs).toISOString(), to: new Date(p.toMs).toISOString(), baselineDays: p.baselineDays, sql, rows, self, rtt, elapsedMs: performance.now() - t };
 }
 
 const f = (v: number) => (Number.isFinite(v) ? String(Number(v.toPrecision(4))) : '—');
+
+/** A p99 in its unit: µs for ns, bytes for sizes; '' for counts (no quantile). */
+function p99(v: number, unit: ValueUnit): string {
+  if (unit === 'count') return '';
+  if (!Number.isFinite(v)) return '—';
+  return unit === 'ns' ? `${(v / 1000).toFixed(1)} µs` : `${Number(v.toPrecision(4))} B`;
+}
 
 const us = (ns: number) => (Number.isFinite(ns) ? (ns / 1000).toFixed(1) : '—');
 const signedUs = (ns: number) => `${ns >= 0 ? '+' : '−'}${(Math.abs(ns) / 1000).toFixed(1)}`;
@@ -224,15 +314,22 @@ function rttTables(s: RttSection, baselineDays: number): { title: string; empty?
 
 export function formatIncident(r: IncidentReport, format: 'table' | 'json' | 'markdown'): string {
   if (format === 'json') return JSON.stringify(r, null, 2) + '\n';
-  const head = ['probe', 'host', 'comm', 'event', 'rate/s now', 'rate/s base', 'p99 ns now', 'p99 ns base', 'change'];
-  const body = r.rows.map((x) => [x.probe, x.host, x.comm, x.event, f(x.rate_now), f(x.rate_base), f(x.p99_now), f(x.p99_base), x.change]);
+  // one p99 column pair, in each row's own unit: a latency (µs) for durations, a size (bytes) for sizes, none for counts (their rate says it)
+  const head = ['probe', 'host', 'comm', 'event', 'rate/s now', 'rate/s base', 'p99 now', 'p99 base', 'change'];
+  const body = r.rows.map((x) => [x.probe, x.host, x.self ? `${x.comm} (v2probe itself)` : x.comm, x.event, f(x.rate_now), f(x.rate_base), p99(x.p99_now, x.unit), p99(x.p99_base, x.unit), x.change]);
   const title = `Incident ${r.from} → ${r.to} against the same window on the last ${r.baselineDays} days`;
+  const selfNote = r.self.comms.length
+    ? r.self.excluded
+      ? [`Left out: v2probe's own threads (pid ${r.self.pids.join(', ')}: ${r.self.comms.join(', ')}); --include-self shows them.`]
+      : [`Marked "(v2probe itself)": threads of pid ${r.self.pids.join(', ')}.`]
+    : [];
   const rtt = rttTables(r.rtt, r.baselineDays);
   if (format === 'markdown') {
     const md = (h: string[], b: string[][]) => [`| ${h.join(' | ')} |`, `|${h.map(() => '---').join('|')}|`, ...b.map((x) => `| ${x.join(' | ')} |`)];
     return [
       `### ${title}`, '',
       ...md(head, body), '',
+      ...(selfNote.length ? [...selfNote, ''] : []),
       `#### ${rtt.title}`, '',
       ...(rtt.empty ? [`_${rtt.empty}_`, ''] : rtt.tables.flatMap((t) => [...(t.caption ? [t.caption, ''] : []), ...md(t.head, t.body), ''])),
       '<details><summary>SQL</summary>', '', '```sql', r.sql, '```', '', '```sql', r.rtt.sql, '```', '</details>', '',
@@ -245,6 +342,7 @@ export function formatIncident(r: IncidentReport, format: 'table' | 'json' | 'ma
   };
   return [
     title, '', ...render(head, body), '',
+    ...(selfNote.length ? [...selfNote, ''] : []),
     rtt.title, '',
     ...(rtt.empty ? [rtt.empty, ''] : rtt.tables.flatMap((t) => [...(t.caption ? [t.caption] : []), ...render(t.head, t.body), ''])),
     'SQL:', r.sql, '', 'SQL (round trips):', r.rtt.sql, '',

@@ -23,7 +23,8 @@ export function registerIncident(program: Command): void {
     .addOption(checkedOption('--store <dsn>', 'store DSN', parseStore, DEFAULT_STORE))
     .addOption(checkedOption('--limit <n>', 'rows to show', limit, '30'))
     .addOption(new Option('--format <f>', 'output format').choices(['table', 'json', 'markdown']).default('table'))
-    .action(async (o: { from: string; to: string; baseline: string; store: string; limit: string; format: 'table' | 'json' | 'markdown' }) => {
+    .option('--include-self', "also v2probe's own threads (chDB engine threads of a v2probe process; left out by default)")
+    .action(async (o: { from: string; to: string; baseline: string; store: string; limit: string; format: 'table' | 'json' | 'markdown'; includeSelf?: boolean }) => {
       const days = baselineDays('--baseline', o.baseline);
       const rows = limit('--limit', o.limit);
       const fromMs = parseTime('--from', o.from);
@@ -32,7 +33,7 @@ export function registerIncident(program: Command): void {
       if (toMs - fromMs > 86_400_000) throw new UsageError('--from/--to: the window must be at most one day');
       const store = await openStore(o.store);
       try {
-        const r = await incidentReport(store, { fromMs, toMs, baselineDays: days, limit: rows });
+        const r = await incidentReport(store, { fromMs, toMs, baselineDays: days, limit: rows, includeSelf: o.includeSelf === true });
         process.stdout.write(formatIncident(r, o.format));
       } finally {
         await store.close();

@@ -7,6 +7,7 @@
 import { getHeapStatistics } from 'node:v8';
 import type { Logger } from 'pino';
 import { Collector, type ExplainOptions, type ProbeOptions, type ProbeStatus } from '../collector/collector.js';
+import { rttStats } from '../explain/runtime.js';
 import { bpfPrivilege, ensureTracefs } from '../collector/families/kernel.js';
 import { KernelError } from '../collector/errors.js';
 import { openSink } from '../collector/sinks/registry.js';
@@ -187,7 +188,7 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
     stopGovernor();
     const final = collector.status();
     await stop();
-    const rs = collector.rttStats();
+    const rs = rttStats(collector);
     if (rs) o.logger.info({ trips: rs.hist.trips, incomplete: rs.incomplete, rowsWritten: rs.rowsWritten, rowsLost: rs.rowsLost }, 'explain summary');
     return { status: final, rows: collector.sinkRows };
   } finally {

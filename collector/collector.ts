@@ -5,165 +5,26 @@
  * and snapshots the exact counters and histograms every `snapshotMs`.
  * A probe that cannot attach is reported and the others keep running.
  *
- * With `explain`, the rtt family runs too (explain/session.ts): round
- * trips to the named brokers are joined into breakdowns continuously, counted
- * into histograms for /metrics (explain/histograms.ts) and, when the sink
- * takes them, batched to it as v2e.rtt_breakdown rows (retried like events;
- * rows dropped or given up on are counted as the rtt probe's lost_sink).
+ * A family that runs otherwise implements a runtime
+ * (collector/families/runtime.ts; which family has which: runtimes.ts): its
+ * own start and stop (a session), attach, counters, extra snapshot rows.
  */
 import { hostname } from 'node:os';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import type { Logger } from 'pino';
-import {
-  COMMON_COUNTERS,
-  encodeConfig,
-  HIST_SLOTS,
-  MAX_COUNTERS,
-  PROBES,
-  RECORD_SIZE,
-  type CounterRow,
-  type EventRow,
-  type HistogramRow,
-  type ProbeDef,
-  type ProbeName,
-} from '../schema/event.js';
+import { COMMON_COUNTERS, encodeConfig, HIST_SLOTS, MAX_COUNTERS, PROBES, RECORD_SIZE, type CounterRow, type EventRow, type HistogramRow, type ProbeDef, type ProbeName } from '../schema/event.js';
 import { loadNative, type Probe as NativeProbe } from '../native/index.js';
-import { Batcher, DEFAULT_BATCH, EVENT_ROW_BYTES, type BatcherOptions } from './pipeline/batcher.js';
+import { Batcher, DEFAULT_BATCH, EVENT_ROW_BYTES } from './pipeline/batcher.js';
 import { decodeBatch, tallyBatch } from './pipeline/decode.js';
 import { decodeKeyedCounts, monoToWallOffset, sumPerCpu, type KeyedCount } from './maps.js';
-import { attachUprobeResults, type UprobeTargets } from '../uprobes/attach.js';
-import { familyCounterRows } from './families/go-stats.js';
-import { ATTACH, planAutoload, type AttachPlan } from './families/plans.js';
-import type { BreakdownRow, Sink } from './sinks/sink.js';
-import type { Breakdown } from '../explain/breakdown.js';
-import { RttSession } from '../explain/session.js';
-import { TripHistograms } from '../explain/histograms.js';
+import { ATTACH } from './families/plans.js';
+import type { FamilyRuntime } from './families/runtime.js';
+import { familyRuntimes } from './runtimes.js';
+import { NATIVE_QUEUE_BYTES, type CollectorOptions, type ProbeOptions, type ProbeStatus, type Running } from './options.js';
+import { closeSession, probeOptions, startFamily, type NativeAddon } from './start.js';
 import { KernelError } from './errors.js';
 
-export interface ProbeOptions {
-  sampleEvery?: number;
-  pid?: number;
-  comm?: string;
-  /** ns: events at least this long are always sampled (0: off) */
-  minValue?: number;
-  /** cgroup v2 id (inode number of the cgroup directory, see cgroupId()); 0: every cgroup */
-  cgroup?: number;
-  /** per-CPU token bucket for sampled rows: rows/s (0: off) and depth (default = rate) */
-  burstRate?: number;
-  burstSize?: number;
-}
-
-export interface CollectorOptions {
-  probes: ProbeName[];
-  sink: Sink;
-  logger: Logger;
-  host?: string;
-  /** per-probe options; `pid`/`comm` given at the top apply to all */
-  perProbe?: Partial<Record<ProbeName, ProbeOptions>>;
-  pid?: number;
-  comm?: string;
-  /** cgroup filter for every probe (cgroup v2 id) */
-  cgroup?: number;
-  ringBytes?: number;
-  snapshotMs?: number;
-  /**
-   * batching to the sink; `maxPendingBytes` bounds what waits for it (event
-   * rows pending and in batches not yet written; with --explain, breakdown
-   * rows get an eighth of it): beyond it rows are dropped as lost_sink
-   */
-  batch?: Partial<BatcherOptions>;
-  /** at stop, how long to keep retrying a failing sink before counting the rows as lost_sink (default 10 s) */
-  closeDeadlineMs?: number;
-  /** opt-in programs of the attach plans, e.g. { udsReadWrite: true } (uds also hooks read/write) */
-  optIn?: Record<string, boolean>;
-  /** ring-buffer bytes waiting before the reader is woken (default ring/8; 0: wake for every row) */
-  wakeupBytes?: number;
-  /** how long an exited process's per-process counts stay in the kernel maps (default 30 s) */
-  exitGraceMs?: number;
-  /**
-   * native batch hand-off tuning. `queueBytes` bounds the batches the
-   * ring-buffer threads have handed over and the JS thread has not taken yet,
-   * over all probes (default NATIVE_QUEUE_BYTES); beyond it a batch is
-   * dropped and counted as lost_userspace. `maxQueuedBatches` overrides the
-   * per-probe count derived from it.
-   */
-  poll?: { batchRecords?: number; batchMs?: number; maxQueuedBatches?: number; queueBytes?: number };
-  /** uprobe families (go_*, app): the binaries and processes to attach to */
-  targets?: UprobeTargets;
-  /** explain round trips to these brokers (the rtt family) */
-  explain?: ExplainOptions;
-}
-
-export interface ExplainOptions {
-  /** broker processes by comm (exact), re-scanned while running */
-  comms: string[];
-  /** 1-in-N client requests carry a breakdown (default 100) */
-  sampleEvery?: number;
-  /** Go brokers: uprobe runtime.gopark for blocked stacks (a uprobe hit per goroutine park; default off in the collector) */
-  goStacks?: boolean;
-  /** how often brokers are looked for (default 1 s) */
-  rescanMs?: number;
-}
-
-/** What the collector knows of the round trips it explains (read by /metrics and the status). */
-export interface RttStats {
-  comms: string[];
-  hist: TripHistograms;
-  /** trips given up on (records missing or unjoinable), over every session */
-  incomplete: number;
-  /** breakdown rows the sink accepted, and those dropped or given up on */
-  rowsWritten: number;
-  rowsLost: number;
-  /** does the sink take breakdown rows (store, stdout) or only /metrics (Kafka) */
-  rowsToSink: boolean;
-  /** broker processes being explained now, per comm */
-  brokers: Record<string, number>;
-}
-
-export type ProbeState = 'starting' | 'running' | 'failed' | 'stopped';
-
-export interface ProbeStatus {
-  probe: ProbeName;
-  state: ProbeState;
-  attach?: string;
-  error?: string;
-  attachErrors: string[];
-  /** e.g. cpufreq: "frequency transitions: not available here (...)" */
-  notes?: string[];
-  counters: Record<string, number>;
-}
-
-interface Running {
-  name: ProbeName;
-  def: ProbeDef;
-  native?: NativeProbe;
-  plan?: AttachPlan;
-  state: ProbeState;
-  error?: string;
-  attachErrors: string[];
-  /** previous cumulative values for deltas: counter key → value */
-  last: Map<string, number>;
-  lastHist: Map<string, number[]>;
-  decodeRejected: number;
-  /** the rtt family: its session (brokers, joiner); `native` is its BPF object */
-  rtt?: RttSession;
-  /** the native reader's weight still to carry when its object was closed */
-  closedPendingWeight?: number;
-}
-
-type RttRow = BreakdownRow & { probe: 'rtt' };
-
-/**
- * Default bound on batches waiting between the ring-buffer threads and the JS
- * thread, all probes together: split evenly between the probes (at least two
- * batches each), each batch counted at its full capacity (batchRecords x
- * RECORD_SIZE, 256 KiB by default). 16 MiB is 64 such batches: with one probe,
- * what the queue held before it was bounded by bytes; ~2 s of rows at 120k/s.
- */
-export const NATIVE_QUEUE_BYTES = 16 << 20;
-
-/** Memory of a breakdown row while it waits: ~22 fields (estimated like EVENT_ROW_BYTES) and its stack text. */
-const rttRowBytes = (r: RttRow) => 2 * EVENT_ROW_BYTES + r.blocked_stack.length;
+export type { ExplainOptions, RttStats } from '../explain/runtime.js';
+export { NATIVE_QUEUE_BYTES, type CollectorOptions, type ProbeOptions, type ProbeState, type ProbeStatus } from './options.js';
 
 function comm(pid: number, cache: Map<number, string>): string {
   let c = cache.get(pid);
@@ -183,7 +44,6 @@ export function cgroupId(path: string): number {
   return Number(statSync(path).ino);
 }
 
-
 const nowNs = () => (BigInt(Date.now()) * 1_000_000n).toString();
 
 export class Collector {
@@ -202,46 +62,42 @@ export class Collector {
   snapshotFailures = 0;
   private snapshotError: string | undefined;
   private readonly goneSince = new Map<number, number>();
-  /** --explain: breakdown histograms, rows on their way to the sink, incomplete trips of closed sessions */
-  private readonly rttHist = new TripHistograms();
-  private readonly rttRows: Batcher<RttRow> | undefined;
-  private rttIncompleteClosed = 0;
+  /** the families' runtimes (collector/runtimes.ts) */
+  private readonly runtimes: Partial<Record<ProbeName, FamilyRuntime>>;
 
   constructor(private readonly opts: CollectorOptions) {
     this.host = opts.host ?? hostname();
-    const names = opts.explain && !opts.probes.includes('rtt') ? [...opts.probes, 'rtt' as const] : opts.probes;
-    // the rtt family's rate lives where `ctl sample rtt N` / configure() keep every probe's
-    if (opts.explain?.sampleEvery !== undefined && opts.perProbe?.rtt?.sampleEvery === undefined) opts.perProbe = { ...opts.perProbe, rtt: { ...opts.perProbe?.rtt, sampleEvery: opts.explain.sampleEvery } };
-    this.probes = names.map((name) => ({
-      name,
-      def: PROBES[name] as ProbeDef,
-      state: 'starting' as ProbeState,
-      attachErrors: [],
-      last: new Map(),
-      lastHist: new Map(),
-      decodeRejected: 0,
-    }));
     const batch = { ...DEFAULT_BATCH, ...opts.batch };
-    const rttShare = opts.explain && opts.sink.writeBreakdowns ? Math.floor(batch.maxPendingBytes / 8) : 0;
+    this.runtimes = familyRuntimes({ sink: opts.sink, logger: opts.logger, host: this.host, batch, targets: opts.targets, explain: opts.explain });
+    const rts = Object.entries(this.runtimes) as Array<[ProbeName, FamilyRuntime]>;
+    const names = [...opts.probes, ...rts.filter(([n, rt]) => rt.implied && !opts.probes.includes(n)).map(([n]) => n)];
+    // a runtime's rate lives where `ctl sample NAME N` / configure() keep every probe's
+    for (const [n, rt] of rts) if (rt.sampleEvery !== undefined && opts.perProbe?.[n]?.sampleEvery === undefined) opts.perProbe = { ...opts.perProbe, [n]: { ...opts.perProbe?.[n], sampleEvery: rt.sampleEvery } };
+    this.probes = names.map((name) => this.running(name));
+    const ownShare = rts.reduce((n, [, rt]) => n + (rt.pendingBytes ?? 0), 0);
     this.events = new Batcher<EventRow>(
       (rows) => opts.sink.writeEvents(rows),
-      { ...batch, maxPendingBytes: batch.maxPendingBytes - rttShare },
+      { ...batch, maxPendingBytes: batch.maxPendingBytes - ownShare },
       (err, n, attempt) => {
         // one line when the outage starts, then every 10th attempt (the backoff caps at 10 s)
         if (attempt === 1 || attempt % 10 === 0) opts.logger.error({ err: err.message, rows: n, attempt, sink: opts.sink.name }, 'sink write failed; retrying with backoff (rows wait in memory, bounded)');
       },
       (downMs) => opts.logger.info({ sink: opts.sink.name, downMs }, 'sink is back; caught up'),
     );
-    const sink = opts.sink;
-    if (opts.explain && sink.writeBreakdowns) {
-      this.rttRows = new Batcher<RttRow>(
-        (rows) => sink.writeBreakdowns!(rows.map(({ probe: _, ...r }) => r)),
-        { ...batch, maxPendingBytes: rttShare, rowBytes: rttRowBytes },
-        (err, n, attempt) => {
-          if (attempt === 1 || attempt % 10 === 0) opts.logger.error({ err: err.message, rows: n, attempt, sink: sink.name, table: 'rtt_breakdown' }, 'sink write of breakdown rows failed; retrying with backoff');
-        },
-      );
-    }
+  }
+
+  private running(name: ProbeName): Running {
+    return { name, def: PROBES[name] as ProbeDef, state: 'starting', attachErrors: [], last: new Map(), lastHist: new Map(), decodeRejected: 0, rt: this.runtimes[name] };
+  }
+
+  /** A family's runtime (collector/families/runtime.ts), if it has one: explain/runtime.ts rttStats() reads rtt's. */
+  runtime(name: ProbeName): FamilyRuntime | undefined {
+    return this.runtimes[name];
+  }
+
+  /** Does a family's snapshot go to the sink (false: its runtime keeps its own rows)? */
+  private snapshots(p: Running): boolean {
+    return p.rt?.snapshot !== false;
   }
 
   /** Open, configure, attach and start every probe. Rejects only when none could start. */
@@ -268,144 +124,18 @@ export class Collector {
   }
 
   private probeOptions(p: Running): ProbeOptions {
-    const o = this.opts.perProbe?.[p.name] ?? {};
-    return {
-      sampleEvery: o.sampleEvery ?? p.def.defaultSampleEvery,
-      pid: o.pid ?? this.opts.pid,
-      comm: o.comm ?? this.opts.comm,
-      minValue: o.minValue ?? 0,
-      cgroup: o.cgroup ?? this.opts.cgroup,
-      burstRate: o.burstRate,
-      burstSize: o.burstSize,
-    };
+    return probeOptions(this.opts, p);
   }
 
-  private async startProbe(native: ReturnType<typeof loadNative>, p: Running): Promise<void> {
-    if (p.name === 'rtt') return this.startRtt(p);
-    const fam = ATTACH[p.name];
-    const log = this.opts.logger.child({ probe: p.name });
-    for (const plan of fam.plans) {
-      if (plan.programs.length === 0) {
-        p.attachErrors.push(`${plan.label}: not available`);
-        continue;
-      }
-      let probe: NativeProbe | undefined;
-      try {
-        probe = await this.openObject(native, fam.object, planAutoload(fam.plans, plan, this.opts.optIn));
-        probe.updateMap('config', Buffer.alloc(4), encodeConfig({ enabled: true, ...this.probeOptions(p) }));
-        const results = plan.kind === 'uprobe' ? await attachUprobeResults(probe, p.name, plan, this.opts.targets ?? {}) : await probe.attach();
-        const failed = results.filter((r) => !r.ok);
-        if (failed.length > 0) throw new KernelError('ATTACH', failed.map((f) => f.error).join('; '));
-        p.native = probe;
-        p.plan = plan;
-        p.state = 'running';
-        probe.startPolling((batch, records) => this.onBatch(p, batch, records), this.pollOptions());
-        log.info({ attach: plan.label }, 'probe attached');
-        return;
-      } catch (err) {
-        probe?.close();
-        const msg = (err as Error).message;
-        p.attachErrors.push(`${plan.label}: ${msg}`);
-        log.warn({ attach: plan.label, err: msg }, 'attach plan failed, trying the next');
-      }
-    }
-    p.state = 'failed';
-    p.error = p.attachErrors.join(' | ');
-    log.error({ err: p.error }, 'probe could not attach');
-  }
-
-  /** The rtt family: one session for the collector, its brokers by comm (--explain). */
-  private async startRtt(p: Running): Promise<void> {
-    const log = this.opts.logger.child({ probe: p.name });
-    const ex = this.opts.explain;
-    const label = ATTACH.rtt.plans[0].label;
-    if (!ex?.comms.length) {
-      p.state = 'failed';
-      p.error = 'rtt explains round trips to brokers: start the collector with --explain COMM[,COMM]';
-      p.attachErrors.push(p.error);
-      log.error({ err: p.error }, 'probe could not attach');
-      return;
-    }
-    try {
-      const s = await RttSession.open({
-        comms: ex.comms,
-        sampleEvery: this.opts.perProbe?.rtt?.sampleEvery ?? ex.sampleEvery ?? PROBES.rtt.defaultSampleEvery,
-        goStacks: ex.goStacks === true,
-        rescanMs: ex.rescanMs ?? 1000,
-        onTrips: (trips) => this.onTrips(trips),
-      });
-      p.rtt = s;
-      p.native = s.probe;
-      p.plan = s.plan;
-      p.state = 'running';
-      log.info({ attach: label, comms: ex.comms, brokers: [...s.live.keys()] }, 'probe attached');
-    } catch (err) {
-      const msg = (err as Error).message;
-      p.attachErrors.push(`${label}: ${msg}`);
-      p.state = 'failed';
-      p.error = p.attachErrors.join(' | ');
-      log.error({ err: p.error }, 'probe could not attach');
-    }
-  }
-
-  /** Joined breakdowns: into the histograms, and to the sink when it takes them. */
-  private onTrips(trips: Breakdown[]): void {
-    for (const b of trips) this.rttHist.observe(b);
-    this.rttRows?.add(trips.map((b) => ({ ...b, host: this.host, probe: 'rtt' as const })));
-  }
-
-  /** Stop an rtt session: detach, take the last batch, join what can be, free it. */
-  private async closeRtt(p: Running, handOffMs: number): Promise<void> {
-    const s = p.rtt!;
-    await s.detach();
-    await new Promise((r) => setTimeout(r, handOffMs));
-    s.finish();
-    this.rttIncompleteClosed += s.incomplete;
-    s.close();
-    p.rtt = undefined;
-  }
-
-  /** The explained round trips so far (undefined without --explain). */
-  rttStats(): RttStats | undefined {
-    if (!this.opts.explain) return undefined;
-    const s = this.probes.find((x) => x.name === 'rtt')?.rtt;
-    const brokers: Record<string, number> = Object.fromEntries(this.opts.explain.comms.map((c) => [c, 0]));
-    for (const c of s?.live.values() ?? []) brokers[c] = (brokers[c] ?? 0) + 1;
-    return {
-      comms: this.opts.explain.comms,
-      hist: this.rttHist,
-      incomplete: this.rttIncompleteClosed + (s?.incomplete ?? 0),
-      rowsWritten: this.rttRows?.sentRows ?? 0,
-      rowsLost: (this.rttRows?.dropped.get('rtt') ?? 0) + (this.rttRows?.failed.get('rtt') ?? 0),
-      rowsToSink: this.rttRows !== undefined,
-      brokers,
-    };
-  }
-
-  /**
-   * Open a family's object. Rows are submitted without waking the reader until
-   * `wakeupBytes` are waiting (default: an eighth of the ring); the reader also
-   * polls every 50 ms, so a quiet probe's rows still arrive. This saves an
-   * irq_work + wakeup per sampled row. Objects without the option open as built.
-   */
-  private async openObject(native: ReturnType<typeof loadNative>, object: string, autoload: Record<string, boolean>): Promise<NativeProbe> {
-    const ring = this.opts.ringBytes ?? 256 * 1024;
-    const wakeup = this.opts.wakeupBytes ?? Math.max(64, Math.floor(ring / 32));
-    if (wakeup > 0) {
-      try {
-        return await native.open(object, { ringBytes: this.opts.ringBytes, autoload, rodata: { v2_wakeup_bytes: wakeup } });
-      } catch (err) {
-        if (!/no load-time option/.test((err as Error).message)) throw err;
-      }
-    }
-    return native.open(object, { ringBytes: this.opts.ringBytes, autoload });
+  private async startProbe(native: NativeAddon, p: Running): Promise<void> {
+    await startFamily({ opts: this.opts, options: (x) => this.probeOptions(x), poll: () => this.pollOptions(), onBatch: (x, batch, records) => this.onBatch(x, batch, records) }, native, p);
   }
 
   /** The native hand-off of a probe: its share of the byte bound on batches waiting for the JS thread. */
   private pollOptions(): { batchRecords?: number; batchMs?: number; maxQueuedBatches: number; carryWeight: boolean } {
     const { queueBytes = NATIVE_QUEUE_BYTES, maxQueuedBatches, ...rest } = this.opts.poll ?? {};
     const batchBytes = (rest.batchRecords ?? 4096) * RECORD_SIZE;
-    const share = queueBytes / Math.max(1, this.probes.filter((p) => p.name !== 'rtt').length);
+    const share = queueBytes / Math.max(1, this.probes.filter((p) => this.snapshots(p)).length);
     return { ...rest, maxQueuedBatches: maxQueuedBatches ?? Math.max(2, Math.floor(share / batchBytes)), carryWeight: true };
   }
 
@@ -435,7 +165,7 @@ export class Collector {
     let p = this.probes.find((x) => x.name === name);
     if (enabled) {
       if (!p) {
-        p = { name, def: PROBES[name] as ProbeDef, state: 'starting', attachErrors: [], last: new Map(), lastHist: new Map(), decodeRejected: 0 };
+        p = this.running(name);
         this.probes.push(p);
       }
       if (!p.native) {
@@ -449,7 +179,7 @@ export class Collector {
     } else if (p?.native) {
       await this.snapshotting;
       await this.snapshot();
-      if (p.rtt) await this.closeRtt(p, 150);
+      if (p.session) await closeSession(p, 150);
       else {
         p.native.close();
         p.closedPendingWeight = p.native.stats().pendingWeight ?? 0;
@@ -478,7 +208,7 @@ export class Collector {
    */
   pendingWeight(name: ProbeName): number {
     const p = this.probes.find((x) => x.name === name);
-    if (!p || p.rtt) return 0;
+    if (!p || p.session) return 0;
     return (p.native ? (p.native.stats().pendingWeight ?? 0) : (p.closedPendingWeight ?? 0)) + this.events.carriedWeight(name);
   }
 
@@ -500,13 +230,7 @@ export class Collector {
     out.lost_userspace = s.droppedRecords;
     out.lost_sink = (this.events.dropped.get(p.name) ?? 0) + (this.events.failed.get(p.name) ?? 0);
     out.rejected_decode = p.decodeRejected;
-    if (p.rtt) {
-      // rtt's records are joined, not stored: what counts is trips (breakdowns) and trips given up on
-      const r = this.rttStats()!;
-      out.trips = r.hist.trips;
-      out.trips_incomplete = r.incomplete;
-      out.lost_sink = r.rowsLost;
-    }
+    p.rt?.counters?.(out);
     // hook cost from bpf_stats (0 unless kernel.bpf_stats_enabled=1): the overhead rule reads run_time_ns
     let runNs = 0n;
     let runs = 0n;
@@ -596,9 +320,9 @@ export class Collector {
     const histRows: HistogramRow[] = [];
     const advance: Array<() => void> = [];
     for (const p of this.probes) {
-      // rtt: its records become breakdown rows, not events; its counters are in /metrics and the status
+      // a family whose runtime keeps its own rows (rtt: breakdowns): its counters are in /metrics and the status
       // (in v2e.counters they would read as loss in the ledger, which balances event rows)
-      if (!p.native || p.rtt) continue;
+      if (!p.native || !this.snapshots(p)) continue;
       const push = (name: string, pid: number, key: string, value: number, gauge = false) => {
         const id = `${name}/${pid}/${key}`;
         const prev = p.last.get(id) ?? 0;
@@ -613,7 +337,7 @@ export class Collector {
         if (k.totalCounter) push(k.totalCounter, k.pid, k.key, k.total);
         else if (k.key) push(k.counter.replace('completed', 'bytes'), 0, k.key, k.total);
       }
-      for (const r of familyCounterRows(this, p.name, this.opts.targets?.app)) push(r.name, r.pid, r.key, r.value, r.gauge);
+      for (const r of p.rt?.extraRows?.(this) ?? []) push(r.name, r.pid, r.key, r.value, r.gauge);
       for (const [ev, counts] of Object.entries(this.histograms(p.name))) {
         const prev = p.lastHist.get(ev) ?? new Array<number>(HIST_SLOTS).fill(0);
         advance.push(() => p.lastHist.set(ev, counts));
@@ -633,13 +357,13 @@ export class Collector {
     }
     this.snapshotError = undefined;
     for (const a of advance) a();
-    for (const p of this.probes) if (p.native && !p.rtt) this.pruneExited(p);
+    for (const p of this.probes) if (p.native && this.snapshots(p)) this.pruneExited(p);
   }
 
   /** The sink's health as the collector sees it (events and snapshots). */
   sinkHealth(): { down: boolean; downSinceMs?: number; lastError?: string; retries: number; pendingRows: number; pendingBytes: number; snapshotFailures: number } {
     const b = this.events;
-    const r = this.rttRows;
+    const r = Object.values(this.runtimes).find((rt) => rt.rows)?.rows;
     return {
       down: b.down || this.snapshotError !== undefined || r?.down === true,
       downSinceMs: b.downSince ?? r?.downSince,
@@ -680,7 +404,7 @@ export class Collector {
     // `sampled` equals what the reader delivers (an exact loss ledger)
     for (const p of this.probes) {
       try {
-        if (p.rtt) await p.rtt.detach();
+        if (p.session) await p.session.detach();
         else p.native?.detach();
       } catch (err) {
         this.opts.logger.warn({ probe: p.name, err: (err as Error).message }, 'detach failed; closing anyway');
@@ -689,8 +413,8 @@ export class Collector {
     // the reader polls every 50 ms and hands a batch over after batchMs
     const handOffMs = (this.opts.poll?.batchMs ?? 100) + 100;
     if (this.probes.some((p) => p.native)) await new Promise((r) => setTimeout(r, handOffMs));
-    // rtt: join what the last batches completed (and trips that waited for a GC window's end)
-    for (const p of this.probes) p.rtt?.finish();
+    // sessions complete what the last batches completed (rtt: trips that waited for a GC window's end too)
+    for (const p of this.probes) p.session?.finish();
     // the last snapshot: retried (the store may be down) until the close deadline
     const until = Date.now() + (this.opts.closeDeadlineMs ?? 10_000);
     for (;;) {
@@ -706,10 +430,9 @@ export class Collector {
       }
     }
     for (const p of this.probes) {
-      if (p.rtt) {
-        this.rttIncompleteClosed += p.rtt.incomplete;
-        p.rtt.close();
-        p.rtt = undefined;
+      if (p.session) {
+        p.session.close();
+        p.session = undefined;
       } else p.native?.close();
       if (p.state === 'running') p.state = 'stopped';
     }
@@ -719,6 +442,7 @@ export class Collector {
       if (p.native) p.closedPendingWeight = p.native.stats().pendingWeight ?? 0;
       p.native = undefined;
     }
-    await Promise.all([this.events.close(this.opts.closeDeadlineMs ?? 10_000), this.rttRows?.close(this.opts.closeDeadlineMs ?? 10_000)]);
+    const deadline = this.opts.closeDeadlineMs ?? 10_000;
+    await Promise.all([this.events.close(deadline), ...Object.values(this.runtimes).map((rt) => rt.rows?.close(deadline))]);
   }
 }

@@ -14,11 +14,12 @@ import { createServer, type Server } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 import { FAMILIES } from '../../bpf/families.gen.js';
 import { HIST_SLOTS, PROBES, type ProbeDef, type ProbeName } from '../../schema/event.js';
-import type { Collector, RttStats } from '../collector.js';
+import type { Collector } from '../collector.js';
 import type { Governor } from './governor.js';
 import { familyCounterRows } from '../families/go-stats.js';
 import { COMPONENTS } from '../../explain/breakdown.js';
 import { componentLabel, RTT_BUCKETS_S, type FixedHist } from '../../explain/histograms.js';
+import { rttStats, type RttStats } from '../../explain/runtime.js';
 
 /** Which platform subsystem a probe family belongs to (the `subsystem` label): each descriptor's (bpf/NAME.family.ts). */
 export const SUBSYSTEM: Record<string, string> = Object.fromEntries(
@@ -185,8 +186,8 @@ export function collectorRegistry(collector: Collector, probes: readonly ProbeNa
     probes.filter((p) => p !== 'rtt' && (PROBES[p] as ProbeDef).unit === 'ns').flatMap((p) =>
       Object.entries(collector.histograms(p)).map(([ev, counts]) => ({ labels: { probe: p, subsystem: subsystemOf(p), event_type: ev }, counts })))) as unknown as Metric<string>);
 
-  const rtt = collector.rttStats();
-  if (rtt) registerRtt(reg, () => collector.rttStats()!);
+  const rtt = rttStats(collector);
+  if (rtt) registerRtt(reg, () => rttStats(collector)!);
   const withRtt: readonly ProbeName[] = rtt && !probes.includes('rtt') ? [...probes, 'rtt'] : probes;
   new Counter({
     name: 'v2probe_probe_run_time_seconds_total', help: 'CPU time spent in the probe\'s BPF programs (bpf_stats; needs kernel.bpf_stats_enabled=1).', labelNames: ['probe', 'program'], registers: [reg],

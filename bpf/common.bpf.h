@@ -363,6 +363,45 @@ static __always_inline void v2_submit(__u32 event, __u64 ts, __s64 value, __u64 
 }
 
 /*
+ * The end of an event that most families share: the sampling decision
+ * (v2_sample) and, for a sampled event, its row (v2_submit, the current
+ * task's). v2_emit_at takes the event's end time; v2_emit reads the clock
+ * only for a sampled row. v2_record / v2_record_at add the value to the
+ * event's histogram first (histogram index = event kind).
+ */
+static __always_inline void v2_emit_at(__u32 event, __u64 ts, __s64 value, __u64 arg0,
+				       __u64 arg1, const struct v2_config *cfg)
+{
+	__u32 weight;
+
+	if (v2_sample(event, value, cfg, &weight))
+		v2_submit(event, ts, value, arg0, arg1, weight);
+}
+
+static __always_inline void v2_emit(__u32 event, __s64 value, __u64 arg0, __u64 arg1,
+				    const struct v2_config *cfg)
+{
+	__u32 weight;
+
+	if (v2_sample(event, value, cfg, &weight))
+		v2_submit(event, bpf_ktime_get_ns(), value, arg0, arg1, weight);
+}
+
+static __always_inline void v2_record_at(__u32 event, __u64 ts, __s64 value, __u64 arg0,
+					 __u64 arg1, const struct v2_config *cfg)
+{
+	v2_hist(event, value);
+	v2_emit_at(event, ts, value, arg0, arg1, cfg);
+}
+
+static __always_inline void v2_record(__u32 event, __s64 value, __u64 arg0, __u64 arg1,
+				      const struct v2_config *cfg)
+{
+	v2_hist(event, value);
+	v2_emit(event, value, arg0, arg1, cfg);
+}
+
+/*
  * Reserve, fill and submit one row on behalf of a task recorded earlier (the
  * issuer of a block request, the task that started a TCP connect): the event
  * ends in another context (softirq, another task) than the one it belongs to.

@@ -23,7 +23,6 @@
 static __always_inline int on_kmalloc(__u64 call_site, const void *ptr, __u64 req, __u64 alloc)
 {
 	const struct v2_config *cfg = v2_cfg();
-	__u32 weight;
 
 	if (!cfg || !cfg->enabled || !ptr)
 		return 0;
@@ -33,16 +32,13 @@ static __always_inline int on_kmalloc(__u64 call_site, const void *ptr, __u64 re
 	v2_count(V2_C_KMEM_KMALLOC);
 	v2_count_add(V2_C_KMEM_KMALLOC_BYTES, alloc);
 	v2_count_add(V2_C_KMEM_KMALLOC_REQ_BYTES, req);
-	v2_hist(V2_KMEM_KMALLOC, alloc);
-	if (v2_sample(V2_KMEM_KMALLOC, alloc, cfg, &weight))
-		v2_submit(V2_KMEM_KMALLOC, bpf_ktime_get_ns(), alloc, call_site, req, weight);
+	v2_record(V2_KMEM_KMALLOC, alloc, call_site, req, cfg);
 	return 0;
 }
 
 static __always_inline int on_kfree(__u64 call_site, const void *ptr)
 {
 	const struct v2_config *cfg = v2_cfg();
-	__u32 weight;
 
 	if (!cfg || !cfg->enabled || !ptr)
 		return 0;	/* kfree(NULL) fires the tracepoint too */
@@ -50,8 +46,7 @@ static __always_inline int on_kfree(__u64 call_site, const void *ptr)
 		return 0;
 	v2_count(V2_C_SEEN);
 	v2_count(V2_C_KMEM_KFREE);
-	if (v2_sample(V2_KMEM_KFREE, 0, cfg, &weight))
-		v2_submit(V2_KMEM_KFREE, bpf_ktime_get_ns(), 0, call_site, 0, weight);
+	v2_emit(V2_KMEM_KFREE, 0, call_site, 0, cfg);
 	return 0;
 }
 

@@ -105,14 +105,11 @@ static __always_inline bool shm_begin(__u32 event, __u64 len, __s32 fd)
 static __always_inline void shm_event(const struct v2_config *cfg, __u32 event, __u64 bytes,
 				      __u64 addr, __s64 fd)
 {
-	__u32 weight;
 
 	v2_count(V2_C_SEEN);
 	v2_count(V2_C_SHM_CALLS(event));
 	v2_count_add(V2_C_SHM_BYTES(event), bytes);
-	v2_hist(event, bytes);
-	if (v2_sample(event, bytes, cfg, &weight))
-		v2_submit(event, bpf_ktime_get_ns(), bytes, addr, fd, weight);
+	v2_record(event, bytes, addr, fd, cfg);
 }
 
 static __always_inline const struct v2_config *shm_cfg(void)

@@ -95,7 +95,7 @@ int tcp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	delta = now - st->ts;
 	event = ctx->newstate == V2_TCP_ESTABLISHED ? V2_TCP_CONNECT : V2_TCP_CONNECT_FAIL;
 	v2_count(V2_C_SEEN);
-	v2_count(V2_C_TCP_CONNECTS + event)	/* connects, connect_fails: slots in event order */;
+	v2_count(V2_C_TCP_CONNECTS + event);	/* connects, connect_fails: slots in event order */
 	v2_hist(event, delta);
 	if (v2_sample(event, delta, cfg, &weight))
 		v2_submit_for(event, now, delta, addr, states, weight, st->tgid, st->tid, st->comm);

@@ -14,7 +14,7 @@ import { createServer, type Server } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 import { FAMILIES } from '../../bpf/families.gen.js';
 import { HIST_SLOTS, PROBES, type ProbeDef, type ProbeName } from '../../schema/event.js';
-import type { Collector } from '../collector.js';
+import type { Collector, ProbeStatus } from '../collector.js';
 import type { Governor } from './governor.js';
 import { familyCounterRows } from '../families/go-stats.js';
 import { COMPONENTS } from '../../explain/breakdown.js';
@@ -112,14 +112,25 @@ export function collectorRegistry(collector: Collector, probes: readonly ProbeNa
   // prom-client also serves these gauges as *_total, which `promtool check metrics` rejects (a gauge with a
   // counter's suffix); the same numbers stay available as v2probe_collector_nodejs_active_{handles,requests,resources}
   for (const what of ['handles', 'requests', 'resources'] as const) reg.removeSingleMetric(`v2probe_collector_nodejs_active_${what}_total`);
-  const topN = opts.topProcesses ?? 20;
   const status = () => collector.status();
+  registerProbeMetrics(reg, status);
+  registerProcessSwitches(reg, collector, probes, opts.topProcesses ?? 20);
+  registerProgramMetrics(reg, collector, probes);
+  registerSinkMetrics(reg, collector);
+  if (probes.includes('go_sched')) registerGoroutines(reg, collector);
+  if (opts.sinkStats) registerSinkStats(reg, opts.sinkStats);
+  if (opts.governor) registerGovernor(reg, opts.governor);
+  return reg;
+}
 
-  const setAll = <T extends string>(m: Counter<T> | Gauge<T>, rows: Array<[Record<T, string>, number]>) => {
-    m.reset();
-    for (const [labels, v] of rows) (m as Counter<T>).inc(labels, v);
-  };
+/** Set a counter's or gauge's series to exactly these (labels, value) rows. */
+function setAll<T extends string>(m: Counter<T> | Gauge<T>, rows: Array<[Record<T, string>, number]>): void {
+  m.reset();
+  for (const [labels, v] of rows) (m as Counter<T>).inc(labels, v);
+}
 
+/** Per probe, from its status: up, events seen and sampled, drops by reason, per-event and other exact counts. */
+function registerProbeMetrics(reg: Registry, status: () => ProbeStatus[]): void {
   new Gauge({
     name: 'v2probe_probe_up', help: 'Whether the probe is attached (1) or failed/stopped (0).', labelNames: ['probe', 'subsystem'], registers: [reg],
     collect() { this.reset(); for (const s of status()) this.set({ probe: s.probe, subsystem: subsystemOf(s.probe) }, s.state === 'running' ? 1 : 0); },
@@ -159,8 +170,10 @@ export function collectorRegistry(collector: Collector, probes: readonly ProbeNa
       setAll(this, rows);
     },
   });
+}
 
-  // per-process context switches, top N by increase since the last scrape
+/** Per-process context switches, top N by increase since the last scrape. */
+function registerProcessSwitches(reg: Registry, collector: Collector, probes: readonly ProbeName[], topN: number): void {
   let lastPerPid = new Map<number, number>();
   new Counter({
     name: 'v2probe_process_context_switches_total', help: `Context switches out of each process (exact), for the top ${topN} processes by recent activity; the rest are summed in process_id="other".`,
@@ -180,7 +193,10 @@ export function collectorRegistry(collector: Collector, probes: readonly ProbeNa
       setAll(this, out);
     },
   });
+}
 
+/** Latency histograms (log2, in-kernel), the --explain breakdowns, and the BPF programs' run time and runs. */
+function registerProgramMetrics(reg: Registry, collector: Collector, probes: readonly ProbeName[]): void {
   // rtt's records are joined into breakdowns (below), its log2 histograms stay empty
   reg.registerMetric(new Log2Histogram('v2probe_latency_seconds', 'Latency of every event, from in-kernel log2 histograms (bucket le = 2^(slot+1) ns; _sum estimated at slot midpoints).', () =>
     probes.filter((p) => p !== 'rtt' && (PROBES[p] as ProbeDef).unit === 'ns').flatMap((p) =>
@@ -197,6 +213,10 @@ export function collectorRegistry(collector: Collector, probes: readonly ProbeNa
     name: 'v2probe_probe_runs_total', help: 'Runs of the probe\'s BPF programs (bpf_stats).', labelNames: ['probe', 'program'], registers: [reg],
     collect() { setAll(this, withRtt.flatMap((p) => collector.programStats(p).map((s) => [{ probe: p, program: s.name }, Number(s.runCnt)] as [Record<'probe' | 'program', string>, number]))); },
   });
+}
+
+/** The sink as the collector sees it: up, retries, rows and bytes waiting, rows written. */
+function registerSinkMetrics(reg: Registry, collector: Collector): void {
   new Gauge({
     name: 'v2probe_sink_up', help: 'Whether the sink (store or Kafka) accepts writes (1) or is failing and being retried (0).', registers: [reg],
     collect() { this.set(collector.sinkHealth().down ? 0 : 1); },
@@ -217,44 +237,47 @@ export function collectorRegistry(collector: Collector, probes: readonly ProbeNa
     name: 'v2probe_sink_rows_total', help: 'Event rows written to the sink.', registers: [reg],
     collect() { this.reset(); this.inc(collector.sinkRows); },
   });
-  if (probes.includes('go_sched')) {
-    new Gauge({
-      name: 'v2probe_go_goroutines', help: 'Live user goroutines per Go process (go_sched uprobes; exact when attached before the process started).',
-      labelNames: ['process_id', 'comm', 'subsystem'], registers: [reg],
-      collect() {
-        this.reset();
-        for (const r of familyCounterRows(collector, 'go_sched')) {
-          if (r.name === 'goroutines') this.set({ process_id: String(r.pid), comm: collector.commOf(r.pid), subsystem: 'go_runtime' }, r.value);
-        }
-      },
-    });
-  }
-  const sinkStats = opts.sinkStats;
-  if (sinkStats) {
-    const gauge = (name: string, help: string, key: string, counter = true) =>
-      counter
-        ? new Counter({ name, help, registers: [reg], collect() { const v = sinkStats()?.[key]; this.reset(); if (v !== undefined) this.inc(v); } })
-        : new Gauge({ name, help, registers: [reg], collect() { const v = sinkStats()?.[key]; if (v !== undefined) this.set(v); } });
-    gauge('v2probe_sink_batches_sent_total', 'Batches (Kafka messages) the sink delivered.', 'messages');
-    gauge('v2probe_sink_wire_bytes_total', 'Bytes the sink put on the wire (compressed envelopes).', 'wireBytes');
-    gauge('v2probe_sink_batches_spooled_total', 'Batches written to the on-disk spool because Kafka was unreachable or slow.', 'spooled');
-    gauge('v2probe_sink_send_errors_total', 'Failed sends to Kafka (each retried or spooled).', 'sendErrors');
-    gauge('v2probe_sink_spool_batches', 'Batches waiting in the on-disk spool.', 'spoolCount', false);
-    gauge('v2probe_sink_spool_bytes', 'Bytes waiting in the on-disk spool.', 'spoolBytes', false);
-    gauge('v2probe_sink_spool_dropped_batches_total', 'Spooled batches dropped because the spool was full (oldest first).', 'spoolDroppedMessages');
-  }
-  const gov = opts.governor;
-  if (gov) {
-    new Gauge({
-      name: 'v2probe_probe_cpu_ratio', help: 'CPU share of all CPUs taken by the probes\' BPF programs over the last governor interval (bpf_stats).', labelNames: ['probe'], registers: [reg],
-      collect() { this.reset(); for (const [p, v] of Object.entries(gov.perProbe)) this.set({ probe: p }, v ?? 0); },
-    });
-    new Gauge({ name: 'v2probe_governor_budget_ratio', help: 'The probes\' CPU budget (share of all CPUs).', registers: [reg], collect() { this.set(gov.budgetRatio); } });
-    new Gauge({ name: 'v2probe_governor_active_actions', help: 'Governor actions (sample-rate raises, disables) currently in force.', registers: [reg], collect() { this.set(gov.actions.length); } });
-    new Counter({ name: 'v2probe_governor_actions_total', help: 'Governor actions taken since start.', registers: [reg], collect() { this.reset(); this.inc(gov.actionsTotal); } });
-    new Counter({ name: 'v2probe_governor_restores_total', help: 'Governor actions undone since start.', registers: [reg], collect() { this.reset(); this.inc(gov.restoresTotal); } });
-  }
-  return reg;
+}
+
+/** go_sched: live user goroutines per Go process. */
+function registerGoroutines(reg: Registry, collector: Collector): void {
+  new Gauge({
+    name: 'v2probe_go_goroutines', help: 'Live user goroutines per Go process (go_sched uprobes; exact when attached before the process started).',
+    labelNames: ['process_id', 'comm', 'subsystem'], registers: [reg],
+    collect() {
+      this.reset();
+      for (const r of familyCounterRows(collector, 'go_sched')) {
+        if (r.name === 'goroutines') this.set({ process_id: String(r.pid), comm: collector.commOf(r.pid), subsystem: 'go_runtime' }, r.value);
+      }
+    },
+  });
+}
+
+/** The sink's own figures (Kafka: batches, wire bytes, spool). */
+function registerSinkStats(reg: Registry, sinkStats: NonNullable<MetricsOptions['sinkStats']>): void {
+  const gauge = (name: string, help: string, key: string, counter = true) =>
+    counter
+      ? new Counter({ name, help, registers: [reg], collect() { const v = sinkStats()?.[key]; this.reset(); if (v !== undefined) this.inc(v); } })
+      : new Gauge({ name, help, registers: [reg], collect() { const v = sinkStats()?.[key]; if (v !== undefined) this.set(v); } });
+  gauge('v2probe_sink_batches_sent_total', 'Batches (Kafka messages) the sink delivered.', 'messages');
+  gauge('v2probe_sink_wire_bytes_total', 'Bytes the sink put on the wire (compressed envelopes).', 'wireBytes');
+  gauge('v2probe_sink_batches_spooled_total', 'Batches written to the on-disk spool because Kafka was unreachable or slow.', 'spooled');
+  gauge('v2probe_sink_send_errors_total', 'Failed sends to Kafka (each retried or spooled).', 'sendErrors');
+  gauge('v2probe_sink_spool_batches', 'Batches waiting in the on-disk spool.', 'spoolCount', false);
+  gauge('v2probe_sink_spool_bytes', 'Bytes waiting in the on-disk spool.', 'spoolBytes', false);
+  gauge('v2probe_sink_spool_dropped_batches_total', 'Spooled batches dropped because the spool was full (oldest first).', 'spoolDroppedMessages');
+}
+
+/** The CPU governor: the probes' CPU share, its budget, its actions. */
+function registerGovernor(reg: Registry, gov: NonNullable<MetricsOptions['governor']>): void {
+  new Gauge({
+    name: 'v2probe_probe_cpu_ratio', help: 'CPU share of all CPUs taken by the probes\' BPF programs over the last governor interval (bpf_stats).', labelNames: ['probe'], registers: [reg],
+    collect() { this.reset(); for (const [p, v] of Object.entries(gov.perProbe)) this.set({ probe: p }, v ?? 0); },
+  });
+  new Gauge({ name: 'v2probe_governor_budget_ratio', help: 'The probes\' CPU budget (share of all CPUs).', registers: [reg], collect() { this.set(gov.budgetRatio); } });
+  new Gauge({ name: 'v2probe_governor_active_actions', help: 'Governor actions (sample-rate raises, disables) currently in force.', registers: [reg], collect() { this.set(gov.actions.length); } });
+  new Counter({ name: 'v2probe_governor_actions_total', help: 'Governor actions taken since start.', registers: [reg], collect() { this.reset(); this.inc(gov.actionsTotal); } });
+  new Counter({ name: 'v2probe_governor_restores_total', help: 'Governor actions undone since start.', registers: [reg], collect() { this.reset(); this.inc(gov.restoresTotal); } });
 }
 
 /** The round-trip breakdowns of `--explain` (explain/histograms.ts), read at each scrape. */

@@ -158,3 +158,22 @@ describe('flame graph SVG: static layout', () => {
     }
   });
 });
+
+// The README's example flame graph (docs/flame-example.svg) is this function's
+// output for a checked-in fixture profile (test/fixtures/flame/busy.folded, the
+// shape of the busy Go fixture's on-CPU profile): it must stay what toSvg makes
+// today, and laid out statically. V2PROBE_UPDATE_DOCS=1 rewrites it.
+describe('the README example flame graph', () => {
+  it('docs/flame-example.svg is toSvg of test/fixtures/flame/busy.folded', async () => {
+    const { parseFolded } = await import('../../profile/flame.js');
+    const root = join(import.meta.dirname, '../..');
+    const stacks = parseFolded(readFileSync(join(root, 'test/fixtures/flame/busy.folded'), 'utf8'));
+    const svg = toSvg(stacks, { title: 'v2probe flame --pid PID (the busy Go fixture, on-CPU)', unit: 'samples' });
+    const path = join(root, 'docs/flame-example.svg');
+    if (process.env.V2PROBE_UPDATE_DOCS === '1') writeFileSync(path, svg);
+    expect(readFileSync(path, 'utf8')).toBe(svg);
+    const { frames } = parseFrames(svg);
+    expect(frames.length).toBeGreaterThan(20);
+    expect(frames.find((f) => f.name === 'main.burnCPU')!.d).toBe(4);
+  });
+});

@@ -21,8 +21,8 @@
  * state is per tgid. A GC cycle starts with the sweep-termination STW and
  * ends with the end of the mark-termination STW.
  *
- * Exact:  counters  V2_C_FAMILY+0 cycles, +1 GC STW ns, +2 other STWs,
- *                   +3 other STW ns
+ * Exact:  counters  V2_C_GO_GC_GC_CYCLES, V2_C_GO_GC_GC_STW_NS, V2_C_GO_GC_STW_OTHER
+ *                   (other STWs), V2_C_GO_GC_STW_OTHER_NS
  *         gc_procs[tgid] struct v2_go_gc_proc
  *         hists     per event kind (STW pauses, cycle durations)
  * Rows (every one, sample_every 1 by default): value = ns; arg0 = stwReason

@@ -5,7 +5,7 @@
  * Size 0 returns &zerobase without allocating (not in MemStats.Mallocs):
  * not counted.
  *
- * Exact:  counters V2_C_FAMILY+0 calls, +1 bytes; malloc_procs[tgid];
+ * Exact:  counters V2_C_GO_MALLOC_MALLOCS calls, V2_C_GO_MALLOC_MALLOC_BYTES bytes; malloc_procs[tgid];
  *         hist 0: log2 of the requested size (bytes, not ns)
  * Rows (sampled, default 1:1000, weight = calls represented): value = size,
  *         arg0 = the *_type pointer (0: untyped / no pointers).

@@ -7,7 +7,7 @@
  * Exact:  goroutines[tgid] struct v2_go_sched_proc (created, exited, and of
  *         created those whose start function is a runtime.* system goroutine,
  *         which runtime.NumGoroutine() does not count), counters
- *         V2_C_FAMILY+0 created, +1 exited.
+ *         V2_C_GO_SCHED_GOROUTINES_CREATED, V2_C_GO_SCHED_GOROUTINES_EXITED.
  *         System start functions: sys_pcs[{cookie, pc}] filled by userspace
  *         with the entry PCs of the binary's runtime.* functions; the cookie
  *         of the go_newproc uprobe identifies the binary.

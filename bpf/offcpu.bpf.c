@@ -12,8 +12,8 @@
  * runnable) are skipped too unless v2_include_runnable: off-CPU means
  * blocked.
  *
- * Exact:  V2_C_SEEN waits added, V2_C_FAMILY+0 ns added,
- *         V2_C_LOST_MAPFULL stack_counts full, V2_C_FAMILY+1 stack ids lost
+ * Exact:  V2_C_SEEN waits added, V2_C_OFFCPU_OFFCPU_NS ns added,
+ *         V2_C_LOST_MAPFULL stack_counts full, V2_C_OFFCPU_STACK_LOST stack ids lost
  */
 #define V2_THIS_PROBE V2_PROBE_OFFCPU
 #include "common.bpf.h"

@@ -9,8 +9,9 @@
  * stack_counts[{pid, user id, kernel id, comm}]: aggregated in the kernel,
  * read and cleared by userspace. Idle (pid 0) is skipped.
  *
- * Exact:  V2_C_SEEN samples counted, V2_C_FAMILY+0 user stack lost
- *         (stack map full / collision), +1 kernel stack lost, +2 idle samples
+ * Exact:  V2_C_SEEN samples counted, V2_C_PROFILE_USER_STACK_LOST
+ *         (stack map full / collision), V2_C_PROFILE_KERN_STACK_LOST,
+ *         V2_C_PROFILE_IDLE_SAMPLES
  *         V2_C_LOST_MAPFULL: stack_counts full
  * No ring-buffer rows.
  */

@@ -11,6 +11,7 @@ import { rttStats } from '../explain/runtime.js';
 import { bpfPrivilege, ensureTracefs } from '../collector/families/kernel.js';
 import { KernelError } from '../collector/errors.js';
 import { openSink } from '../collector/sinks/registry.js';
+import type { Sink } from '../collector/sinks/sink.js';
 import { collectorRegistry, serveMetrics } from '../collector/ops/metrics.js';
 import { serveControl, type ControlListen } from '../collector/ops/control.js';
 import { capabilitiesNeeded, capabilityReport, dropCollectorCapabilities, registerCapabilityMetrics, type CapabilityState } from '../collector/ops/capabilities.js';
@@ -65,34 +66,9 @@ export interface RunOptions {
 }
 
 export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus[]; rows: number }> {
-  const priv = bpfPrivilege();
-  if (!priv.ok) throw new KernelError('PERMISSION', priv.reason!);
-  const tfs = ensureTracefs();
-  if (tfs.action === 'mounted') o.logger.info('mounted tracefs at /sys/kernel/tracing');
-  // the memory bound (200 MB RSS at the maximum drain rate) holds with node's heap bounded, as npm start and the systemd unit do
-  const heapMb = Math.round(getHeapStatistics().heap_size_limit / 2 ** 20);
-  if (heapMb > 1024) o.logger.warn({ heapLimitMb: heapMb }, 'V8 heap not bounded: under a high event rate RSS grows to what V8 can afford; run node with --max-old-space-size=128 (npm start and packaging/v2probe.service do)');
-  if (!tfs.mounted) o.logger.warn({ err: tfs.error }, 'tracefs is not mounted and could not be mounted: tracepoint probes will fail to attach');
-
+  preflight(o);
   const sink = await openSink(o.sink, { kafka: o.kafka });
-  const perProbe: Partial<Record<ProbeName, ProbeOptions>> = { ...o.perProbe };
-  for (const [p, n] of Object.entries(o.sample)) perProbe[p as ProbeName] = { ...perProbe[p as ProbeName], sampleEvery: n };
-  for (const [p, b] of Object.entries(o.burst ?? {})) perProbe[p as ProbeName] = { ...perProbe[p as ProbeName], burstRate: b!.rate, burstSize: b!.size };
-  const collector = new Collector({
-    probes: o.probes,
-    sink,
-    logger: o.logger,
-    pid: o.pid,
-    comm: o.comm,
-    cgroup: o.cgroup,
-    optIn: { udsReadWrite: o.udsReadWrite === true },
-    targets: o.targets,
-    perProbe,
-    ringBytes: o.ringBytes,
-    batch: o.pendingBytes !== undefined ? { maxPendingBytes: o.pendingBytes } : undefined,
-    snapshotMs: o.snapshotMs,
-    explain: o.explain,
-  });
+  const collector = newCollector(o, sink);
 
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= collector.stop());
@@ -106,80 +82,26 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
   process.on('SIGTERM', onSignal);
 
   let statusTimer: NodeJS.Timeout | undefined;
-  let metricsServer: { close(): void } | undefined;
-  let metricsRegistry: Registry | undefined;
-  let controlServer: { close(): void } | undefined;
   let stopGovernor = () => {};
   const alertsStop = new AbortController();
-  let alertsDone: Promise<void> = Promise.resolve();
-  let evaluator: Evaluator | undefined;
-  let capState: CapabilityState = { mode: 'none', kept: {}, dropped: [], boundingDropped: false, noNewPrivs: false, threads: 0 };
+  const svc: Services = { alertsDone: Promise.resolve() };
+  const caps: { state: CapabilityState } = { state: { mode: 'none', kept: {}, dropped: [], boundingDropped: false, noNewPrivs: false, threads: 0 } };
   try {
     const started = await collector.start();
     const governor = o.budget !== undefined ? new Governor(collector, o.probes, defaultSampleOf(collector), { budget: o.budget, priority: o.governorPriority }, o.logger) : undefined;
     governor?.start();
     stopGovernor = () => governor?.stop();
-    if (o.metrics) {
-      const m = await serveMetrics(metricsRegistry = collectorRegistry(collector, o.probes, {
-        topProcesses: o.metricsTop,
-        governor,
-        sinkStats: 'snapshotStats' in sink ? () => (sink as unknown as { snapshotStats(): Record<string, number> }).snapshotStats() : undefined,
-      }), o.metrics);
-      metricsServer = m.server;
-      registerCapabilityMetrics(metricsRegistry, () => capState);
-      o.logger.info({ url: m.url }, 'serving Prometheus metrics');
-    }
-    if (o.control) controlServer = await serveControl(collector, o.control, o.logger, { capabilities: () => capabilityReport(capState) });
-    if (o.alerts && sink instanceof StoreSink) {
-      const loaded = loadRules(o.alerts.rulesDir);
-      for (const e of loaded.errors) o.logger.error({ file: e.file, line: e.line, err: e.message }, 'alert rule skipped');
-      evaluator = new Evaluator({ store: sink.store, groups: loaded.groups, logger: o.logger, webhook: { urls: o.alerts.webhooks }, alertmanager: o.alerts.alertmanager });
-      if (metricsRegistry) evaluator.alertmanager?.registerMetrics(metricsRegistry);
-      alertsDone = evaluator.run(alertsStop.signal).catch((err) => o.logger.error({ err: (err as Error).message }, 'alert evaluator stopped'));
-      o.logger.info({ rules: loaded.groups.reduce((n, g) => n + g.rules.length, 0), dir: o.alerts.rulesDir }, 'alert evaluator running');
-    } else if (o.alerts) o.logger.warn('alerts need a store sink (chdb:… or clickhouse://…); not evaluating here');
-    for (const s of started) {
-      if (s.state === 'failed') o.logger.error({ probe: s.probe, err: s.error }, `probe ${s.probe} failed to attach; the others keep running`);
-    }
-    if (o.explain && started.some((s) => s.probe === 'rtt' && s.state === 'running')) {
-      const where = sink.writeBreakdowns
-        ? `/metrics${o.metrics ? '' : ' (off: add --metrics)'} and ${sink instanceof StoreSink ? 'v2e.rtt_breakdown' : 'stdout lines with "type":"rtt_breakdown"'}`
-        : `/metrics only: the ${sink.name.startsWith('kafka') ? 'Kafka ' : ''}sink does not carry breakdown rows (use a store or stdout sink for rows)`;
-      const msg = `explain: round trips to ${o.explain.comms.join(', ')} (1 in ${o.explain.sampleEvery ?? 100} requests); breakdowns go to ${where}`;
-      if (!sink.writeBreakdowns && !o.metrics) o.logger.warn({ comms: o.explain.comms }, `${msg}, and /metrics is off: only the trip counts of \`ctl status\` remain`);
-      else o.logger.info({ comms: o.explain.comms, sampleEvery: o.explain.sampleEvery ?? 100 }, msg);
-    }
+    await startServices(o, collector, sink, governor, caps, alertsStop.signal, svc);
+    logStarted(o, started, sink);
     // attached, listening, governor started (it switches bpf_stats on first): from here on only
     // what re-attaching needs, on every thread (SECURITY.md "Capabilities"); a failed drop stops the run
-    capState = dropCollectorCapabilities(capabilitiesNeeded({
+    caps.state = dropCollectorCapabilities(capabilitiesNeeded({
       uid: process.getuid?.() ?? 0,
       binaries: (o.targets?.binaries?.length ?? 0) > 0 || (o.targets?.app?.length ?? 0) > 0,
       processes: (o.targets?.pids?.length ?? 0) > 0 || o.explain !== undefined,
     }), { keepAll: o.keepCapabilities === true, logger: o.logger });
     o.logger.info({ probes: started.filter((s) => s.state === 'running').map((s) => s.probe), sink: sink.name }, 'collecting');
-    let prev = new Map<string, Record<string, number>>();
-    if (o.statusEveryMs > 0) {
-      // a terminal gets a live view redrawn every second; anything else structured log lines
-      const tty = process.stderr.isTTY === true;
-      const every = tty ? Math.min(o.statusEveryMs, 1000) : o.statusEveryMs;
-      let drawn = 0;
-      statusTimer = setInterval(() => {
-        try {
-          const st = collector.status();
-          const snap = statusSnapshot(st, prev, every, collector.sinkRows, governor, evaluator?.status());
-          const health = collector.sinkHealth();
-          if (health.down) snap.sinkDown = { since: health.downSinceMs ? new Date(health.downSinceMs).toISOString() : undefined, error: health.lastError, pendingRows: health.pendingRows };
-          if (tty) {
-            const view = formatLiveView(snap);
-            process.stderr.write((drawn ? `\x1b[${drawn}F\x1b[J` : '') + view + '\n');
-            drawn = view.split('\n').length;
-          } else o.logger.info(snap, 'status');
-          prev = new Map(st.map((s) => [s.probe, s.counters]));
-        } catch (err) {
-          o.logger.warn({ err: (err as Error).message }, 'status: could not read the probes');
-        }
-      }, every);
-    }
+    if (o.statusEveryMs > 0) statusTimer = startStatusLines(o, collector, governor, svc.evaluator);
     const timer = o.durationMs ? setTimeout(wake, o.durationMs) : undefined;
     await finished;
     if (timer) clearTimeout(timer);
@@ -195,16 +117,121 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
     if (statusTimer) clearInterval(statusTimer);
     stopGovernor();
     alertsStop.abort();
-    await alertsDone;
-    await evaluator?.alertmanager?.flush(2000);
-    evaluator?.alertmanager?.close();
-    metricsServer?.close();
-    controlServer?.close();
+    await svc.alertsDone;
+    await svc.evaluator?.alertmanager?.flush(2000);
+    svc.evaluator?.alertmanager?.close();
+    svc.metricsServer?.close();
+    svc.controlServer?.close();
     await stop();
     await sink.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** Privileges, tracefs, the V8 heap bound: refuse or warn before anything opens. */
+function preflight(o: RunOptions): void {
+  const priv = bpfPrivilege();
+  if (!priv.ok) throw new KernelError('PERMISSION', priv.reason!);
+  const tfs = ensureTracefs();
+  if (tfs.action === 'mounted') o.logger.info('mounted tracefs at /sys/kernel/tracing');
+  // the memory bound (200 MB RSS at the maximum drain rate) holds with node's heap bounded, as npm start and the systemd unit do
+  const heapMb = Math.round(getHeapStatistics().heap_size_limit / 2 ** 20);
+  if (heapMb > 1024) o.logger.warn({ heapLimitMb: heapMb }, 'V8 heap not bounded: under a high event rate RSS grows to what V8 can afford; run node with --max-old-space-size=128 (npm start and packaging/v2probe.service do)');
+  if (!tfs.mounted) o.logger.warn({ err: tfs.error }, 'tracefs is not mounted and could not be mounted: tracepoint probes will fail to attach');
+}
+
+/** The collector the options ask for: --sample and --burst over the config file's per-probe options. */
+function newCollector(o: RunOptions, sink: Sink): Collector {
+  const perProbe: Partial<Record<ProbeName, ProbeOptions>> = { ...o.perProbe };
+  for (const [p, n] of Object.entries(o.sample)) perProbe[p as ProbeName] = { ...perProbe[p as ProbeName], sampleEvery: n };
+  for (const [p, b] of Object.entries(o.burst ?? {})) perProbe[p as ProbeName] = { ...perProbe[p as ProbeName], burstRate: b!.rate, burstSize: b!.size };
+  return new Collector({
+    probes: o.probes,
+    sink,
+    logger: o.logger,
+    pid: o.pid,
+    comm: o.comm,
+    cgroup: o.cgroup,
+    optIn: { udsReadWrite: o.udsReadWrite === true },
+    targets: o.targets,
+    perProbe,
+    ringBytes: o.ringBytes,
+    batch: o.pendingBytes !== undefined ? { maxPendingBytes: o.pendingBytes } : undefined,
+    snapshotMs: o.snapshotMs,
+    explain: o.explain,
+  });
+}
+
+/** What runs beside the collector (each closed at the end; filled in as it starts, so a failure closes what started). */
+interface Services {
+  metricsServer?: { close(): void };
+  controlServer?: { close(): void };
+  evaluator?: Evaluator;
+  alertsDone: Promise<void>;
+}
+
+/** /metrics, the control API and the alert evaluator, as the options ask. */
+async function startServices(o: RunOptions, collector: Collector, sink: Sink, governor: Governor | undefined, caps: { state: CapabilityState }, alertsStop: AbortSignal, svc: Services): Promise<void> {
+  let metricsRegistry: Registry | undefined;
+  if (o.metrics) {
+    const m = await serveMetrics(metricsRegistry = collectorRegistry(collector, o.probes, {
+      topProcesses: o.metricsTop,
+      governor,
+      sinkStats: 'snapshotStats' in sink ? () => (sink as unknown as { snapshotStats(): Record<string, number> }).snapshotStats() : undefined,
+    }), o.metrics);
+    svc.metricsServer = m.server;
+    registerCapabilityMetrics(metricsRegistry, () => caps.state);
+    o.logger.info({ url: m.url }, 'serving Prometheus metrics');
+  }
+  if (o.control) svc.controlServer = await serveControl(collector, o.control, o.logger, { capabilities: () => capabilityReport(caps.state) });
+  if (o.alerts && sink instanceof StoreSink) {
+    const loaded = loadRules(o.alerts.rulesDir);
+    for (const e of loaded.errors) o.logger.error({ file: e.file, line: e.line, err: e.message }, 'alert rule skipped');
+    const evaluator = (svc.evaluator = new Evaluator({ store: sink.store, groups: loaded.groups, logger: o.logger, webhook: { urls: o.alerts.webhooks }, alertmanager: o.alerts.alertmanager }));
+    if (metricsRegistry) evaluator.alertmanager?.registerMetrics(metricsRegistry);
+    svc.alertsDone = evaluator.run(alertsStop).catch((err) => o.logger.error({ err: (err as Error).message }, 'alert evaluator stopped'));
+    o.logger.info({ rules: loaded.groups.reduce((n, g) => n + g.rules.length, 0), dir: o.alerts.rulesDir }, 'alert evaluator running');
+  } else if (o.alerts) o.logger.warn('alerts need a store sink (chdb:… or clickhouse://…); not evaluating here');
+}
+
+/** Say which probes failed, and where --explain's breakdowns go. */
+function logStarted(o: RunOptions, started: ProbeStatus[], sink: Sink): void {
+  for (const s of started) {
+    if (s.state === 'failed') o.logger.error({ probe: s.probe, err: s.error }, `probe ${s.probe} failed to attach; the others keep running`);
+  }
+  if (o.explain && started.some((s) => s.probe === 'rtt' && s.state === 'running')) {
+    const where = sink.writeBreakdowns
+      ? `/metrics${o.metrics ? '' : ' (off: add --metrics)'} and ${sink instanceof StoreSink ? 'v2e.rtt_breakdown' : 'stdout lines with "type":"rtt_breakdown"'}`
+      : `/metrics only: the ${sink.name.startsWith('kafka') ? 'Kafka ' : ''}sink does not carry breakdown rows (use a store or stdout sink for rows)`;
+    const msg = `explain: round trips to ${o.explain.comms.join(', ')} (1 in ${o.explain.sampleEvery ?? 100} requests); breakdowns go to ${where}`;
+    if (!sink.writeBreakdowns && !o.metrics) o.logger.warn({ comms: o.explain.comms }, `${msg}, and /metrics is off: only the trip counts of \`ctl status\` remain`);
+    else o.logger.info({ comms: o.explain.comms, sampleEvery: o.explain.sampleEvery ?? 100 }, msg);
+  }
+}
+
+/** Status every `statusEveryMs` on stderr: a terminal gets a live view redrawn every second, anything else structured log lines. */
+function startStatusLines(o: RunOptions, collector: Collector, governor: Governor | undefined, evaluator: Evaluator | undefined): NodeJS.Timeout {
+  let prev = new Map<string, Record<string, number>>();
+  const tty = process.stderr.isTTY === true;
+  const every = tty ? Math.min(o.statusEveryMs, 1000) : o.statusEveryMs;
+  let drawn = 0;
+  return setInterval(() => {
+    try {
+      const st = collector.status();
+      const snap = statusSnapshot(st, prev, every, collector.sinkRows, governor, evaluator?.status());
+      const health = collector.sinkHealth();
+      if (health.down) snap.sinkDown = { since: health.downSinceMs ? new Date(health.downSinceMs).toISOString() : undefined, error: health.lastError, pendingRows: health.pendingRows };
+      if (tty) {
+        const view = formatLiveView(snap);
+        process.stderr.write((drawn ? `\x1b[${drawn}F\x1b[J` : '') + view + '\n');
+        drawn = view.split('\n').length;
+      } else o.logger.info(snap, 'status');
+      prev = new Map(st.map((s) => [s.probe, s.counters]));
+    } catch (err) {
+      o.logger.warn({ err: (err as Error).message }, 'status: could not read the probes');
+    }
+  }, every);
 }
 
 /** One status sample: per probe rates over the last interval, drops, hook CPU (governor's bpf_stats share). */

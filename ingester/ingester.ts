@@ -57,6 +57,18 @@ export interface IngesterOptions {
   id?: string;
 }
 
+/** What a range stores, by table, and what goes to the DLQ. */
+interface RangeRows {
+  ledger: object[];
+  events: object[];
+  counters: object[];
+  histograms: object[];
+  errors: object[];
+  dead: Decoded[];
+  /** collector-encode → now (ms) of each stored message */
+  latencies: number[];
+}
+
 interface Decoded {
   offset: bigint;
   msg: KafkaMessage;
@@ -213,7 +225,6 @@ export class Ingester {
     }
   }
 
-  /** Ledger, inserts (one token), DLQ, commit. Returns false when the partition was lost (do not go on). */
   /**
    * The collector batches of this range already stored from an earlier offset: a
    * collector that was killed after Kafka acknowledged a spooled batch but before it
@@ -253,6 +264,7 @@ export class Ingester {
     return out;
   }
 
+  /** Ledger, inserts (one token), DLQ, commit. Returns false when the partition was lost (do not go on). */
   private async processRange(topic: string, partition: number, chunk: Decoded[], redo: boolean, alive: () => boolean): Promise<boolean> {
     const first = chunk[0].offset;
     const last = chunk[chunk.length - 1].offset;
@@ -265,14 +277,34 @@ export class Ingester {
       return false;
     }
     const now = Date.now();
-    const ledger: object[] = [];
-    const events: object[] = [];
-    const counters: object[] = [];
-    const histograms: object[] = [];
-    const errors: object[] = [];
-    const dead: Decoded[] = [];
+    const r = this.rangeRows(topic, partition, chunk, resent, now);
+    const t0 = performance.now();
+    if (!(await this.insertRange(partition, first, last, token, r, alive))) return false;
+    this.o.metrics?.insertSeconds.observe((performance.now() - t0) / 1000);
+    if (r.dead.length) await this.sendDeadLetters(topic, partition, r.dead, alive);
+    try {
+      await this.consumer!.commitOffsets([{ topic, partition, offset: String(last + 1n) }]);
+    } catch (err) {
+      this.o.logger.warn({ err: (err as Error).message, partition, range: token }, 'commit failed (rebalance?): the next owner redoes the range, the store drops the repeat');
+      return false;
+    }
+    crashPoint('commit');
+    this.countRange(chunk.length, r, redo, now);
+    this.o.logger.debug({ partition, range: token, rows: r.events.length, dlq: r.dead.length, redo }, 'range stored');
+    return true;
+  }
+
+  /**
+   * The rows a range stores: one ledger row per message (per probe for events;
+   * 'resent' for a collector's resend, 'dlq' for a dead letter), the decoded
+   * rows by table, the dead letters, and each stored message's latency so far.
+   */
+  private rangeRows(topic: string, partition: number, chunk: Decoded[], resent: Set<string>, now: number): RangeRows {
+    const r: RangeRows = { ledger: [], events: [], counters: [], histograms: [], errors: [], dead: [], latencies: [] };
+    const { ledger, events, counters, histograms, errors, dead, latencies } = r;
+    const first = chunk[0].offset;
+    const last = chunk[chunk.length - 1].offset;
     const base = { ts: now, topic, partition, first_offset: String(first), last_offset: String(last), ingester: this.id };
-    const latencies: number[] = [];
     for (const d of chunk) {
       const off = { ...base, offset: String(d.offset) };
       if (d.env && resent.has(`${d.offset}`)) {
@@ -310,58 +342,62 @@ export class Ingester {
         errors.push({ ts: now, topic, partition, offset: String(d.offset), key, host, raw_base64: raw.subarray(0, RAW_PREFIX).toString('base64'), raw_size: raw.length, error: d.err ?? 'unknown', ingester: this.id });
       }
     }
+    return r;
+  }
+
+  /** Steps 2 and 3: the ledger rows, then the data and the dead letters, each insert with the range's token. False: abandoned. */
+  private async insertRange(partition: number, first: bigint, last: bigint, token: string, r: RangeRows, alive: () => boolean): Promise<boolean> {
     const store = this.o.store;
-    const t0 = performance.now();
     const ins = async (table: string, rows: object[], point = `insert:${table}`) => {
       if (!rows.length) return;
       await this.retrying(`the store (insert into ${table})`, () => store.insertRows(table, rows, { dedupToken: token }), alive);
       crashPoint(point);
     };
     try {
-      await ins('v2e.ingest_ledger', ledger, 'ledger');
+      await ins('v2e.ingest_ledger', r.ledger, 'ledger');
       this.ranges.set(partition, { first, last });
-      await ins('v2e.events', events);
-      await ins('v2e.counters', counters);
-      await ins('v2e.histograms', histograms);
-      await ins('v2e.ingest_errors', errors);
+      await ins('v2e.events', r.events);
+      await ins('v2e.counters', r.counters);
+      await ins('v2e.histograms', r.histograms);
+      await ins('v2e.ingest_errors', r.errors);
     } catch (err) {
       this.o.logger.warn({ err: (err as Error).message, partition, range: token }, 'insert abandoned (partition revoked or stopping); the next owner redoes the range');
       return false;
     }
-    const m = this.o.metrics;
-    m?.insertSeconds.observe((performance.now() - t0) / 1000);
-    if (dead.length) {
-      await this.retrying(
-        `Kafka (dead letters to ${this.o.dlqTopic})`,
-        () =>
-          this.producer!.send({
-            topic: this.o.dlqTopic,
-            acks: -1,
-            messages: dead.map((d) => ({
-              key: d.msg.key,
-              value: d.msg.value,
-              headers: { 'v2probe-error': d.err ?? '', 'v2probe-source': `${topic}:${partition}:${d.offset}` },
-            })),
-          }),
-        alive,
-      ).catch(() => {});
-      crashPoint('dlq');
-    }
-    try {
-      await this.consumer!.commitOffsets([{ topic, partition, offset: String(last + 1n) }]);
-    } catch (err) {
-      this.o.logger.warn({ err: (err as Error).message, partition, range: token }, 'commit failed (rebalance?): the next owner redoes the range, the store drops the repeat');
-      return false;
-    }
-    crashPoint('commit');
-    this.stats.messages += chunk.length;
+    return true;
+  }
+
+  /** Step 4: the dead letters to the DLQ topic, each with why and where it came from. */
+  private async sendDeadLetters(topic: string, partition: number, dead: Decoded[], alive: () => boolean): Promise<void> {
+    await this.retrying(
+      `Kafka (dead letters to ${this.o.dlqTopic})`,
+      () =>
+        this.producer!.send({
+          topic: this.o.dlqTopic,
+          acks: -1,
+          messages: dead.map((d) => ({
+            key: d.msg.key,
+            value: d.msg.value,
+            headers: { 'v2probe-error': d.err ?? '', 'v2probe-source': `${topic}:${partition}:${d.offset}` },
+          })),
+        }),
+      alive,
+    ).catch(() => {});
+    crashPoint('dlq');
+  }
+
+  /** After the commit: the ingester's stats, its metrics, and the stored latencies. */
+  private countRange(messages: number, r: RangeRows, redo: boolean, now: number): void {
+    const { events, counters, histograms, dead, latencies } = r;
+    this.stats.messages += messages;
     this.stats.rows += events.length;
     this.stats.dlq += dead.length;
     this.stats.ranges++;
     if (redo) this.stats.redo++;
+    const m = this.o.metrics;
     if (m) {
       m.batches.inc();
-      m.messages.inc({ status: 'ok' }, chunk.length - dead.length);
+      m.messages.inc({ status: 'ok' }, messages - dead.length);
       if (dead.length) {
         m.messages.inc({ status: 'dlq' }, dead.length);
         m.dlq.inc(dead.length);
@@ -378,7 +414,5 @@ export class Ingester {
       const done = Date.now();
       this.o.onStored(latencies.map((l) => done - now + l));
     }
-    this.o.logger.debug({ partition, range: token, rows: events.length, dlq: dead.length, redo }, 'range stored');
-    return true;
   }
 }

@@ -123,75 +123,87 @@ export function registerFlame(program: Command): void {
         if (o.store === undefined) throw new UsageError('--from/--diff read past stacks from a store: give --store DSN');
         return fromStore(o);
       }
-      for (const f of ['to', 'kind', 'host', 'baselineFrom', 'baselineTo'] as const)
-        if (o[f] !== undefined) throw new UsageError(`--${f.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} needs --store DSN --from T`);
-      const pid = o.pid !== undefined ? parsePid('--pid', String(o.pid)) : undefined;
-      const comm = o.comm !== undefined ? parseComm('--comm', String(o.comm)) : undefined;
-      if (pid === undefined && comm === undefined && !o.all) throw new UsageError('flame: give --pid N, --comm NAME or --all');
-      if (pid !== undefined && !existsSync(`/proc/${pid}`)) throw new UsageError(`--pid: no process ${pid}`);
-      const durationMs = duration('--duration', String(o.duration));
-      const hz = frequency('--frequency', String(o.frequency));
-      const minBlockMs = parseDurationOrZero('--min-block', String(o.minBlock));
-      const windowMs = windowLength('--window', String(o.window));
-      const priv = bpfPrivilege();
-      if (!priv.ok) throw new KernelError('PERMISSION', priv.reason!);
-
-      let store: Store | undefined;
-      if (o.store !== undefined) {
-        store = await openStore(String(o.store)); // BAD_DSN / UNREACHABLE → exit 2
-        await applySchema(store);
-      }
-      const host = hostname();
-      const kind: StackKind = o.offCpu ? 'offcpu' : 'oncpu';
-      let stored = 0;
-      let windows = 0;
-      let firstMs = 0;
-      let lastMs = 0;
-      let storeError: string | undefined;
-      const onWindow = store
-        ? async (stacks: Stack[], w: { startMs: number; endMs: number }) => {
-            if (storeError) return;
-            const rows = stackRows(stacks, { ...w, host, kind, frequency: hz });
-            try {
-              await writeStacks(store!, rows);
-              stored += rows.length;
-              windows++;
-              if (!firstMs) firstMs = w.startMs;
-              lastMs = w.endMs;
-            } catch (err) {
-              storeError = (err as Error).message; // keep sampling: the files are still written
-            }
-          }
-        : undefined;
-
-      const ac = new AbortController();
-      const onSig = () => ac.abort();
-      process.on('SIGINT', onSig);
-      process.on('SIGTERM', onSig);
-      try {
-        const r = await runProfile({ pid, comm, durationMs, frequency: hz, offCpu: !!o.offCpu, minBlockNs: minBlockMs * 1e6, signal: ac.signal, onWindow, windowMs,
-          onStart: () => process.stderr.write(`flame: sampling for ${o.duration}\n`) });
-        const unit = r.kind === 'cpu' ? 'samples' : 'ns';
-        const total = r.stacks.reduce((s, x) => s + x.value, 0);
-        const what = pid !== undefined ? `pid ${pid}` : comm !== undefined ? `comm ${comm}` : 'all';
-        const title = `${r.kind === 'cpu' ? `on-CPU ${hz} Hz` : 'off-CPU'} — ${what} — ${(r.durationMs / 1000).toFixed(1)} s`;
-        writeFileSync(String(o.out), toSvg(r.stacks, { title, unit }));
-        if (o.pprof) writeFileSync(String(o.pprof), toPprof(r.stacks, r));
-        if (o.folded) writeFileSync(String(o.folded), toFolded(r.stacks));
-        process.stderr.write(
-          `flame: ${total} ${unit} in ${r.stacks.length} stacks over ${(r.durationMs / 1000).toFixed(1)} s${r.exited ? ` (process ${pid} exited mid-profile; samples so far written)` : ''}; ` +
-            `wrote ${o.out}${o.pprof ? `, ${o.pprof}` : ''}${o.folded ? `, ${o.folded}` : ''}` +
-            `${store ? `; stored ${stored} stack rows in ${windows} window(s) to ${store.dsn} (host ${host}, kind ${kind}, from ${firstMs} to ${lastMs})` : ''}; counters ${JSON.stringify(r.counters)}\n`,
-        );
-        if (storeError) {
-          process.stderr.write(`flame: writing stacks to ${store!.dsn} failed: ${storeError}\n`);
-          process.exitCode = 1;
-        }
-        if (total === 0) process.exitCode = 1;
-      } finally {
-        process.off('SIGINT', onSig);
-        process.off('SIGTERM', onSig);
-        await store?.close();
-      }
+      return live(o);
     });
+}
+
+/** A live profile's flags: what to sample, how long, how often (exit 2 on bad input, before anything attaches). */
+function liveOptions(o: Opts): { pid?: number; comm?: string; durationMs: number; hz: number; minBlockMs: number; windowMs: number } {
+  for (const f of ['to', 'kind', 'host', 'baselineFrom', 'baselineTo'] as const)
+    if (o[f] !== undefined) throw new UsageError(`--${f.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} needs --store DSN --from T`);
+  const pid = o.pid !== undefined ? parsePid('--pid', String(o.pid)) : undefined;
+  const comm = o.comm !== undefined ? parseComm('--comm', String(o.comm)) : undefined;
+  if (pid === undefined && comm === undefined && !o.all) throw new UsageError('flame: give --pid N, --comm NAME or --all');
+  if (pid !== undefined && !existsSync(`/proc/${pid}`)) throw new UsageError(`--pid: no process ${pid}`);
+  const durationMs = duration('--duration', String(o.duration));
+  const hz = frequency('--frequency', String(o.frequency));
+  const minBlockMs = parseDurationOrZero('--min-block', String(o.minBlock));
+  const windowMs = windowLength('--window', String(o.window));
+  return { pid, comm, durationMs, hz, minBlockMs, windowMs };
+}
+
+/** With --store: each window's stacks written as they come (a failed write is kept, sampling goes on), and what was stored. */
+function stackWriter(store: Store, host: string, kind: StackKind, hz: number) {
+  const w = { stored: 0, windows: 0, firstMs: 0, lastMs: 0, error: undefined as string | undefined };
+  const onWindow = async (stacks: Stack[], win: { startMs: number; endMs: number }) => {
+    if (w.error) return;
+    const rows = stackRows(stacks, { ...win, host, kind, frequency: hz });
+    try {
+      await writeStacks(store, rows);
+      w.stored += rows.length;
+      w.windows++;
+      if (!w.firstMs) w.firstMs = win.startMs;
+      w.lastMs = win.endMs;
+    } catch (err) {
+      w.error = (err as Error).message; // keep sampling: the files are still written
+    }
+  };
+  return { w, onWindow };
+}
+
+/** Sample now: write the SVG (and pprof, folded), and with --store the stacks per window. */
+async function live(o: Opts): Promise<void> {
+  const { pid, comm, durationMs, hz, minBlockMs, windowMs } = liveOptions(o);
+  const priv = bpfPrivilege();
+  if (!priv.ok) throw new KernelError('PERMISSION', priv.reason!);
+
+  let store: Store | undefined;
+  if (o.store !== undefined) {
+    store = await openStore(String(o.store)); // BAD_DSN / UNREACHABLE → exit 2
+    await applySchema(store);
+  }
+  const host = hostname();
+  const kind: StackKind = o.offCpu ? 'offcpu' : 'oncpu';
+  const writer = store ? stackWriter(store, host, kind, hz) : undefined;
+
+  const ac = new AbortController();
+  const onSig = () => ac.abort();
+  process.on('SIGINT', onSig);
+  process.on('SIGTERM', onSig);
+  try {
+    const r = await runProfile({ pid, comm, durationMs, frequency: hz, offCpu: !!o.offCpu, minBlockNs: minBlockMs * 1e6, signal: ac.signal, onWindow: writer?.onWindow, windowMs,
+      onStart: () => process.stderr.write(`flame: sampling for ${o.duration}\n`) });
+    const unit = r.kind === 'cpu' ? 'samples' : 'ns';
+    const total = r.stacks.reduce((s, x) => s + x.value, 0);
+    const what = pid !== undefined ? `pid ${pid}` : comm !== undefined ? `comm ${comm}` : 'all';
+    const title = `${r.kind === 'cpu' ? `on-CPU ${hz} Hz` : 'off-CPU'} — ${what} — ${(r.durationMs / 1000).toFixed(1)} s`;
+    writeFileSync(String(o.out), toSvg(r.stacks, { title, unit }));
+    if (o.pprof) writeFileSync(String(o.pprof), toPprof(r.stacks, r));
+    if (o.folded) writeFileSync(String(o.folded), toFolded(r.stacks));
+    const w = writer?.w;
+    process.stderr.write(
+      `flame: ${total} ${unit} in ${r.stacks.length} stacks over ${(r.durationMs / 1000).toFixed(1)} s${r.exited ? ` (process ${pid} exited mid-profile; samples so far written)` : ''}; ` +
+        `wrote ${o.out}${o.pprof ? `, ${o.pprof}` : ''}${o.folded ? `, ${o.folded}` : ''}` +
+        `${store && w ? `; stored ${w.stored} stack rows in ${w.windows} window(s) to ${store.dsn} (host ${host}, kind ${kind}, from ${w.firstMs} to ${w.lastMs})` : ''}; counters ${JSON.stringify(r.counters)}\n`,
+    );
+    if (w?.error) {
+      process.stderr.write(`flame: writing stacks to ${store!.dsn} failed: ${w.error}\n`);
+      process.exitCode = 1;
+    }
+    if (total === 0) process.exitCode = 1;
+  } finally {
+    process.off('SIGINT', onSig);
+    process.off('SIGTERM', onSig);
+    await store?.close();
+  }
 }

@@ -322,6 +322,139 @@ int CapFromName(const std::string& name) {
   return -1;
 }
 
+namespace {
+
+// A thread DropCapabilities() handled: itself (slot -1), signalled (its slot), or
+// found only at the end (-2: created after the last scan, by a thread that had dropped).
+struct Handled {
+  int tid;
+  int slot;
+  bool gone = false;
+};
+
+// Install Handler for kSignal (the previous disposition kept in g_old) and arm it.
+Status InstallHandler() {
+  KSigaction act{};
+  act.handler = reinterpret_cast<void*>(&Handler);
+  act.flags = SA_SIGINFO | SA_RESTART;
+#if defined(__x86_64__)
+  act.flags |= SA_RESTORER;
+  act.restorer = v2_caps_restore_rt;
+#endif
+  if (RawSigaction(kSignal, &act, &g_old) != 0) {
+    int e = errno;
+    return Fail(e, "failed to drop capabilities: cannot install the handler of signal " +
+                       std::to_string(kSignal) + ": " + ErrnoText(e) + " (" + ErrnoName(e) + ")");
+  }
+  g_active.store(true, std::memory_order_release);
+  return Status();
+}
+
+// Wait until every slot in `waitFor` has answered, or timeoutMs passed.
+void WaitForHandlers(const std::vector<int>& waitFor, int timeoutMs) {
+  timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  for (;;) {
+    bool all = true;
+    for (int n : waitFor)
+      if (g_slots[n].state.load(std::memory_order_acquire) == kPending) { all = false; break; }
+    if (all) break;
+    timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+    if (ms >= timeoutMs) break;
+    SleepMs(1);
+  }
+}
+
+// Signal every thread not handled yet, round after round, until a scan of
+// /proc/self/task finds none (each round waits for its handlers).
+Status SignalOtherThreads(const CapDropOptions& opts, std::set<int>* known, std::vector<Handled>* handled, CapDropReport* report) {
+  Status st;
+  for (int round = 0;; round++) {
+    std::vector<int> fresh;
+    for (int tid : ListTasks())
+      if (!known->count(tid)) fresh.push_back(tid);
+    if (fresh.empty()) break;
+    if (round >= kMaxRounds) {
+      st = Fail(EAGAIN, "failed to drop capabilities: threads kept appearing after " +
+                            std::to_string(kMaxRounds) + " scans of /proc/self/task");
+      break;
+    }
+    report->rounds++;
+    std::vector<int> waitFor;
+    for (int tid : fresh) {
+      known->insert(tid);
+      int n = g_nslots.load(std::memory_order_relaxed);
+      if (n >= kMaxSlots) {
+        st = Fail(E2BIG, "failed to drop capabilities: more than " + std::to_string(kMaxSlots) + " threads");
+        break;
+      }
+      g_slots[n].tid.store(tid, std::memory_order_relaxed);
+      g_slots[n].state.store(kPending, std::memory_order_relaxed);
+      g_nslots.store(n + 1, std::memory_order_release);
+      Handled h{tid, n};
+      if (syscall(SYS_tgkill, g_pid, tid, kSignal) != 0) {
+        if (errno == ESRCH) h.gone = true;  // exited meanwhile
+        else {
+          g_slots[n].err.store(errno);
+          g_slots[n].step.store(kStepNone);
+          g_slots[n].state.store(kFailed);
+        }
+      } else waitFor.push_back(n);
+      handled->push_back(h);
+    }
+    if (!st.ok()) break;
+    WaitForHandlers(waitFor, opts.timeoutMs);
+  }
+  return st;
+}
+
+// One thread as verified in /proc now: what it holds, and the step that failed on it (if any).
+CapThreadReport VerifyThread(const Handled& h, const TaskStatus& t, int selfErr, int selfStep) {
+  CapThreadReport r;
+  r.tid = h.tid;
+  r.name = t.name;
+  r.via = h.slot == -1 ? "self" : h.slot == -2 ? "inherited" : "signal";
+  r.eff = t.eff;
+  r.prm = t.prm;
+  r.inh = t.inh;
+  r.bnd = t.bnd;
+  r.amb = t.amb;
+  r.noNewPrivs = t.noNewPrivs;
+  if (h.slot == -1) {
+    r.err = selfErr;
+    r.step = selfErr ? StepName(selfStep) : "";
+  } else if (h.slot >= 0) {
+    int state = g_slots[h.slot].state.load(std::memory_order_acquire);
+    if (state == kPending) {
+      r.err = ETIMEDOUT;
+      r.step = "signal";
+    } else if (state == kFailed) {
+      r.err = g_slots[h.slot].err.load();
+      int s = g_slots[h.slot].step.load();
+      r.step = s == kStepNone ? "signal" : StepName(s);
+    }
+  }
+  return r;
+}
+
+// The error of the first thread left privileged.
+Status ThreadFailure(const CapThreadReport& r, const TaskStatus& t, const CapDropOptions& opts, uint64_t target) {
+  std::string why = r.step == "signal" && r.err == ETIMEDOUT
+                        ? "it did not answer signal " + std::to_string(kSignal) + " within " +
+                              std::to_string(opts.timeoutMs) + " ms (stopped or traced?)"
+                        : r.step == "verify" ? "it still holds them after the drop"
+                        : r.step + " failed: " + ErrnoText(r.err) + " (" + ErrnoName(r.err) + ")";
+  uint64_t extra = (t.eff | t.prm) & ~target;
+  return Fail(r.err, "failed to drop capabilities on thread " + std::to_string(r.tid) + " (" + r.name +
+                         "): " + why + "; CapEff=" + Hex(t.eff) + " CapPrm=" + Hex(t.prm) +
+                         (extra ? " (beyond the kept set: " + Names(extra) + ")" : "") +
+                         "; the process is left partly privileged");
+}
+
+}  // namespace
+
 Status DropCapabilities(const CapDropOptions& opts, CapDropReport* report) {
   *report = CapDropReport{};
   report->signal = kSignal;
@@ -355,25 +488,9 @@ Status DropCapabilities(const CapDropOptions& opts, CapDropReport* report) {
     s.tid.store(0, std::memory_order_relaxed);
     s.state.store(kPending, std::memory_order_relaxed);
   }
-  KSigaction act{};
-  act.handler = reinterpret_cast<void*>(&Handler);
-  act.flags = SA_SIGINFO | SA_RESTART;
-#if defined(__x86_64__)
-  act.flags |= SA_RESTORER;
-  act.restorer = v2_caps_restore_rt;
-#endif
-  if (RawSigaction(kSignal, &act, &g_old) != 0) {
-    int e = errno;
-    return Fail(e, "failed to drop capabilities: cannot install the handler of signal " +
-                       std::to_string(kSignal) + ": " + ErrnoText(e) + " (" + ErrnoName(e) + ")");
-  }
-  g_active.store(true, std::memory_order_release);
+  Status installed = InstallHandler();
+  if (!installed.ok()) return installed;
 
-  struct Handled {
-    int tid;
-    int slot;  // -1: self
-    bool gone = false;
-  };
   std::vector<Handled> handled;
   std::set<int> known;
 
@@ -383,56 +500,7 @@ Status DropCapabilities(const CapDropOptions& opts, CapDropReport* report) {
   known.insert(self);
   handled.push_back({self, -1});
 
-  Status st;
-  for (int round = 0;; round++) {
-    std::vector<int> fresh;
-    for (int tid : ListTasks())
-      if (!known.count(tid)) fresh.push_back(tid);
-    if (fresh.empty()) break;
-    if (round >= kMaxRounds) {
-      st = Fail(EAGAIN, "failed to drop capabilities: threads kept appearing after " +
-                            std::to_string(kMaxRounds) + " scans of /proc/self/task");
-      break;
-    }
-    report->rounds++;
-    std::vector<int> waitFor;
-    for (int tid : fresh) {
-      known.insert(tid);
-      int n = g_nslots.load(std::memory_order_relaxed);
-      if (n >= kMaxSlots) {
-        st = Fail(E2BIG, "failed to drop capabilities: more than " + std::to_string(kMaxSlots) + " threads");
-        break;
-      }
-      g_slots[n].tid.store(tid, std::memory_order_relaxed);
-      g_slots[n].state.store(kPending, std::memory_order_relaxed);
-      g_nslots.store(n + 1, std::memory_order_release);
-      Handled h{tid, n};
-      if (syscall(SYS_tgkill, g_pid, tid, kSignal) != 0) {
-        if (errno == ESRCH) h.gone = true;  // exited meanwhile
-        else {
-          g_slots[n].err.store(errno);
-          g_slots[n].step.store(kStepNone);
-          g_slots[n].state.store(kFailed);
-        }
-      } else waitFor.push_back(n);
-      handled.push_back(h);
-    }
-    if (!st.ok()) break;
-    // wait for the handlers
-    timespec start;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    for (;;) {
-      bool all = true;
-      for (int n : waitFor)
-        if (g_slots[n].state.load(std::memory_order_acquire) == kPending) { all = false; break; }
-      if (all) break;
-      timespec now;
-      clock_gettime(CLOCK_MONOTONIC, &now);
-      long ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-      if (ms >= opts.timeoutMs) break;
-      SleepMs(1);
-    }
-  }
+  Status st = SignalOtherThreads(opts, &known, &handled, report);
 
   g_active.store(false, std::memory_order_release);
   RestoreSignal();
@@ -446,30 +514,7 @@ Status DropCapabilities(const CapDropOptions& opts, CapDropReport* report) {
   for (const auto& h : handled) {
     TaskStatus t = ReadTask(h.tid);
     if (h.gone || Gone(t)) continue;  // exited: holds nothing
-    CapThreadReport r;
-    r.tid = h.tid;
-    r.name = t.name;
-    r.via = h.slot == -1 ? "self" : h.slot == -2 ? "inherited" : "signal";
-    r.eff = t.eff;
-    r.prm = t.prm;
-    r.inh = t.inh;
-    r.bnd = t.bnd;
-    r.amb = t.amb;
-    r.noNewPrivs = t.noNewPrivs;
-    if (h.slot == -1) {
-      r.err = selfErr;
-      r.step = selfErr ? StepName(selfStep) : "";
-    } else if (h.slot >= 0) {
-      int state = g_slots[h.slot].state.load(std::memory_order_acquire);
-      if (state == kPending) {
-        r.err = ETIMEDOUT;
-        r.step = "signal";
-      } else if (state == kFailed) {
-        r.err = g_slots[h.slot].err.load();
-        int s = g_slots[h.slot].step.load();
-        r.step = s == kStepNone ? "signal" : StepName(s);
-      }
-    }
+    CapThreadReport r = VerifyThread(h, t, selfErr, selfStep);
     bool holds = (t.eff & ~report->target) || (t.prm & ~report->target) || t.inh || t.amb ||
                  (plan.dropBounding && (t.bnd & ~opts.keep)) || (plan.noNewPrivs && !t.noNewPrivs);
     if (holds && r.err == 0) {
@@ -479,16 +524,7 @@ Status DropCapabilities(const CapDropOptions& opts, CapDropReport* report) {
     r.ok = !holds;
     if (!r.ok && st.ok()) {
       report->failedTid = r.tid;
-      std::string why = r.step == "signal" && r.err == ETIMEDOUT
-                            ? "it did not answer signal " + std::to_string(kSignal) + " within " +
-                                  std::to_string(opts.timeoutMs) + " ms (stopped or traced?)"
-                            : r.step == "verify" ? "it still holds them after the drop"
-                            : r.step + " failed: " + ErrnoText(r.err) + " (" + ErrnoName(r.err) + ")";
-      uint64_t extra = (t.eff | t.prm) & ~report->target;
-      st = Fail(r.err, "failed to drop capabilities on thread " + std::to_string(r.tid) + " (" + r.name +
-                           "): " + why + "; CapEff=" + Hex(t.eff) + " CapPrm=" + Hex(t.prm) +
-                           (extra ? " (beyond the kept set: " + Names(extra) + ")" : "") +
-                           "; the process is left partly privileged");
+      st = ThreadFailure(r, t, opts, report->target);
     }
     report->threads.push_back(std::move(r));
   }

@@ -341,39 +341,29 @@ function templating() {
         regex: '',
         options: [],
       },
-      {
-        type: 'query',
-        name: 'host',
-        label: 'host',
-        datasource: DS,
-        query: 'SELECT DISTINCT host FROM v2e.counters_1m WHERE ts > now() - INTERVAL 1 DAY ORDER BY host',
-        definition: 'SELECT DISTINCT host FROM v2e.counters_1m WHERE ts > now() - INTERVAL 1 DAY ORDER BY host',
-        refresh: 2,
-        multi: true,
-        includeAll: true,
-        current: { selected: true, text: ['All'], value: ['$__all'] },
-        sort: 1,
-        hide: 0,
-        regex: '',
-        options: [],
-      },
-      {
-        type: 'query',
-        name: 'comm',
-        label: 'process (comm)',
-        datasource: DS,
-        query: 'SELECT DISTINCT comm FROM v2e.events_1m WHERE ts > now() - INTERVAL 1 DAY AND host IN (${host:singlequote}) ORDER BY comm',
-        definition: 'SELECT DISTINCT comm FROM v2e.events_1m WHERE ts > now() - INTERVAL 1 DAY AND host IN (${host:singlequote}) ORDER BY comm',
-        refresh: 2,
-        multi: true,
-        includeAll: true,
-        current: { selected: true, text: ['All'], value: ['$__all'] },
-        sort: 1,
-        hide: 0,
-        regex: '',
-        options: [],
-      },
+      queryVariable('host', 'host', 'SELECT DISTINCT host FROM v2e.counters_1m WHERE ts > now() - INTERVAL 1 DAY ORDER BY host'),
+      queryVariable('comm', 'process (comm)', 'SELECT DISTINCT comm FROM v2e.events_1m WHERE ts > now() - INTERVAL 1 DAY AND host IN (${host:singlequote}) ORDER BY comm'),
     ],
+  };
+}
+
+/** A Grafana query template variable (multi-select, "All" by default) over the store. */
+function queryVariable(name, label, sql) {
+  return {
+    type: 'query',
+    name,
+    label,
+    datasource: DS,
+    query: sql,
+    definition: sql,
+    refresh: 2,
+    multi: true,
+    includeAll: true,
+    current: { selected: true, text: ['All'], value: ['$__all'] },
+    sort: 1,
+    hide: 0,
+    regex: '',
+    options: [],
   };
 }
 

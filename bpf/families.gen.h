@@ -52,6 +52,7 @@ enum v2_app_event { V2_APP_CALL = 0, V2_APP_PAIR = 1 };
 /* blockio */
 #define V2_C_BLOCKIO_COMPLETED(event) (V2_C_FAMILY + 0 + (event))
 #define V2_C_BLOCKIO_BYTES(event) (V2_C_FAMILY + 8 + (event))
+#define V2_C_BLOCKIO_UNSEEN(event) (V2_C_FAMILY + 16 + (event))
 /* shm */
 #define V2_C_SHM_CALLS(event) (V2_C_FAMILY + 0 + (event))
 #define V2_C_SHM_BYTES(event) (V2_C_FAMILY + 8 + (event))

@@ -101,6 +101,12 @@ export interface FamilyDescriptor {
   keyedCounts?: KeyedCount[];
   /** parts of the family this machine cannot provide although the probe attaches (doctor and status show them) */
   notes?: () => string[] | undefined;
+  /**
+   * A SEC("syscall") program of the family's object that the collector runs (BPF_PROG_TEST_RUN) right before
+   * it reads the counters and keyed counts, when the attached plan loads it (blockio: counts the completions
+   * its other programs never ran for). It attaches nowhere.
+   */
+  sweep?: string;
   /** uprobe families: the oldest Go release whose runtime symbols the plans rely on */
   minGoVersion?: readonly [number, number];
   /** the hook-cost baseline: empty programs on the same hooks (bench/probes.ts) */

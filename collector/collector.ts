@@ -172,6 +172,7 @@ export class Collector {
         p.state = 'starting';
         p.error = undefined;
         p.attachErrors = [];
+        p.sweepFailed = false;
         p.last.clear();
         p.lastHist.clear();
         await this.startProbe(loadNative(), p);
@@ -219,7 +220,23 @@ export class Collector {
     return this.readCounters(p);
   }
 
+  /**
+   * Run the family's sweep (FamilyDescriptor.sweep) when its plan loaded it: blockio counts there the
+   * completions its programs never ran for, so the counts read next include them.
+   */
+  private sweep(p: Running): void {
+    const name = ATTACH[p.name].sweep;
+    if (!name || !p.native || p.detached || !p.plan?.programs.includes(name)) return;
+    try {
+      p.native.runProgram(name);
+    } catch (err) {
+      if (!p.sweepFailed) this.opts.logger.warn({ probe: p.name, program: name, err: (err as Error).message }, 'sweep failed: unseen completions are not counted');
+      p.sweepFailed = true;
+    }
+  }
+
   private readCounters(p: Running): Record<string, number> {
+    this.sweep(p);
     const m = p.native!.readMap('counters');
     const vals = sumPerCpu(m, MAX_COUNTERS);
     const out: Record<string, number> = {};
@@ -304,6 +321,7 @@ export class Collector {
     const p = this.probes.find((x) => x.name === name);
     const out: KeyedCount[] = [];
     if (!p?.native) return out;
+    this.sweep(p);
     for (const k of ATTACH[name].keyedCounts ?? []) out.push(...decodeKeyedCounts(p.native.readMap(k.map), k, p.def.events));
     return out;
   }
@@ -401,8 +419,11 @@ export class Collector {
     if (this.snapshotTimer) clearInterval(this.snapshotTimer);
     await this.snapshotting;
     // detach first: nothing new enters the rings, so the last snapshot's
-    // `sampled` equals what the reader delivers (an exact loss ledger)
+    // `sampled` equals what the reader delivers (an exact loss ledger).
+    // The sweeps run once more before: what completes after the detach is not unseen.
     for (const p of this.probes) {
+      this.sweep(p);
+      p.detached = true;
       try {
         if (p.session) await p.session.detach();
         else p.native?.detach();

@@ -46,6 +46,9 @@ export function sumPerCpu(m: MapRead, count: number): number[] {
   return out;
 }
 
+/** dev_kind keys: kinds from here on are unseen completions of kind - UNSEEN_KIND (V2_BLOCKIO_UNSEEN, bpf/blockio.bpf.c). */
+export const UNSEEN_KIND = 8;
+
 /** One entry of a family's keyed count map (Collector.keyedCounts). */
 export interface KeyedCount { counter: string; pid: number; key: string; count: number; total: number; totalCounter?: string }
 
@@ -68,9 +71,16 @@ export function decodeKeyedCounts(m: MapDump, k: NonNullable<FamilyAttach['keyed
       const addr = m.keys.readBigUInt64LE(ko + 8).toString(16);
       out.push({ counter: k.counter, pid: m.keys.readUInt32LE(ko), key: `0x${addr}`, count, total, totalCounter: k.total });
     } else {
+      // kind 8 + event: the completions of that kind the family's programs never ran for (blockio: unseen)
       const dev = m.keys.readUInt32LE(ko);
-      const kind = events[m.keys.readUInt32LE(ko + 4)] ?? 'other';
-      out.push({ counter: `${k.counter}_${kind}`, pid: 0, key: `${dev >>> 20}:${dev & 0xfffff}`, count, total });
+      const kindIdx = m.keys.readUInt32LE(ko + 4);
+      const key = `${dev >>> 20}:${dev & 0xfffff}`;
+      if (kindIdx >= UNSEEN_KIND) {
+        const kind = events[kindIdx - UNSEEN_KIND] ?? 'other';
+        out.push({ counter: `unseen_${kind}`, pid: 0, key, count, total, totalCounter: `unseen_bytes_${kind}` });
+      } else {
+        out.push({ counter: `${k.counter}_${events[kindIdx] ?? 'other'}`, pid: 0, key, count, total });
+      }
     }
   }
   return out;

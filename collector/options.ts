@@ -99,6 +99,10 @@ export interface Running {
   session?: FamilySession;
   /** the native reader's weight still to carry when its object was closed */
   closedPendingWeight?: number;
+  /** detached (stopping): the family's sweep no longer runs (what completes now is not unseen, just unwatched) */
+  detached?: boolean;
+  /** the family's sweep failed (logged once) */
+  sweepFailed?: boolean;
 }
 
 /**

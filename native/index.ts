@@ -151,6 +151,8 @@ export interface Probe {
   /** Delete one key (hash maps); false when it was not there. */
   deleteMapEntry(name: string, key: Buffer): boolean;
   programStats(): ProgramStat[];
+  /** Run a loaded program once (BPF_PROG_TEST_RUN), e.g. a SEC("syscall") sweep; returns its return value. */
+  runProgram(name: string): number;
   /** Detaches, stops polling, frees the object. Idempotent; also runs at process exit. */
   close(): void;
   /** Entry uprobes at explicit offsets; one result per spec (section names binary+offset). */

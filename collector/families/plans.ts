@@ -27,6 +27,8 @@ export interface FamilyAttach {
   keyedCounts?: KeyedCount[];
   /** parts of the family this machine cannot provide although the probe attaches (doctor and status show them) */
   notes?: () => string[] | undefined;
+  /** a SEC("syscall") program run before each read of the counts (FamilyDescriptor.sweep) */
+  sweep?: string;
 }
 
 /** Every family's attach plans, from its descriptor (bpf/NAME.family.ts): the object is the family's name. */
@@ -36,5 +38,6 @@ export const ATTACH = Object.fromEntries(
     plans: d.plans,
     ...('keyedCounts' in d ? { keyedCounts: d.keyedCounts } : {}),
     ...('notes' in d ? { notes: d.notes } : {}),
+    ...('sweep' in d ? { sweep: d.sweep } : {}),
   }]),
 ) as Record<ProbeName, FamilyAttach>;

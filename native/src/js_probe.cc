@@ -87,6 +87,7 @@ Napi::Function ProbeWrap::DefineClass(Napi::Env env) {
           InstanceMethod<&ProbeWrap::UpdateMap>("updateMap"),
           InstanceMethod<&ProbeWrap::DeleteMapEntry>("deleteMapEntry"),
           InstanceMethod<&ProbeWrap::ProgramStats>("programStats"),
+          InstanceMethod<&ProbeWrap::RunProgram>("runProgram"),
           InstanceMethod<&ProbeWrap::Close>("close"),
           InstanceMethod<&ProbeWrap::AttachUprobes>("attachUprobes"),
           InstanceMethod<&ProbeWrap::AttachPerfEvent>("attachPerfEvent"),
@@ -367,6 +368,15 @@ Napi::Value ProbeWrap::DeleteMapEntry(const Napi::CallbackInfo& info) {
   v2::Status st = core_->DeleteMapEntry(name, key.Data(), key.Length(), &deleted);
   if (!st.ok()) ThrowStatus(env, st, core_->family());
   return Napi::Boolean::New(env, deleted);
+}
+
+Napi::Value ProbeWrap::RunProgram(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = ReadString(env, info[0], "program name");
+  int32_t retval = 0;
+  v2::Status st = core_->RunProgram(name, &retval);
+  if (!st.ok()) ThrowStatus(env, st, core_->family());
+  return Napi::Number::New(env, retval);
 }
 
 Napi::Value ProbeWrap::ProgramStats(const Napi::CallbackInfo& info) {

@@ -38,6 +38,7 @@ class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
   Napi::Value UpdateMap(const Napi::CallbackInfo& info);
   Napi::Value DeleteMapEntry(const Napi::CallbackInfo& info);
   Napi::Value ProgramStats(const Napi::CallbackInfo& info);
+  Napi::Value RunProgram(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value AttachUprobes(const Napi::CallbackInfo& info);
   Napi::Value AttachPerfEvent(const Napi::CallbackInfo& info);

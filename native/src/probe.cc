@@ -439,6 +439,8 @@ Status Probe::Attach(std::vector<AttachResult>* out) {
   bpf_program* prog;
   bpf_object__for_each_program(prog, obj_) {
     if (!bpf_program__autoload(prog) || bpf_program__fd(prog) < 0) continue;
+    // SEC("syscall") programs attach nowhere: userspace runs them (RunProgram)
+    if (bpf_program__type(prog) == BPF_PROG_TYPE_SYSCALL) continue;
     AttachResult r;
     r.program = bpf_program__name(prog);
     const char* sec = bpf_program__section_name(prog);
@@ -890,6 +892,26 @@ Status Probe::DeleteMapEntry(const std::string& name, const uint8_t* key, size_t
     return Fail(err, Describe("delete from map " + family_ + "/" + name, err, hint));
   }
   *deleted = true;
+  return {};
+}
+
+// ---- run a program ---------------------------------------------------------
+
+Status Probe::RunProgram(const std::string& name, int32_t* retval) {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (closed_) return Closed(("run program " + name + " of").c_str());
+  bpf_program* prog = bpf_object__find_program_by_name(obj_, name.c_str());
+  if (!prog)
+    return Fail(ENOENT, "failed to run " + family_ + "/" + name + ": no such program (ENOENT) — see programs()");
+  int fd = bpf_program__fd(prog);
+  if (fd < 0)
+    return Fail(EBADF, "failed to run " + family_ + "/" + name + ": not loaded (EBADF; autoload off?)");
+  LIBBPF_OPTS(bpf_test_run_opts, opts);
+  if (bpf_prog_test_run_opts(fd, &opts)) {
+    int err = errno;
+    return Fail(err, Describe("run " + family_ + "/" + name, err, kNeedPriv));
+  }
+  *retval = int32_t(opts.retval);
   return {};
 }
 

@@ -186,6 +186,9 @@ class Probe {
   // Deletes one key; *deleted is false when the key was not there (not an error).
   Status DeleteMapEntry(const std::string& name, const uint8_t* key, size_t keyLen, bool* deleted);
   Status ProgramStats(std::vector<ProgramStat>* out);
+  // Runs a loaded program once (BPF_PROG_TEST_RUN; SEC("syscall") programs:
+  // work userspace asks for, e.g. a sweep before a read). *retval: its return value.
+  Status RunProgram(const std::string& name, int32_t* retval);
   // Detaches, stops and joins the poll thread (which drains the ring and
   // hands over the last batch), frees everything. Idempotent.
   void Close();

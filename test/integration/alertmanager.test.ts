@@ -118,6 +118,9 @@ describe.skipIf(!!skip)(`Alertmanager integration${skip ? ` (skipped: ${skip})` 
   it('while firing the alerts are re-sent (endsAt extended), without a second notification', async () => {
     const before = await amAlerts(am1, '?filter=alertname%3D%22UdsP99High%22');
     const sent0 = ev.alertmanager!.stats()[0].sent;
+    // the notifications so far: one, or two when the group first went out with the alerts that had
+    // arrived by group_wait (a loaded machine) - the previous test waited for the one holding all three
+    const notified0 = hook('/am1').filter((b) => b.groupLabels?.alertname === 'UdsP99High').length;
     await insertEvents(store, Array.from({ length: 50 }, (_, k) => ({ tMs: T0 + 10 * S + k * 150, host: 'a', probe: 'uds', event: 'sendmsg', value: 60_000 })));
     await insertEvents(store, Array.from({ length: 50 }, (_, k) => ({ tMs: T0 + 10 * S + k * 150, host: 'b', probe: 'uds', event: 'sendmsg', value: 200_000 })));
     await sleep(1100); // the resend delay
@@ -129,7 +132,7 @@ describe.skipIf(!!skip)(`Alertmanager integration${skip ? ` (skipped: ${skip})` 
     const endsAt = (l: AmAlert[], k: string) => Date.parse(l.find((a) => keyOf(a) === k)!.endsAt);
     expect(endsAt(after, 'a/warning')).toBeGreaterThan(endsAt(before, 'a/warning'));
     await sleep(1500); // a group_interval: Alertmanager would notify now if anything had changed
-    expect(hook('/am1').filter((b) => b.groupLabels?.alertname === 'UdsP99High')).toHaveLength(1);
+    expect(hook('/am1').filter((b) => b.groupLabels?.alertname === 'UdsP99High')).toHaveLength(notified0);
   });
 
   it('the data recovers: the alerts resolve in Alertmanager and the receivers get the resolved notification', async () => {

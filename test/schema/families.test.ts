@@ -38,14 +38,19 @@ const SECTIONS: Record<AttachPlan['kind'], RegExp> = {
   perf_event: /^\??perf_event/,
 };
 
-/** What a family's plans name that its object lacks (or holds in a section of another kind): empty when all is well. */
-export function planProblems(d: Pick<FamilyDescriptor, 'plans'>, progs: Map<string, string>): string[] {
+/**
+ * What a family's plans name that its object lacks (or holds in a section of another kind): empty when all is well.
+ * The family's sweep (a SEC("syscall") program, run by the collector, attached nowhere) may be in any plan.
+ */
+export function planProblems(d: Pick<FamilyDescriptor, 'plans' | 'sweep'>, progs: Map<string, string>): string[] {
   const bad: string[] = [];
+  if (d.sweep !== undefined && !/^\??syscall$/.test(progs.get(d.sweep) ?? '')) bad.push(`sweep '${d.sweep}' is not a SEC("syscall") program of the object`);
   for (const plan of d.plans) {
     const named = new Set([...plan.programs, ...(plan.uprobes ?? []).map((u) => u.program), ...Object.values(plan.optIn ?? {}).flat()]);
     for (const p of named) {
       const sec = progs.get(p);
       if (sec === undefined) bad.push(`${plan.label}: no program '${p}' in the object`);
+      else if (p === d.sweep) continue;
       else if (!SECTIONS[plan.kind].test(sec) && !(plan.uprobes ?? []).some((u) => u.program === p && SECTIONS.uprobe.test(sec))) bad.push(`${plan.label}: '${p}' is in section ${sec}, not a ${plan.kind} section`);
     }
   }

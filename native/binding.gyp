@@ -12,6 +12,7 @@
         "src/js_api.cc",
         "src/js_probe.cc",
         "src/probe.cc",
+        "src/hints.cc",
         "src/families.cc",
         "src/caps.cc",
       ],

@@ -1,6 +1,7 @@
 // probe.cc — libbpf work for one probe family: open/load, attach, ring-buffer
 // polling on a native thread, map access, program stats. Plain C++, no N-API.
 #include "probe.h"
+#include "hints.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -28,7 +29,6 @@ namespace v2 {
 
 namespace {
 
-constexpr int kEnotsupp = 524;       // kernel-internal ENOTSUPP, leaks out of bpf()
 constexpr size_t kLogTailLines = 20;  // libbpf/verifier lines kept in an error
 constexpr size_t kLogKeepLines = 400;
 constexpr uint64_t kMaxRingBytes = 1ull << 30;
@@ -144,51 +144,6 @@ std::string WithLog(std::string message, const std::string& tail) {
   return message + "\nlibbpf log (last lines):\n" + tail;
 }
 
-const char* kNeedPriv = "need root or CAP_BPF+CAP_PERFMON";
-
-std::string LoadHint(int err, const ScopedLog& log) {
-  if (log.Contains("BEGIN PROG LOAD LOG"))
-    return "the verifier rejected a program (log below): fix it, or disable it with autoload";
-  switch (err) {
-    case EPERM:
-      return std::string(kNeedPriv) +
-             "; some kernels refuse fentry/fexit or kprobes even to root: disable those "
-             "programs with autoload and use the tracepoint variant";
-    case EACCES:
-      return std::string(kNeedPriv) + " (see the libbpf log below)";
-    case ENOENT:
-    case ESRCH:
-      return "a kernel function, tracepoint or BTF type this family needs is missing (is "
-             "/sys/kernel/btf/vmlinux there?): disable that program with autoload";
-    case EOPNOTSUPP:
-    case kEnotsupp:
-      return "program or map type not supported by this kernel: disable that program with "
-             "autoload";
-    case E2BIG:
-    case ENOMEM:
-      return "not enough memory for the maps: lower ringBytes or maxEntries";
-    default:
-      return "see the libbpf log below (V2PROBE_LIBBPF_LOG=debug prints all of it)";
-  }
-}
-
-std::string AttachHint(int err, const ScopedLog& log) {
-  switch (err) {
-    case ENOENT:
-      return "tracepoint missing: is tracefs mounted at /sys/kernel/tracing?";
-    case EPERM:
-    case EACCES:
-      return kNeedPriv;
-    case EOPNOTSUPP:
-    case kEnotsupp:
-      return "attach type not supported by this kernel";
-    default: {
-      std::string last = log.Last();
-      return last.empty() ? "see V2PROBE_LIBBPF_LOG=1 output" : "libbpf: " + last;
-    }
-  }
-}
-
 bool IsPerCpu(uint32_t type) {
   return type == BPF_MAP_TYPE_PERCPU_HASH || type == BPF_MAP_TYPE_PERCPU_ARRAY ||
          type == BPF_MAP_TYPE_LRU_PERCPU_HASH || type == BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE;
@@ -213,6 +168,44 @@ bool IsReadable(uint32_t type) {
     default:
       return true;
   }
+}
+
+// A load-time option: writes `value` into the `const volatile` global `var`
+// of the object's .rodata map (found by name through the object's BTF; 1, 2,
+// 4 or 8 bytes, truncated to its size) before load. False: no such global.
+bool SetRodata(bpf_object* obj, const std::string& var, uint64_t value) {
+  bpf_map* map;
+  bpf_object__for_each_map(map, obj) {
+    const char* dot = strrchr(bpf_map__name(map), '.');
+    if (dot && strcmp(dot, ".rodata") == 0) break;
+  }
+  if (!map) return false;
+  const btf* b = bpf_object__btf(obj);
+  size_t size = 0;
+  const void* init = bpf_map__initial_value(map, &size);
+  if (!b || !init) return false;
+  int sec = btf__find_by_name_kind(b, ".rodata", BTF_KIND_DATASEC);
+  if (sec < 0) return false;
+  const btf_type* t = btf__type_by_id(b, sec);
+  const btf_var_secinfo* vs = btf_var_secinfos(t);
+  for (int i = 0; i < btf_vlen(t); i++, vs++) {
+    const btf_type* vt = btf__type_by_id(b, vs->type);
+    if (strcmp(btf__name_by_offset(b, vt->name_off), var.c_str()) != 0) continue;
+    if (vs->offset + vs->size > size ||
+        (vs->size != 1 && vs->size != 2 && vs->size != 4 && vs->size != 8))
+      return false;
+    std::vector<uint8_t> copy(static_cast<const uint8_t*>(init),
+                              static_cast<const uint8_t*>(init) + size);
+    uint8_t* dst = copy.data() + vs->offset;
+    switch (vs->size) {
+      case 1: { uint8_t v = uint8_t(value); memcpy(dst, &v, 1); break; }
+      case 2: { uint16_t v = uint16_t(value); memcpy(dst, &v, 2); break; }
+      case 4: { uint32_t v = uint32_t(value); memcpy(dst, &v, 4); break; }
+      default: memcpy(dst, &value, 8);
+    }
+    return bpf_map__set_initial_value(map, copy.data(), copy.size()) == 0;
+  }
+  return false;
 }
 
 uint32_t RoundUp8(uint32_t v) { return (v + 7u) & ~7u; }
@@ -336,41 +329,8 @@ std::shared_ptr<Probe> Probe::Open(const std::string& family, const OpenOptions&
   };
   for (const auto& [name, n] : opts.maxEntries)
     if (!setMax(name, n, "maxEntries")) return nullptr;
-  // load-time options: `const volatile` globals in .rodata, found by name through the object's BTF
   for (const auto& [var, value] : opts.rodata) {
-    bool set = false;
-    bpf_map* map;
-    bpf_object__for_each_map(map, obj) {
-      const char* mname = bpf_map__name(map);
-      const char* dot = strrchr(mname, '.');
-      if (!dot || strcmp(dot, ".rodata") != 0) continue;
-      const btf* b = bpf_object__btf(obj);
-      size_t size = 0;
-      const void* init = bpf_map__initial_value(map, &size);
-      if (!b || !init) break;
-      std::vector<uint8_t> copy(static_cast<const uint8_t*>(init), static_cast<const uint8_t*>(init) + size);
-      uint8_t* data = copy.data();
-      int sec = btf__find_by_name_kind(b, ".rodata", BTF_KIND_DATASEC);
-      if (sec < 0) break;
-      const btf_type* t = btf__type_by_id(b, sec);
-      const btf_var_secinfo* vs = btf_var_secinfos(t);
-      for (int i = 0; i < btf_vlen(t); i++, vs++) {
-        const btf_type* vt = btf__type_by_id(b, vs->type);
-        if (strcmp(btf__name_by_offset(b, vt->name_off), var.c_str()) != 0) continue;
-        if (vs->offset + vs->size > size || (vs->size != 1 && vs->size != 2 && vs->size != 4 && vs->size != 8)) break;
-        uint8_t* dst = data + vs->offset;
-        switch (vs->size) {
-          case 1: { uint8_t v = uint8_t(value); memcpy(dst, &v, 1); break; }
-          case 2: { uint16_t v = uint16_t(value); memcpy(dst, &v, 2); break; }
-          case 4: { uint32_t v = uint32_t(value); memcpy(dst, &v, 4); break; }
-          default: memcpy(dst, &value, 8);
-        }
-        set = bpf_map__set_initial_value(map, copy.data(), copy.size()) == 0;
-        break;
-      }
-      break;
-    }
-    if (!set) {
+    if (!SetRodata(obj, var, value)) {
       *st = Fail(ENOENT, "failed to " + what + ": no load-time option (const volatile global) '" + var +
                              "' in the object's .rodata (ENOENT)");
       return nullptr;
@@ -389,7 +349,8 @@ std::shared_ptr<Probe> Probe::Open(const std::string& family, const OpenOptions&
   if (err) {
     err = -err;
     std::string tail = log.Tail();
-    *st = Fail(err, WithLog(Describe(what, err, LoadHint(err, log)), tail), tail);
+    std::string hint = LoadHint(err, log.Contains("BEGIN PROG LOAD LOG"));
+    *st = Fail(err, WithLog(Describe(what, err, hint), tail), tail);
     return nullptr;
   }
   return p;
@@ -402,16 +363,17 @@ bool Probe::closed() {
   return closed_;
 }
 
-Status Probe::Closed(const char* verb) const {
-  return Fail(EBADF, "failed to " + std::string(verb) + " " + family_ +
-                         ": probe is closed (EBADF) — open it again");
-}
+Probe::Guard::Guard(Probe& p, const std::string& verb)
+    : lock_(p.mu_),
+      status_(p.closed_ ? Fail(EBADF, "failed to " + verb + " " + p.family_ +
+                                          ": probe is closed (EBADF) — open it again")
+                        : Status{}) {}
 
 // ---- introspection --------------------------------------------------------
 
 Status Probe::Programs(std::vector<ProgramInfo>* out) {
-  std::lock_guard<std::mutex> lk(mu_);
-  if (closed_) return Closed("list programs of");
+  Guard g(*this, "list programs of");
+  if (!g.ok()) return g.status();
   bpf_program* prog;
   bpf_object__for_each_program(prog, obj_) {
     const char* sec = bpf_program__section_name(prog);
@@ -421,8 +383,8 @@ Status Probe::Programs(std::vector<ProgramInfo>* out) {
 }
 
 Status Probe::Maps(std::vector<MapInfo>* out) {
-  std::lock_guard<std::mutex> lk(mu_);
-  if (closed_) return Closed("list maps of");
+  Guard g(*this, "list maps of");
+  if (!g.ok()) return g.status();
   bpf_map* map;
   bpf_object__for_each_map(map, obj_) {
     out->push_back({bpf_map__name(map), uint32_t(bpf_map__type(map)), bpf_map__key_size(map),
@@ -434,8 +396,8 @@ Status Probe::Maps(std::vector<MapInfo>* out) {
 // ---- attach ---------------------------------------------------------------
 
 Status Probe::Attach(std::vector<AttachResult>* out) {
-  std::lock_guard<std::mutex> lk(mu_);
-  if (closed_) return Closed("attach");
+  Guard g(*this, "attach");
+  if (!g.ok()) return g.status();
   bpf_program* prog;
   bpf_object__for_each_program(prog, obj_) {
     if (!bpf_program__autoload(prog) || bpf_program__fd(prog) < 0) continue;
@@ -461,7 +423,7 @@ Status Probe::Attach(std::vector<AttachResult>* out) {
         r.err = err;
         r.code = ErrnoName(err);
         r.error = Describe("attach " + family_ + "/" + r.program + " at " + r.section, err,
-                           AttachHint(err, log));
+                           AttachHint(err, log.Last()));
       }
     }
     out->push_back(std::move(r));
@@ -471,29 +433,9 @@ Status Probe::Attach(std::vector<AttachResult>* out) {
 
 // ---- uprobes and perf events ----------------------------------------------
 
-namespace {
-
-std::string UprobeHint(int err) {
-  switch (err) {
-    case ENOENT:
-      return "no such binary (or the process is gone): check the path and pid";
-    case EINVAL:
-      return "offset is not an instruction start in an executable mapping of the binary";
-    case ESRCH:
-      return "no such process";
-    case EPERM:
-    case EACCES:
-      return kNeedPriv;
-    default:
-      return "";
-  }
-}
-
-}  // namespace
-
 Status Probe::AttachUprobes(const std::vector<UprobeSpec>& specs, std::vector<AttachResult>* out) {
-  std::lock_guard<std::mutex> lk(mu_);
-  if (closed_) return Closed("attach uprobes of");
+  Guard g(*this, "attach uprobes of");
+  if (!g.ok()) return g.status();
   for (const auto& sp : specs) {
     AttachResult r;
     r.program = sp.program;
@@ -528,7 +470,7 @@ Status Probe::AttachUprobes(const std::vector<UprobeSpec>& specs, std::vector<At
       r.err = err;
       r.code = ErrnoName(err);
       std::string hint = UprobeHint(err);
-      if (hint.empty()) hint = AttachHint(err, log);
+      if (hint.empty()) hint = AttachHint(err, log.Last());
       r.error = Describe("attach " + family_ + "/" + sp.program + " at " + r.section, err, hint);
     }
     out->push_back(std::move(r));
@@ -537,8 +479,8 @@ Status Probe::AttachUprobes(const std::vector<UprobeSpec>& specs, std::vector<At
 }
 
 Status Probe::AttachPerfEvent(const PerfEventSpec& spec, std::vector<AttachResult>* out) {
-  std::lock_guard<std::mutex> lk(mu_);
-  if (closed_) return Closed("attach perf events of");
+  Guard g(*this, "attach perf events of");
+  if (!g.ok()) return g.status();
   bpf_program* prog = bpf_object__find_program_by_name(obj_, spec.program.c_str());
   if (!prog || bpf_program__fd(prog) < 0)
     return Fail(ENOENT, "failed to attach " + family_ + "/" + spec.program +
@@ -583,11 +525,7 @@ Status Probe::AttachPerfEvent(const PerfEventSpec& spec, std::vector<AttachResul
       int err = errno;
       r.err = err;
       r.code = ErrnoName(err);
-      r.error = Describe("open a perf event on cpu " + std::to_string(cpu), err,
-                         err == ENODEV ? "CPU offline" : err == EACCES || err == EPERM
-                                                             ? std::string(kNeedPriv) +
-                                                                   " (or kernel.perf_event_paranoid)"
-                                                             : "");
+      r.error = Describe("open a perf event on cpu " + std::to_string(cpu), err, PerfEventHint(err));
       out->push_back(std::move(r));
       continue;
     }
@@ -604,7 +542,7 @@ Status Probe::AttachPerfEvent(const PerfEventSpec& spec, std::vector<AttachResul
       r.err = err;
       r.code = ErrnoName(err);
       r.error = Describe("attach " + family_ + "/" + spec.program + " to " + r.section, err,
-                         AttachHint(err, log));
+                         AttachHint(err, log.Last()));
     }
     out->push_back(std::move(r));
   }
@@ -612,8 +550,8 @@ Status Probe::AttachPerfEvent(const PerfEventSpec& spec, std::vector<AttachResul
 }
 
 Status Probe::Detach(const std::string& program, uint32_t* destroyed) {
-  std::lock_guard<std::mutex> lk(mu_);
-  if (closed_) return Closed("detach");
+  Guard g(*this, "detach");
+  if (!g.ok()) return g.status();
   *destroyed = 0;
   for (auto it = links_.begin(); it != links_.end();) {
     if (program.empty() || program == bpf_program__name(it->first)) {
@@ -630,9 +568,8 @@ Status Probe::Detach(const std::string& program, uint32_t* destroyed) {
 // ---- polling --------------------------------------------------------------
 
 Status Probe::FindMap(const std::string& name, const char* verb, bpf_map** map, int* fd) {
-  // caller holds mu_
+  // caller holds a Guard (the probe is open)
   std::string what = std::string(verb) + " map " + family_ + "/" + name;
-  if (closed_) return Closed((std::string(verb) + " map " + name + " of").c_str());
   *map = bpf_object__find_map_by_name(obj_, name.c_str());
   if (!*map) return Fail(ENOENT, "failed to " + what + ": no such map (ENOENT) — see maps()");
   *fd = bpf_map__fd(*map);
@@ -641,8 +578,8 @@ Status Probe::FindMap(const std::string& name, const char* verb, bpf_map** map, 
 }
 
 Status Probe::StartPolling(const PollOptions& opts, BatchSink sink) {
-  std::lock_guard<std::mutex> lk(mu_);
-  if (closed_) return Closed("start polling");
+  Guard g(*this, "start polling");
+  if (!g.ok()) return g.status();
   if (thread_.joinable())
     return Fail(EBUSY, "failed to start polling " + family_ +
                            ": already polling (EBUSY) — startPolling is called once per probe");
@@ -657,7 +594,7 @@ Status Probe::StartPolling(const PollOptions& opts, BatchSink sink) {
   if (!rb) {
     int err = errno;
     return Fail(err, Describe("create the ring buffer reader of " + family_, err,
-                              AttachHint(err, log)));
+                              AttachHint(err, log.Last())));
   }
   rb_ = rb;
   sink_ = std::move(sink);
@@ -774,7 +711,8 @@ void Probe::PollLoop() {
 // ---- maps -----------------------------------------------------------------
 
 Status Probe::ReadMap(const std::string& name, MapDump* out) {
-  std::lock_guard<std::mutex> lk(mu_);
+  Guard g(*this, "read map " + name + " of");
+  if (!g.ok()) return g.status();
   bpf_map* map;
   int fd;
   Status st = FindMap(name, "read", &map, &fd);
@@ -842,7 +780,8 @@ Status Probe::ReadMap(const std::string& name, MapDump* out) {
 
 Status Probe::UpdateMap(const std::string& name, const uint8_t* key, size_t keyLen,
                         const uint8_t* value, size_t valueLen) {
-  std::lock_guard<std::mutex> lk(mu_);
+  Guard g(*this, "update map " + name + " of");
+  if (!g.ok()) return g.status();
   bpf_map* map;
   int fd;
   Status st = FindMap(name, "update", &map, &fd);
@@ -864,21 +803,18 @@ Status Probe::UpdateMap(const std::string& name, const uint8_t* key, size_t keyL
                     ", got " + std::to_string(valueLen));
   if (bpf_map_update_elem(fd, key, value, BPF_ANY)) {
     int err = errno;
-    std::string hint = err == E2BIG ? "map is full (max_entries " +
-                                          std::to_string(bpf_map__max_entries(map)) + ")"
-                       : err == EPERM ? "map is read-only, or " + std::string(kNeedPriv)
-                       : err == EINVAL ? "key out of range or bad value for this map type"
-                                       : "";
-    return Fail(err, Describe("update map " + family_ + "/" + name, err, hint));
+    return Fail(err, Describe("update map " + family_ + "/" + name, err,
+                              MapUpdateHint(err, bpf_map__max_entries(map))));
   }
   return {};
 }
 
 Status Probe::DeleteMapEntry(const std::string& name, const uint8_t* key, size_t keyLen, bool* deleted) {
-  std::lock_guard<std::mutex> lk(mu_);
+  *deleted = false;
+  Guard g(*this, "delete from map " + name + " of");
+  if (!g.ok()) return g.status();
   bpf_map* map;
   int fd;
-  *deleted = false;
   Status st = FindMap(name, "delete from", &map, &fd);
   if (!st.ok()) return st;
   size_t wantKey = bpf_map__key_size(map);
@@ -888,8 +824,7 @@ Status Probe::DeleteMapEntry(const std::string& name, const uint8_t* key, size_t
   if (bpf_map_delete_elem(fd, key)) {
     int err = errno;
     if (err == ENOENT) return {};
-    std::string hint = err == EINVAL ? "array maps have no deletable entries" : "";
-    return Fail(err, Describe("delete from map " + family_ + "/" + name, err, hint));
+    return Fail(err, Describe("delete from map " + family_ + "/" + name, err, MapDeleteHint(err)));
   }
   *deleted = true;
   return {};
@@ -898,8 +833,8 @@ Status Probe::DeleteMapEntry(const std::string& name, const uint8_t* key, size_t
 // ---- run a program ---------------------------------------------------------
 
 Status Probe::RunProgram(const std::string& name, int32_t* retval) {
-  std::lock_guard<std::mutex> lk(mu_);
-  if (closed_) return Closed(("run program " + name + " of").c_str());
+  Guard g(*this, "run program " + name + " of");
+  if (!g.ok()) return g.status();
   bpf_program* prog = bpf_object__find_program_by_name(obj_, name.c_str());
   if (!prog)
     return Fail(ENOENT, "failed to run " + family_ + "/" + name + ": no such program (ENOENT) — see programs()");
@@ -918,8 +853,8 @@ Status Probe::RunProgram(const std::string& name, int32_t* retval) {
 // ---- program stats --------------------------------------------------------
 
 Status Probe::ProgramStats(std::vector<ProgramStat>* out) {
-  std::lock_guard<std::mutex> lk(mu_);
-  if (closed_) return Closed("read program stats of");
+  Guard g(*this, "read program stats of");
+  if (!g.ok()) return g.status();
   bpf_program* prog;
   bpf_object__for_each_program(prog, obj_) {
     int fd = bpf_program__fd(prog);

@@ -195,14 +195,26 @@ class Probe {
 
  private:
   explicit Probe(std::string family) : family_(std::move(family)) {}
-  Status Closed(const char* verb) const;
+  // Holds mu_ for its scope and says whether the probe is still open: every
+  // method that touches the object starts with one (Close excepted). When
+  // closed, status() is "failed to <verb> <family>: probe is closed (EBADF)".
+  class Guard {
+   public:
+    Guard(Probe& p, const std::string& verb);
+    bool ok() const { return status_.ok(); }
+    const Status& status() const { return status_; }
+
+   private:
+    std::lock_guard<std::mutex> lock_;
+    Status status_;
+  };
   Status FindMap(const std::string& name, const char* verb, bpf_map** map, int* fd);
   void PollLoop();
   static int OnRecord(void* ctx, void* data, size_t size);
   void Flush();
 
   const std::string family_;
-  std::mutex mu_;  // guards obj_, links_, rb_, closed_ against the JS thread and workers
+  std::mutex mu_;  // guards obj_, links_, rb_, closed_ against the JS thread and workers (Guard)
   bpf_object* obj_ = nullptr;
   std::vector<std::pair<bpf_program*, bpf_link*>> links_;
   bool closed_ = false;

@@ -37,11 +37,11 @@ async function main() {
     const client = join(FX, 'v2client');
     await run(client, ['client', sock, '2000', '0']); // warm-up
     const off1 = await run(client, ['client', sock, String(n), '0']);
-    const withExplain = async (goStacks: boolean) => {
+    const withExplain = async (stacks: boolean) => {
       const ac = new AbortController();
       let started!: () => void;
       const st = new Promise<void>((r) => (started = r));
-      const live = runExplainLive({ comm: 'v2broker', durationMs: 600_000, sampleEvery: sample, goStacks, signal: ac.signal, onStart: () => started() });
+      const live = runExplainLive({ comm: 'v2broker', durationMs: 600_000, sampleEvery: sample, stacks, signal: ac.signal, onStart: () => started() });
       await st;
       const res = await run(client, ['client', sock, String(n), '0']);
       ac.abort();
@@ -54,7 +54,7 @@ async function main() {
     console.log(`rttpair ${n} round trips, explain sampling 1:${sample}`);
     console.log(`  without v2probe (before):          ${f(off1)}`);
     console.log(`  with explain (default):            ${f(plain.res)}  (${plain.r.trips.length} breakdowns)`);
-    console.log(`  with explain --go-stacks (+ runtime.gopark uprobe): ${f(on)}  (${r.trips.length} breakdowns)`);
+    console.log(`  with explain --stacks (+ runtime.gopark uprobe): ${f(on)}  (${r.trips.length} breakdowns)`);
     console.log(`  without v2probe (after):           ${f(off2)}`);
     console.log('  per-hook cost (bpf_stats, whole host during the run):');
     for (const p of r.programStats.filter((x) => x.runCnt > 0).sort((a, b) => b.runTimeNs - a.runTimeNs)) {

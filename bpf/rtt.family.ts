@@ -39,7 +39,7 @@ export default defineFamily({
         { program: 'rtt_gopark', symbols: ['runtime.gopark'] },
       ],
       // a uprobe hit per goroutine park in the broker: the parked goroutine's own stack for blocked trips
-      optIn: { goStacks: ['rtt_gopark'] },
+      optIn: { explainStacks: ['rtt_gopark'] },
     },
   ],
 });

@@ -3,7 +3,7 @@
  * trips to a broker went, on both ends of its Unix sockets.
  *
  *   v2probe explain --comm v2broker [--live 30s | --from T --to T] [--slowest 20]
- *                   [--format table|json|md] [--sample 100] [--go-stacks] [--store DSN] [--host NAME]
+ *                   [--format table|json|md] [--sample 100] [--stacks] [--store DSN] [--host NAME]
  *
  * --live: run the rtt probe for that long (writes the breakdowns to --store
  * when one is given). --from/--to: read `v2e.rtt_breakdown` from the store.
@@ -88,7 +88,7 @@ export function registerExplain(program: Command): void {
     .addOption(checkedOption('--slowest <n>', 'show this many slowest round trips', slowestN, '20'))
     .addOption(new Option('--format <f>', 'output format').choices(['table', 'json', 'md']).default('table'))
     .addOption(checkedOption('--sample <n>', 'live: 1 in N client requests carries a breakdown', sampleEvery, '100'))
-    .option('--go-stacks', "live, Go brokers: the parked goroutine's own stack where the broker blocked (a uprobe on runtime.gopark: costs every goroutine park)")
+    .option('--stacks', "live, Go brokers: the parked goroutine's own stack where the broker blocked (a uprobe on runtime.gopark: costs every goroutine park)")
     .addOption(checkedOption('--store <dsn>', 'store to read (--from/--to; default ' + DEFAULT_STORE + ') or, with --live, to write the breakdowns to', parseStore))
     .action(async (o: Record<string, string | undefined>, cmd: Command) => {
       const comm = o.comm !== undefined ? parseComm('--comm', o.comm) : undefined;
@@ -98,8 +98,8 @@ export function registerExplain(program: Command): void {
       const format = (o.format ?? 'table') as Fmt;
       const what = comm !== undefined ? `--comm ${comm}` : `--pid ${pid}`;
       if (o.live !== undefined && (o.from !== undefined || o.to !== undefined)) throw new UsageError('explain: --live and --from/--to exclude each other');
-      if (o.live === undefined && (cmd.getOptionValueSource('sample') === 'cli' || o.goStacks !== undefined))
-        throw new UsageError(`explain: ${o.goStacks !== undefined ? '--go-stacks' : '--sample'} only with --live (it shapes a live measurement)`);
+      if (o.live === undefined && (cmd.getOptionValueSource('sample') === 'cli' || o.stacks !== undefined))
+        throw new UsageError(`explain: ${o.stacks !== undefined ? '--stacks' : '--sample'} only with --live (it shapes a live measurement)`);
       if (o.live !== undefined) {
         const durationMs = live('--live', o.live);
         const sampleN = sampleEvery('--sample', String(o.sample));
@@ -112,7 +112,7 @@ export function registerExplain(program: Command): void {
         process.on('SIGINT', onSig);
         process.on('SIGTERM', onSig);
         try {
-          const r = await runExplainLive({ comm, pid, durationMs, sampleEvery: sampleN, goStacks: o.goStacks !== undefined, signal: ac.signal, onStart: () => process.stderr.write(`explain: measuring ${what} for ${o.live} (1 in ${sampleN} requests)\n`) });
+          const r = await runExplainLive({ comm, pid, durationMs, sampleEvery: sampleN, stacks: o.stacks !== undefined, signal: ac.signal, onStart: () => process.stderr.write(`explain: measuring ${what} for ${o.live} (1 in ${sampleN} requests)\n`) });
           let note: string | undefined;
           if (r.brokers.length === 0) note = `explain: no process ${what.replace('--', '')} ran during the window: nothing to explain`;
           else if (r.trips.length === 0) note = `explain: ${what} (pids ${r.brokers.join(',')}) had no sampled Unix-socket round trips in the window (${r.counters.seen ?? 0} sampled requests seen)`;

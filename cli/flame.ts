@@ -78,7 +78,7 @@ async function fromStore(o: Opts): Promise<void> {
     const span = (r: { fromMs: number; toMs: number }) => `${iso(r.fromMs)} .. ${iso(r.toMs)}`;
     const title = `${kind === 'oncpu' ? 'on-CPU' : 'off-CPU'} — ${what} — ${span(win)}${base ? ` vs baseline ${span(base)}` : ''}`;
     writeFileSync(String(o.out), toSvg(cur.stacks, { title, unit, baseline: bl?.stacks }));
-    if (o.pprof) writeFileSync(String(o.pprof), toPprof(cur.stacks, { kind: kind === 'oncpu' ? 'cpu' : 'offcpu', frequency: cur.frequency || 99, startNs: BigInt(win.fromMs) * 1_000_000n, durationMs: win.toMs - win.fromMs }));
+    if (o.pprof) writeFileSync(String(o.pprof), toPprof(cur.stacks, { kind, frequency: cur.frequency || 99, startNs: BigInt(win.fromMs) * 1_000_000n, durationMs: win.toMs - win.fromMs }));
     if (o.folded) writeFileSync(String(o.folded), toFolded(cur.stacks));
     const btotal = bl ? bl.stacks.reduce((s, x) => s + x.value, 0) : 0;
     process.stderr.write(
@@ -183,10 +183,10 @@ async function live(o: Opts): Promise<void> {
   try {
     const r = await runProfile({ pid, comm, durationMs, frequency: hz, offCpu: !!o.offCpu, minBlockNs: minBlockMs * 1e6, signal: ac.signal, onWindow: writer?.onWindow, windowMs,
       onStart: () => process.stderr.write(`flame: sampling for ${o.duration}\n`) });
-    const unit = r.kind === 'cpu' ? 'samples' : 'ns';
+    const unit = r.kind === 'oncpu' ? 'samples' : 'ns';
     const total = r.stacks.reduce((s, x) => s + x.value, 0);
     const what = pid !== undefined ? `pid ${pid}` : comm !== undefined ? `comm ${comm}` : 'all';
-    const title = `${r.kind === 'cpu' ? `on-CPU ${hz} Hz` : 'off-CPU'} — ${what} — ${(r.durationMs / 1000).toFixed(1)} s`;
+    const title = `${r.kind === 'oncpu' ? `on-CPU ${hz} Hz` : 'off-CPU'} — ${what} — ${(r.durationMs / 1000).toFixed(1)} s`;
     writeFileSync(String(o.out), toSvg(r.stacks, { title, unit }));
     if (o.pprof) writeFileSync(String(o.pprof), toPprof(r.stacks, r));
     if (o.folded) writeFileSync(String(o.folded), toFolded(r.stacks));

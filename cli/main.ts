@@ -129,7 +129,7 @@ function parseExplain(o: Record<string, unknown>, cmd?: Command): ExplainOptions
     return undefined;
   }
   const comms = parseCommList('--explain', String(o.explain));
-  return { comms, sampleEvery: explainSample('--explain-sample', String(o.explainSample ?? '100')), goStacks: o.explainStacks === true };
+  return { comms, sampleEvery: explainSample('--explain-sample', String(o.explainSample ?? '100')), stacks: o.explainStacks === true };
 }
 
 /** The program itself: name, version, and the probes/stores/sinks after its help. */

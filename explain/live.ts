@@ -25,7 +25,7 @@ export interface LiveOptions {
   /** called once attached */
   onStart?: () => void;
   /** Go brokers: a uprobe on runtime.gopark gives a parked goroutine's own stack for blocked trips (default false: a uprobe trap per goroutine park in the broker) */
-  goStacks?: boolean;
+  stacks?: boolean;
 }
 
 export interface LiveResult {
@@ -45,7 +45,7 @@ export async function runExplainLive(o: LiveOptions): Promise<LiveResult> {
     comms: o.comm !== undefined ? [o.comm] : undefined,
     pid: o.pid,
     sampleEvery: o.sampleEvery,
-    goStacks: o.goStacks,
+    stacks: o.stacks,
     rescanMs: 500,
     onTrips: (bs) => {
       for (const b of bs) {

@@ -41,10 +41,8 @@ export function summarize(bs: Breakdown[], slowest = 20): ExplainReport {
 }
 
 const us = (ns: number) => (ns / 1000).toFixed(1);
-const SHORT: Record<Component, string> = {
-  send_ns: 'send', queue_ns: 'queue', pickup_runq_ns: 'wake_runq', pickup_gc_ns: 'wait_gc', oncpu_ns: 'b.oncpu', runq_ns: 'b.runq', futex_ns: 'b.futex',
-  lock_ns: 'b.lock', io_ns: 'b.io', pagefault_ns: 'b.pgflt', gc_ns: 'b.gc', other_ns: 'b.other', reply_ns: 'reply', client_runq_ns: 'c.runq', unattributed_ns: 'unattr',
-};
+/** A component's label in reports: its column name without the unit suffix (the table says µs). */
+const label = (c: Component): string => c.replace(/_ns$/, '');
 
 /** The leaf-most frames of a blocked stack, skipping the runtime's and syscall wrappers' own (where user code blocked). */
 export function topFrames(stack: string, n = 3): string {
@@ -65,7 +63,7 @@ function blockedLines(trips: Breakdown[], format: 'table' | 'md'): string[] {
 /** Human output: table (fixed columns, µs) or markdown. */
 export function formatReport(r: ExplainReport, format: 'table' | 'md', what: string): string {
   if (r.trips === 0) return `explain ${what}: no sampled round trips in the window (does it talk over a Unix socket? is the window right?)\n`;
-  const head = ['', 'n', 'total', ...COMPONENTS.map((c) => SHORT[c])];
+  const head = ['', 'n', 'total', ...COMPONENTS.map((c) => label(c))];
   const rows: string[][] = [];
   for (const b of r.buckets) rows.push([b.label, String(b.count), us(b.total_ns), ...COMPONENTS.map((c) => us(b.components[c]))]);
   const trips: string[][] = r.slowest.map((b) => [`${b.broker_comm}/${b.broker_tid}←${b.client_comm}/${b.client_tid}`, new Date(Number(BigInt(b.ts) / 1_000_000n)).toISOString().slice(11, 23), us(b.total_ns), ...COMPONENTS.map((c) => us(b[c]))]);
@@ -74,14 +72,14 @@ export function formatReport(r: ExplainReport, format: 'table' | 'md', what: str
     const w = h.map((_, i) => Math.max(h[i].length, ...rs.map((x) => x[i].length)));
     return [h, ...rs].map((x) => x.map((v, i) => (i === 0 ? v.padEnd(w[i]) : v.padStart(w[i]))).join('  ')).join('\n');
   };
-  const legend = COMPONENTS.map((c) => `  ${SHORT[c].padEnd(10)} ${COMPONENT_HELP[c]}`).join('\n');
+  const legend = COMPONENTS.map((c) => `  ${label(c).padEnd(16)} ${COMPONENT_HELP[c]}`).join('\n');
   return [
     `explain ${what}: ${r.trips} sampled round trips (µs; components add up to total)`,
     '',
     render(head, rows),
     '',
     `slowest ${r.slowest.length}:`,
-    render(['broker←client', 'time', 'total', ...COMPONENTS.map((c) => SHORT[c])], trips),
+    render(['broker←client', 'time', 'total', ...COMPONENTS.map((c) => label(c))], trips),
     '',
     ...blockedLines(r.slowest, format),
     'components:',

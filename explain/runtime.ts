@@ -21,7 +21,7 @@ export interface ExplainOptions {
   /** 1-in-N client requests carry a breakdown (default 100) */
   sampleEvery?: number;
   /** Go brokers: uprobe runtime.gopark for blocked stacks (a uprobe hit per goroutine park; default off in the collector) */
-  goStacks?: boolean;
+  stacks?: boolean;
   /** how often brokers are looked for (default 1 s) */
   rescanMs?: number;
 }
@@ -90,7 +90,7 @@ export class RttRuntime implements FamilyRuntime {
     const s = await RttSession.open({
       comms: ex.comms,
       sampleEvery: sampleEvery ?? ex.sampleEvery ?? PROBES.rtt.defaultSampleEvery,
-      goStacks: ex.goStacks === true,
+      stacks: ex.stacks === true,
       rescanMs: ex.rescanMs ?? 1000,
       onTrips: (trips) => this.onTrips(trips),
     });

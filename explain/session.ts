@@ -7,7 +7,7 @@
  * Brokers are found by /proc/PID/comm (one or more comms) or by pid, and
  * re-scanned every `rescanMs` (a broker that starts later is picked up); each
  * broker tgid goes into the `procs` map (role broker), and Go brokers get the
- * plan's uprobes (GC windows; goroutine parks with `goStacks`). Clients are
+ * plan's uprobes (GC windows; goroutine parks with `stacks`). Clients are
  * whoever sends a sampled request to a broker socket (the kernel adds them).
  * Entries of exited processes (brokers and clients) are removed from `procs`
  * and `stw` every few seconds, so a long run does not fill the maps.
@@ -39,7 +39,7 @@ export interface RttSessionOptions {
   /** how often brokers are looked for (default 500 ms) */
   rescanMs?: number;
   /** Go brokers: a uprobe on runtime.gopark gives a parked goroutine's own stack for blocked trips (default false: a uprobe hit per goroutine park) */
-  goStacks?: boolean;
+  stacks?: boolean;
   /** every batch of joined breakdowns, as they complete */
   onTrips: (trips: Breakdown[]) => void;
 }
@@ -131,7 +131,7 @@ export class RttSession {
   static async open(o: RttSessionOptions): Promise<RttSession> {
     ensureTracefs();
     const plan = RTT_PLAN;
-    const autoload = planAutoload(ATTACH.rtt.plans, plan, { goStacks: o.goStacks });
+    const autoload = planAutoload(ATTACH.rtt.plans, plan, { explainStacks: o.stacks });
     const skip = new Set(plan.programs.filter((p) => !autoload[p]));
     const probe = await loadNative().open('rtt', { autoload, ringBytes: o.ringBytes ?? 1 << 22 });
     const s = new RttSession(probe, o, skip);

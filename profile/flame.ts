@@ -8,7 +8,7 @@
  */
 import { gzipSync } from 'node:zlib';
 import { Function as PFunction, Line, Location, Profile, Sample, StringTable, ValueType } from 'pprof-format';
-import type { Stack } from './sampler.js';
+import type { Stack, StackKind } from './sampler.js';
 
 /** Folded lines, sorted; frames are `;`-joined (a `;` inside a name becomes `:`). */
 export function toFolded(stacks: Stack[]): string {
@@ -176,7 +176,7 @@ ${rects.join('\n')}
 }
 
 /** A gzipped pprof profile (sample types: samples/count + cpu/nanoseconds, or off-CPU nanoseconds). */
-export function toPprof(stacks: Stack[], o: { kind: 'cpu' | 'offcpu'; frequency: number; startNs: bigint; durationMs: number }): Buffer {
+export function toPprof(stacks: Stack[], o: { kind: StackKind; frequency: number; startNs: bigint; durationMs: number }): Buffer {
   const st = new StringTable();
   const fnIds = new Map<string, number>();
   const functions: PFunction[] = [];
@@ -195,10 +195,10 @@ export function toPprof(stacks: Stack[], o: { kind: 'cpu' | 'offcpu'; frequency:
   const samples = stacks.filter((s) => s.value > 0).map((s) => {
     // pprof: leaf first. Drop the synthetic comm root frame into a label-free root.
     const ids = s.frames.slice().reverse().map(fnId);
-    const value = o.kind === 'cpu' ? [s.value, s.value * period] : [1, s.value];
+    const value = o.kind === 'oncpu' ? [s.value, s.value * period] : [1, s.value];
     return new Sample({ locationId: ids, value });
   });
-  const sampleType = o.kind === 'cpu'
+  const sampleType = o.kind === 'oncpu'
     ? [new ValueType({ type: st.dedup('samples'), unit: st.dedup('count') }), new ValueType({ type: st.dedup('cpu'), unit: st.dedup('nanoseconds') })]
     : [new ValueType({ type: st.dedup('stacks'), unit: st.dedup('count') }), new ValueType({ type: st.dedup('offcpu'), unit: st.dedup('nanoseconds') })];
   const profile = new Profile({
@@ -209,8 +209,8 @@ export function toPprof(stacks: Stack[], o: { kind: 'cpu' | 'offcpu'; frequency:
     stringTable: st,
     timeNanos: o.startNs,
     durationNanos: BigInt(o.durationMs) * 1_000_000n,
-    periodType: o.kind === 'cpu' ? new ValueType({ type: st.dedup('cpu'), unit: st.dedup('nanoseconds') }) : undefined,
-    period: o.kind === 'cpu' ? period : 0,
+    periodType: o.kind === 'oncpu' ? new ValueType({ type: st.dedup('cpu'), unit: st.dedup('nanoseconds') }) : undefined,
+    period: o.kind === 'oncpu' ? period : 0,
   });
   return gzipSync(Buffer.from(profile.encode()));
 }

@@ -8,6 +8,9 @@ import { CONFIG_SIZE, encodeConfig, MAX_COUNTERS } from '../schema/event.js';
 import { loadNative, type MapDump, type Probe as NativeProbe } from '../native/index.js';
 import { readU64, sumPerCpu } from '../collector/maps.js';
 import { KernelError } from '../collector/errors.js';
+
+/** What a stack's value counts: on-CPU samples, or off-CPU blocked ns (the `kind` column of `v2e.stacks`, `flame --kind`). */
+export type StackKind = 'oncpu' | 'offcpu';
 import { ProcessSymbolizer, symbolizeKernel } from '../uprobes/symbols.js';
 
 export interface Stack {
@@ -20,7 +23,7 @@ export interface Stack {
 }
 
 export interface ProfileResult {
-  kind: 'cpu' | 'offcpu';
+  kind: StackKind;
   stacks: Stack[];
   /** sampling frequency (on-CPU) */
   frequency: number;
@@ -194,7 +197,7 @@ export async function runProfile(o: ProfileOptions): Promise<ProfileResult> {
     const counters: Record<string, number> = o.offCpu
       ? { waits: sum(0), offcpu_ns: sum(8), stack_lost: sum(9), lost_mapfull: sum(3) }
       : { samples: sum(0), user_stack_lost: sum(8), kern_stack_lost: sum(9), idle_samples: sum(10), lost_mapfull: sum(3) };
-    return { kind: o.offCpu ? 'offcpu' : 'cpu', stacks, frequency, durationMs: Date.now() - t0, startNs, exited, counters };
+    return { kind: o.offCpu ? 'offcpu' : 'oncpu', stacks, frequency, durationMs: Date.now() - t0, startNs, exited, counters };
   } finally {
     probe.close();
   }

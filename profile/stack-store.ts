@@ -5,10 +5,10 @@
  * stack) so a past window's flame graph can be drawn.
  */
 import type { Store } from '../store/types.js';
-import type { Stack } from './sampler.js';
+import type { Stack, StackKind } from './sampler.js';
 import { ms64 } from '../store/rows.js';
 
-export type StackKind = 'oncpu' | 'offcpu';
+export type { StackKind };
 
 export interface StackRow {
   ts: number;

@@ -54,7 +54,7 @@ export async function scenario(cause: string, ms: number, o: { n?: number; gapUs
     const ac = new AbortController();
     let started!: () => void;
     const isStarted = new Promise<void>((r) => (started = r));
-    const live = o.explain === false ? undefined : runExplainLive({ comm: 'v2broker', durationMs: 120_000, sampleEvery: o.sampleEvery ?? 5, goStacks: true, signal: ac.signal, onStart: () => started() });
+    const live = o.explain === false ? undefined : runExplainLive({ comm: 'v2broker', durationMs: 120_000, sampleEvery: o.sampleEvery ?? 5, stacks: true, signal: ac.signal, onStart: () => started() });
     if (live) await Promise.race([isStarted, live]);
     const summary = await runClient(client, sock, o.n ?? 1500, o.gapUs ?? 300);
     ac.abort();

@@ -21,6 +21,7 @@ import type { Store } from '../store/types.js';
 import { COMPONENTS, type Component } from '../schema/rtt-tables.js';
 import { PROBES, type ProbeDef } from '../schema/event.js';
 import { substitute } from './query.js';
+import { sqlList } from '../schema/sql.js';
 
 export type ValueUnit = ProbeDef['unit'];
 
@@ -50,7 +51,6 @@ export const ENGINE_THREADS = [
   'ConfigReloader', 'AsyncInsertQueue', 'CompressionPool', 'ThreadPool', 'MergeTreeIndex', 'MergeTreeOutThr', 'TCPHandler', 'HTTPHandler', 'Collector', 'AsyncMetrics',
 ];
 const NODE_THREADS = ['node', 'v2probe'];
-const sqlList = (xs: string[]) => xs.map((x) => `'${x.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`).join(', ');
 
 /** The collector's own processes in the window (see ENGINE_THREADS), and the thread names only they have (those are left out of the report). */
 export function selfSql(): string {

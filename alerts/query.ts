@@ -8,6 +8,7 @@
  */
 import type { Store } from '../store/types.js';
 import type { Aggregate, LoadedRule, Template } from './rules.js';
+import { sqlString } from '../schema/sql.js';
 
 export interface QueryLimits {
   /** max_execution_time per rule query, seconds */
@@ -36,7 +37,7 @@ export function substitute(sql: string, startMs: number, endMs: number): string 
 function list(v: string | string[] | undefined): string[] | undefined {
   return v === undefined ? undefined : Array.isArray(v) ? v : [v];
 }
-const q = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+const q = sqlString;
 
 /** The aggregate expression over a rollup table. */
 function aggregateExpr(t: Template, a: Aggregate): string {

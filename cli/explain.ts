@@ -21,6 +21,7 @@ import { bpfPrivilege } from '../collector/families/kernel.js';
 import { KernelError } from '../collector/errors.js';
 import { UsageError } from './errors.js';
 import { checkedOption, parseComm, parseDuration, parseIntFlag, parsePid, parseStore, parseTime, type FlagParser } from './parse.js';
+import { sqlString } from '../schema/sql.js';
 
 const live: FlagParser<number> = (f, t) => parseDuration(f, t, { max: 3_600_000 });
 const slowestN: FlagParser<number> = (f, t) => parseIntFlag(f, t, 0, 10_000);
@@ -47,7 +48,7 @@ export async function readBreakdowns(dsn: string, o: { comm?: string; pid?: numb
     const where = [
       `ts >= fromUnixTimestamp64Milli(${Math.floor(o.fromMs)})`,
       `ts < fromUnixTimestamp64Milli(${Math.ceil(o.toMs)})`,
-      o.comm !== undefined ? `broker_comm = '${o.comm.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'` : '',
+      o.comm !== undefined ? `broker_comm = ${sqlString(o.comm)}` : '',
       o.pid !== undefined ? `broker_pid = ${o.pid}` : '',
     ].filter(Boolean).join(' AND ');
     const rows = await store.queryRows<Record<string, unknown>>(

@@ -39,6 +39,7 @@ import type { Store } from '../store/types.js';
 import { crashPoint } from '../kafka/crash-point.js';
 import { applyIngestSchema } from './ddl.js';
 import type { IngestMetrics } from './metrics.js';
+import { sqlString } from '../schema/sql.js';
 
 export interface IngesterOptions {
   brokers: string[];
@@ -253,11 +254,10 @@ export class Ingester {
     const out = new Set<string>();
     for (const d of dup) out.add(`${d.offset}`);
     if (!sessions.size) return out;
-    const q = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-    const where = [...sessions].map(([sess, r]) => `(session = ${q(sess)} AND seq BETWEEN ${r.lo} AND ${r.hi})`).join(' OR ');
+    const where = [...sessions].map(([sess, r]) => `(session = ${sqlString(sess)} AND seq BETWEEN ${r.lo} AND ${r.hi})`).join(' OR ');
     const rows = await this.retrying('the store (ledger read)', () =>
       this.o.store.queryRows<{ host: string; session: string; seq: string | number }>(
-        `SELECT DISTINCT host, session, seq FROM v2e.ingest_ledger WHERE topic = ${q(topic)} AND partition = ${partition} AND offset < ${chunk[0].offset} AND status = 'ok' AND (${where})`,
+        `SELECT DISTINCT host, session, seq FROM v2e.ingest_ledger WHERE topic = ${sqlString(topic)} AND partition = ${partition} AND offset < ${chunk[0].offset} AND status = 'ok' AND (${where})`,
       ), alive);
     const stored = new Set(rows.map((r) => `${r.host}\0${r.session}\0${Number(r.seq)}`));
     for (const d of chunk) if (d.env && stored.has(key(d.env))) out.add(`${d.offset}`);

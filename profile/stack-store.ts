@@ -7,6 +7,7 @@
 import type { Store } from '../store/types.js';
 import type { Stack, StackKind } from './sampler.js';
 import { ms64 } from '../store/rows.js';
+import { sqlString } from '../schema/sql.js';
 
 export type { StackKind };
 
@@ -72,7 +73,7 @@ export interface StackQuery {
   pid?: number;
 }
 
-const q = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+const q = sqlString;
 
 /**
  * Stacks of every window overlapping [fromMs, toMs), summed over hosts and

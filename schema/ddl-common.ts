@@ -4,6 +4,7 @@
  * column lists, and migration 1 (the raw tables derived from schema/event.ts).
  */
 import { EVENT_COLUMNS, HIST_SLOTS } from './event.js';
+import { sqlString } from './sql.js';
 
 export const DATABASE = 'v2e';
 
@@ -46,7 +47,7 @@ export function ddlContext(opts: { retention?: Partial<RetentionDays>; cluster?:
 export type ColumnDef = { name: string; type: string; codec?: string; comment: string };
 
 export function columnSql(c: ColumnDef): string {
-  return `${c.name} ${c.type} COMMENT '${c.comment.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'${c.codec ? ` CODEC(${c.codec})` : ''}`;
+  return `${c.name} ${c.type} COMMENT ${sqlString(c.comment)}${c.codec ? ` CODEC(${c.codec})` : ''}`;
 }
 
 export function columns(cols: ReadonlyArray<ColumnDef>): string {

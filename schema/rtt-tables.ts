@@ -7,6 +7,7 @@
  * the table is: the explainer, the alerts and /metrics take them from here.
  */
 import { createTable, onCluster, storageTable, timeSeriesEngine, type DdlContext } from './ddl-common.js';
+import { sqlString } from './sql.js';
 
 /** Component columns of a breakdown, in display order (all ns; they sum to total_ns). */
 export const COMPONENTS = [
@@ -35,7 +36,7 @@ export const COMPONENT_HELP: Record<Component, string> = {
 };
 
 export function rttStatements(ctx: DdlContext): string[] {
-  const comps = COMPONENTS.map((c) => `    ${c} UInt64 COMMENT '${COMPONENT_HELP[c].replace(/'/g, "\\'")}' CODEC(T64, ZSTD(1))`).join(',\n');
+  const comps = COMPONENTS.map((c) => `    ${c} UInt64 COMMENT ${sqlString(COMPONENT_HELP[c])} CODEC(T64, ZSTD(1))`).join(',\n');
   return createTable(
     ctx,
     'rtt_breakdown',

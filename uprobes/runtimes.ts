@@ -1,22 +1,26 @@
 /**
  * uprobes/runtimes.ts — the runtimes (collector/families/runtime.ts) of the
- * uprobe families: go_gc, go_sched, go_malloc and app attach their plans on
- * the user's targets (attach.ts), go_sched adds its live goroutines and app
- * its calls per target to each snapshot (collector/families/go-stats.ts).
+ * uprobe families, the descriptors whose every plan is uprobes (go_gc,
+ * go_sched, go_malloc, app): they attach their plans on the user's targets
+ * (attach.ts); go_sched adds its live goroutines and app its calls per target
+ * to each snapshot (collector/families/go-stats.ts).
  */
 import type { FamilyRuntime } from '../collector/families/runtime.js';
-import { familyCounterRows } from '../collector/families/go-stats.js';
+import { appCallRows, goroutineRows } from '../collector/families/go-stats.js';
+import { FAMILIES } from '../bpf/families.gen.js';
+import type { ProbeName } from '../schema/event.js';
 import { attachUprobeResults, type UprobeTargets } from './attach.js';
 
-export type UprobeFamily = 'go_gc' | 'go_sched' | 'go_malloc' | 'app';
+/** The families whose every attach plan is uprobes (from the descriptors, bpf/*.family.ts): they attach on the user's targets. */
+export const UPROBE_FAMILIES: readonly ProbeName[] = Object.values(FAMILIES)
+  .filter((d) => d.plans.length > 0 && d.plans.every((p) => p.kind === 'uprobe'))
+  .map((d) => d.name as ProbeName);
 
-/** The uprobe families' runtimes for one collector, attaching to `targets`. */
-export function uprobeRuntimes(targets: UprobeTargets = {}): Record<UprobeFamily, FamilyRuntime> {
-  const attach = (family: UprobeFamily): FamilyRuntime['attach'] => (probe, plan) => attachUprobeResults(probe, family, plan, targets);
-  return {
-    go_gc: { attach: attach('go_gc') },
-    go_malloc: { attach: attach('go_malloc') },
-    go_sched: { attach: attach('go_sched'), extraRows: (maps) => familyCounterRows(maps, 'go_sched') },
-    app: { attach: attach('app'), extraRows: (maps) => familyCounterRows(maps, 'app', targets.app) },
+/** The uprobe families' runtimes for one collector, attaching to `targets`; go_sched and app add their own rows to each snapshot. */
+export function uprobeRuntimes(targets: UprobeTargets = {}): Partial<Record<ProbeName, FamilyRuntime>> {
+  const extraRows: Partial<Record<ProbeName, FamilyRuntime['extraRows']>> = {
+    go_sched: (maps) => goroutineRows(maps),
+    app: (maps) => appCallRows(maps, targets.app),
   };
+  return Object.fromEntries(UPROBE_FAMILIES.map((f) => [f, { attach: (probe, plan) => attachUprobeResults(probe, f, plan, targets), extraRows: extraRows[f] } satisfies FamilyRuntime]));
 }

@@ -51,36 +51,33 @@ export function readAppCalls(c: FamilyMapReader): Array<{ calls: number; pairs: 
   return sumPerCpu(calls, calls.count).map((n, i) => ({ calls: n, pairs: ends[i] }));
 }
 
-/**
- * Counter rows the go_* and app families add to each snapshot:
- * go_sched  goroutines (gauge: live user goroutines per pid);
- * app       calls (and pairs) per target, keyed by BINARY:SYMBOL.
- */
-export function familyCounterRows(
-  c: FamilyMapReader,
-  probe: string,
-  appTargets: ReadonlyArray<{ binary: string; symbol: string; pair?: string }> = [],
-): Array<{ name: string; pid: number; key: string; value: number; gauge?: boolean }> {
-  const out: Array<{ name: string; pid: number; key: string; value: number; gauge?: boolean }> = [];
-  if (probe === 'go_sched') {
-    const m = c.readFamilyMap('go_sched', 'goroutines');
-    for (let i = 0; m && i < m.count; i++) {
-      const pid = m.keys.readUInt32LE(i * m.keySize);
-      const o = i * m.valueSize;
-      const created = readU64(m.values, o);
-      const exited = readU64(m.values, o + 8);
-      const system = readU64(m.values, o + 16);
-      // created/exited go out through the family's keyedCounts (collector/families/plans.ts)
-      out.push({ name: 'goroutines', pid, key: '', value: Math.max(0, created - system - exited), gauge: true });
-    }
-  } else if (probe === 'app') {
-    readAppCalls(c).forEach((r, i) => {
-      const t = appTargets[i];
-      if (!t) return;
-      const key = `${t.binary}:${t.symbol}${t.pair ? `:pair=${t.pair}` : ''}`;
-      out.push({ name: 'calls', pid: 0, key, value: r.calls });
-      if (t.pair) out.push({ name: 'pairs', pid: 0, key, value: r.pairs });
-    });
+export type FamilyCounterRow = { name: string; pid: number; key: string; value: number; gauge?: boolean };
+export type AppTarget = { binary: string; symbol: string; pair?: string };
+
+/** go_sched: live user goroutines per process (a gauge; created/exited go out through the family's keyedCounts, collector/families/plans.ts). */
+export function goroutineRows(c: FamilyMapReader): FamilyCounterRow[] {
+  const out: FamilyCounterRow[] = [];
+  const m = c.readFamilyMap('go_sched', 'goroutines');
+  for (let i = 0; m && i < m.count; i++) {
+    const pid = m.keys.readUInt32LE(i * m.keySize);
+    const o = i * m.valueSize;
+    const created = readU64(m.values, o);
+    const exited = readU64(m.values, o + 8);
+    const system = readU64(m.values, o + 16);
+    out.push({ name: 'goroutines', pid, key: '', value: Math.max(0, created - system - exited), gauge: true });
   }
+  return out;
+}
+
+/** app: exact calls (and measured pairs) per --uprobe target, keyed BINARY:SYMBOL[:pair=S2]. */
+export function appCallRows(c: FamilyMapReader, targets: ReadonlyArray<AppTarget> = []): FamilyCounterRow[] {
+  const out: FamilyCounterRow[] = [];
+  readAppCalls(c).forEach((r, i) => {
+    const t = targets[i];
+    if (!t) return;
+    const key = `${t.binary}:${t.symbol}${t.pair ? `:pair=${t.pair}` : ''}`;
+    out.push({ name: 'calls', pid: 0, key, value: r.calls });
+    if (t.pair) out.push({ name: 'pairs', pid: 0, key, value: r.pairs });
+  });
   return out;
 }

@@ -16,7 +16,7 @@ import { FAMILIES } from '../../bpf/families.gen.js';
 import { HIST_SLOTS, PROBES, type ProbeDef, type ProbeName } from '../../schema/event.js';
 import type { Collector, ProbeStatus } from '../collector.js';
 import type { Governor } from './governor.js';
-import { familyCounterRows } from '../families/go-stats.js';
+import { goroutineRows } from '../families/go-stats.js';
 import { COMPONENTS } from '../../explain/breakdown.js';
 import { componentLabel, RTT_BUCKETS_S, type FixedHist } from '../../explain/histograms.js';
 import { rttStats, type RttStats } from '../../explain/runtime.js';
@@ -246,8 +246,8 @@ function registerGoroutines(reg: Registry, collector: Collector): void {
     labelNames: ['process_id', 'comm', 'subsystem'], registers: [reg],
     collect() {
       this.reset();
-      for (const r of familyCounterRows(collector, 'go_sched')) {
-        if (r.name === 'goroutines') this.set({ process_id: String(r.pid), comm: collector.commOf(r.pid), subsystem: 'go_runtime' }, r.value);
+      for (const r of goroutineRows(collector)) {
+        this.set({ process_id: String(r.pid), comm: collector.commOf(r.pid), subsystem: 'go_runtime' }, r.value);
       }
     },
   });

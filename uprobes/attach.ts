@@ -123,7 +123,7 @@ export function fillSystemStarts(probe: NativeProbe, targets: ResolvedTarget[]):
 /** Attach a uprobe plan. Throws KernelError/GoBinaryError when nothing could attach. */
 export async function attachUprobePlan(probe: NativeProbe, family: string, plan: AttachPlan, targets: UprobeTargets): Promise<{ attached: number; targets: ResolvedTarget[] }> {
   const resolved = resolveTargets(targets, family);
-  if (resolved.length === 0) throw new KernelError('ATTACH', `${family}: no target: give a Go binary (--binary PATH) or a process (--pid N)`);
+  if (resolved.length === 0) throw new KernelError('ATTACH', `${family}: no target: give the Go program with --go-binary PATH or --go-pid PID`);
   const specs = planSpecs(plan, resolved);
   if (family === 'go_sched') fillSystemStarts(probe, resolved);
   const results = await probe.attachUprobes(specs);
@@ -184,7 +184,7 @@ export async function attachUprobeResults(probe: NativeProbe, family: string, pl
     specs = appSpecs(targets.app, targets.pids);
   } else {
     const resolved = resolveTargets(targets, family);
-    if (resolved.length === 0) throw new KernelError('ATTACH', `${family}: no target: give a Go binary (--binary PATH) or a Go process (--pid N)`);
+    if (resolved.length === 0) throw new KernelError('ATTACH', `${family}: no target: give the Go program with --go-binary PATH or --go-pid PID`);
     specs = planSpecs(plan, resolved);
     if (family === 'go_sched') fillSystemStarts(probe, resolved);
   }

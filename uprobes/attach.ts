@@ -120,21 +120,6 @@ export function fillSystemStarts(probe: NativeProbe, targets: ResolvedTarget[]):
   return n;
 }
 
-/** Attach a uprobe plan. Throws KernelError/GoBinaryError when nothing could attach. */
-export async function attachUprobePlan(probe: NativeProbe, family: string, plan: AttachPlan, targets: UprobeTargets): Promise<{ attached: number; targets: ResolvedTarget[] }> {
-  const resolved = resolveTargets(targets, family);
-  if (resolved.length === 0) throw new KernelError('ATTACH', `${family}: no target: give the Go program with --go-binary PATH or --go-pid PID`);
-  const specs = planSpecs(plan, resolved);
-  if (family === 'go_sched') fillSystemStarts(probe, resolved);
-  const results = await probe.attachUprobes(specs);
-  const failed = results.filter((r) => !r.ok);
-  if (failed.length > 0) {
-    probe.detach();
-    throw new KernelError('ATTACH', failed.map((f) => f.error).join('; '));
-  }
-  return { attached: results.length, targets: resolved };
-}
-
 /** app: one spec per target symbol; cookie = index | role << 32 (0 count, 1 pair start, 2 pair end). */
 export function appSpecs(app: AppUprobe[], pids: number[] = []): UprobeSpec[] {
   if (app.length > 64) throw new GoBinaryError('NO_SYMBOL', `at most 64 --uprobe targets, got ${app.length}`);

@@ -1,6 +1,7 @@
 {
   "variables": {
-    # build/bpf/families.h (bpf/Makefile) lists the BPF skeletons to embed.
+    # build/bpf/families.h (bpf/Makefile) embeds the BPF objects beside it with
+    # .incbin: the assembler finds them through -Wa,-I<families_dir>.
     # build.sh overrides this with V2PROBE_FAMILIES_DIR when set.
     "families_dir%": "<(module_root_dir)/../build/bpf",
   },
@@ -27,6 +28,7 @@
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
       ],
+      "cflags": ["-Wa,-I<(families_dir)"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++1y", "-fno-rtti"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],

@@ -3,7 +3,7 @@
 #
 # node-gyp cannot download Node's headers here, so it builds against the
 # installed Node's own headers (<prefix of node>/include/node).
-# Needs: build/bpf/families.h (bpf/Makefile), libbpf-dev, libelf-dev,
+# Needs: build/bpf/families.h and the *.bpf.o beside it (bpf/Makefile), libbpf-dev, libelf-dev,
 # zlib1g-dev, a C++17 compiler, python3, make, and npm deps (node-gyp,
 # node-addon-api). V2PROBE_FAMILIES_DIR=<dir> uses another families.h.
 set -euo pipefail

@@ -204,7 +204,7 @@ else
     NATIVE_REASON="node ABI changed or unknown"
   else
     shopt -s nullglob
-    inputs=(native/src native/binding.gyp native/build.sh build/bpf/families.h build/bpf/*.skel.h
+    inputs=(native/src native/binding.gyp native/build.sh build/bpf/families.h build/bpf/*.bpf.o
             node_modules/node-addon-api/package.json)
     shopt -u nullglob
     existing=()

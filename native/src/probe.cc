@@ -267,13 +267,11 @@ std::shared_ptr<Probe> Probe::Open(const std::string& family, const OpenOptions&
   }
 
   ScopedLog log;
-  size_t size = 0;
-  const void* bytes = fam->elf_bytes(&size);
   bpf_object_open_opts oo;
   memset(&oo, 0, sizeof oo);
   oo.sz = sizeof oo;
   oo.object_name = fam->name;
-  bpf_object* obj = bpf_object__open_mem(bytes, size, &oo);
+  bpf_object* obj = bpf_object__open_mem(fam->elf, fam->elfSize, &oo);
   if (!obj) {
     int err = errno;
     *st = Fail(err, WithLog(Describe(what, err, "the embedded BPF object is invalid: rebuild it"),

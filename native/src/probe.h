@@ -45,7 +45,8 @@ std::string LibbpfVersion();
 // Names of the BPF objects compiled into the addon (families.cc).
 struct Family {
   const char* name;
-  const void* (*elf_bytes)(size_t* sz);
+  const void* elf;  // the .bpf.o file's bytes
+  size_t elfSize;
 };
 const std::vector<Family>& Families();
 

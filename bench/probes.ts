@@ -18,7 +18,7 @@ import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { ensureTracefs } from '../collector/families/kernel.js';
 import { FAMILIES as DESCRIPTORS } from '../bpf/families.gen.js';
-import { ATTACH } from '../collector/families/plans.js';
+import { ATTACH, planAutoload } from '../collector/families/plans.js';
 import { loadNative, repoRoot, type Probe } from '../native/index.js';
 import { encodeConfig, PROBES, type ProbeName } from '../schema/event.js';
 
@@ -50,16 +50,13 @@ type Family = keyof typeof WORKLOAD;
 /** in catalog order: those with a baseline and a workload above */
 const FAMILIES = Object.keys(BASE).filter((f): f is Family => f in WORKLOAD);
 
-async function open(family: string, programs: string[], sampleEvery = 1): Promise<Probe> {
-  const native = loadNative();
-  const autoload: Record<string, boolean> = {};
-  for (const plan of ATTACH[family as ProbeName]?.plans ?? []) for (const p of plan.programs) autoload[p] = false;
-  for (const p of programs) autoload[p] = true;
-  const p = await native.open(family, { autoload });
+/** Open an object with these programs' autoload, configured (enabled, 1-in-sampleEvery), attached and drained. */
+async function open(object: string, autoload: Record<string, boolean>, sampleEvery = 1): Promise<Probe> {
+  const p = await loadNative().open(object, { autoload });
   p.updateMap('config', Buffer.alloc(4), encodeConfig({ enabled: true, sampleEvery }));
   const res = await p.attach();
   const bad = res.filter((r) => !r.ok);
-  if (bad.length) throw new Error(`${family}: ${bad.map((b) => `${b.program}: ${b.error}`).join('; ')}`);
+  if (bad.length) throw new Error(`${object}: ${bad.map((b) => `${b.program}: ${b.error}`).join('; ')}`);
   // drain the ring so it never fills (its cost is the kernel side only; rows are dropped here)
   p.startPolling(() => {}, { batchMs: 50 });
   return p;
@@ -72,6 +69,11 @@ function total(stats: Stat[], names?: string[]): { ns: bigint; cnt: bigint } {
   return { ns, cnt };
 }
 const per = (t: { ns: bigint; cnt: bigint }) => (t.cnt > 0n ? Number(t.ns) / Number(t.cnt) : NaN);
+
+/** A family on its first plan, loaded as the collector loads it (planAutoload, no opt-in programs). */
+const openFamily = (f: Family, sampleEvery: number) => open(f, planAutoload(ATTACH[f].plans, ATTACH[f].plans[0]), sampleEvery);
+/** The family's empty programs in the baseline object (its other programs keep their default autoload). */
+const openBaseline = (f: Family) => open('hookbase', Object.fromEntries(BASE[f].map((p) => [p, true])));
 
 async function main() {
   if (process.getuid?.() !== 0) throw new Error('bench/probes needs root (BPF)');
@@ -86,11 +88,10 @@ async function main() {
     console.log(`hook cost, ns per call (bpf_stats), each family next to empty programs on its attach points, same run${QUICK ? ' (--quick)' : ''}`);
     console.log(`${'family'.padEnd(10)} ${'sampling'.padEnd(9)} ${'calls'.padStart(9)} ${'probe ns'.padStart(9)} ${'empty ns'.padStart(9)} ${'ratio'.padStart(6)}`);
     for (const f of FAMILIES) {
-      const progs = ATTACH[f].plans[0].programs;
       for (const every of [PROBES[f].defaultSampleEvery, 1]) {
         if (every === 1 && PROBES[f].defaultSampleEvery === 1 && rows.some((r) => r.startsWith(f.padEnd(10)))) continue;
-        const fam = await open(f, progs, every);
-        const base = await open('hookbase', BASE[f]);
+        const fam = await openFamily(f, every);
+        const base = await openBaseline(f);
         try {
           await WORKLOAD[f]();
           const t = total(fam.programStats());
@@ -106,7 +107,7 @@ async function main() {
     }
 
     // mixed workload: every family at its default sampling, all workloads at once
-    const all = await Promise.all(FAMILIES.map((f) => open(f, ATTACH[f].plans[0].programs, PROBES[f].defaultSampleEvery)));
+    const all = await Promise.all(FAMILIES.map((f) => openFamily(f, PROBES[f].defaultSampleEvery)));
     try {
       const t0 = process.hrtime.bigint();
       const s0 = all.map((p) => total(p.programStats()));

@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { USER_PROBES, PROBES, type ProbeName } from '../schema/event.js';
-import { ATTACH } from '../collector/families/plans.js';
+import { ATTACH, planAutoload, type AttachPlan } from '../collector/families/plans.js';
 import {
   bpfPrivilege,
   ensureTracefs,
@@ -85,7 +85,7 @@ export async function doctor(opts: { mountTracefs?: boolean; tryAttach?: boolean
         const missing = tfs && plan.kind === 'tracepoint' ? plan.tracepoints.filter((t) => !tracepointExists(...(t.split('/') as [string, string]))) : [];
         if (missing.length) why = `tracepoints missing: ${missing.join(', ')}`;
       }
-      if (!why && opts.tryAttach !== false && priv.ok && nat.ok) why = await tryAttach(name, plan.programs);
+      if (!why && opts.tryAttach !== false && priv.ok && nat.ok) why = await tryAttach(name, plan);
       else if (!why && !priv.ok) why = 'not tried: no BPF privilege';
       rep.tried.push({ plan: plan.label, ok: !why, why });
       if (!why) {
@@ -104,14 +104,11 @@ export async function doctor(opts: { mountTracefs?: boolean; tryAttach?: boolean
 }
 
 /** Load and attach a plan's programs for real, then detach. Returns why it failed, or undefined. */
-async function tryAttach(name: ProbeName, programs: string[]): Promise<string | undefined> {
+async function tryAttach(name: ProbeName, plan: AttachPlan): Promise<string | undefined> {
   const fam = ATTACH[name];
-  const autoload: Record<string, boolean> = {};
-  for (const plan of fam.plans) for (const p of plan.programs) autoload[p] = false;
-  for (const p of programs) autoload[p] = true;
   let probe;
   try {
-    probe = await loadNative().open(fam.object, { autoload, ringBytes: 4096 * 16 });
+    probe = await loadNative().open(fam.object, { autoload: planAutoload(fam.plans, plan), ringBytes: 4096 * 16 });
     const res = await probe.attach();
     const bad = res.filter((r) => !r.ok);
     return bad.length ? bad.map((b) => b.error).join('; ') : undefined;

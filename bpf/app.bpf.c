@@ -53,7 +53,7 @@ int BPF_KPROBE(app_uprobe)
 {
 	const struct v2_config *cfg = v2_cfg();
 	__u64 pid_tgid = bpf_get_current_pid_tgid(), cookie = bpf_get_attach_cookie(ctx);
-	__u32 target = (__u32)cookie, role = cookie >> 32, weight;
+	__u32 target = (__u32)cookie, role = cookie >> 32;
 	struct pair_key pk;
 	__u64 now, *c, *ts, delta;
 
@@ -71,8 +71,7 @@ int BPF_KPROBE(app_uprobe)
 			*c += 1;
 		if (role == 1 && bpf_map_update_elem(&pair_start, &pk, &now, BPF_ANY))
 			v2_count(V2_C_LOST_MAPFULL);
-		if (v2_sample(V2_APP_CALL, 0, cfg, &weight))
-			v2_submit(V2_APP_CALL, now, 0, target, 0, weight);
+		v2_emit_at(V2_APP_CALL, now, 0, target, 0, cfg);
 		return 0;
 	}
 	ts = bpf_map_lookup_elem(&pair_start, &pk);
@@ -86,7 +85,6 @@ int BPF_KPROBE(app_uprobe)
 	if (c)
 		*c += 1;
 	v2_hist(target < V2_MAX_HISTS ? target : V2_MAX_HISTS - 1, delta);
-	if (v2_sample(V2_APP_PAIR, delta, cfg, &weight))
-		v2_submit(V2_APP_PAIR, now, delta, target, 0, weight);
+	v2_emit_at(V2_APP_PAIR, now, delta, target, 0, cfg);
 	return 0;
 }

@@ -62,7 +62,7 @@ int cpu_idle(struct trace_event_raw_cpu *ctx)
 {
 	const struct v2_config *cfg = v2_cfg();
 	struct idle_start *st;
-	__u32 zero = 0, weight;
+	__u32 zero = 0;
 	__u64 now, delta;
 
 	if (!cfg || !cfg->enabled)
@@ -83,8 +83,6 @@ int cpu_idle(struct trace_event_raw_cpu *ctx)
 	st->ts = 0;
 	v2_count(V2_C_SEEN);
 	v2_count_add(V2_C_CPUFREQ_IDLE_NS, delta);
-	v2_hist(V2_CPUFREQ_IDLE, delta);
-	if (v2_sample(V2_CPUFREQ_IDLE, delta, cfg, &weight))
-		v2_submit(V2_CPUFREQ_IDLE, now, delta, st->state, 0, weight);
+	v2_record_at(V2_CPUFREQ_IDLE, now, delta, st->state, 0, cfg);
 	return 0;
 }

@@ -72,7 +72,7 @@ static __always_inline int fs_exit(struct trace_event_raw_sys_exit *ctx, __u32 e
 	const struct v2_config *cfg;
 	struct fsync_start *st;
 	__u64 now, delta;
-	__u32 weight;
+	long ret;
 
 	st = bpf_task_storage_get(&fsync_task_start, bpf_get_current_task_btf(), NULL, 0);
 	if (!st || !st->ts)
@@ -88,11 +88,13 @@ static __always_inline int fs_exit(struct trace_event_raw_sys_exit *ctx, __u32 e
 	delta = now - st->ts;
 	v2_count(V2_C_SEEN);
 	v2_count(V2_C_FSYNC_CALLS(event));
-	if (event >= V2_FSYNC_WRITE && ctx->ret > 0)
-		v2_count_add(V2_C_FSYNC_SMALL_WRITE_BYTES, ctx->ret);
-	v2_hist(event, delta);
-	if (v2_sample(event, delta, cfg, &weight))
-		v2_submit(event, now, delta, st->fd, (__u64)ctx->ret, weight);
+	/* read once, here: a ctx load sunk past the histogram code is a ctx
+	 * pointer the compiler has offset, which the verifier refuses */
+	ret = ctx->ret;
+	barrier_var(ret);
+	if (event >= V2_FSYNC_WRITE && ret > 0)
+		v2_count_add(V2_C_FSYNC_SMALL_WRITE_BYTES, ret);
+	v2_record_at(event, now, delta, st->fd, (__u64)ret, cfg);
 cleanup:
 	st->ts = 0;
 	return 0;

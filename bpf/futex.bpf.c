@@ -91,7 +91,7 @@ int futex_exit(struct trace_event_raw_sys_exit *ctx)
 	struct futex_start *st;
 	struct v2_futex_key key = {};
 	__u64 now, delta;
-	__u32 event, weight;
+	__u32 event;
 
 	st = bpf_task_storage_get(&futex_task_start, bpf_get_current_task_btf(), NULL, 0);
 	if (!st || !st->ts)
@@ -108,9 +108,7 @@ int futex_exit(struct trace_event_raw_sys_exit *ctx)
 	v2_count(V2_C_FUTEX_WAITS(event));
 	v2_count_add(V2_C_FUTEX_WAIT_NS(event), delta);
 	v2_pid_count_add(&futex_addr_waits, &key, 1, delta);
-	v2_hist(event, delta);
-	if (v2_sample(event, delta, cfg, &weight))
-		v2_submit(event, now, delta, key.uaddr, (__u64)ctx->ret, weight);
+	v2_record_at(event, now, delta, key.uaddr, (__u64)ctx->ret, cfg);
 cleanup:
 	st->ts = 0;
 	return 0;

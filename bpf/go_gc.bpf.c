@@ -73,7 +73,7 @@ int BPF_KPROBE(go_start_world)
 {
 	const struct v2_config *cfg = v2_cfg();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tgid = pid_tgid >> 32, ev, weight;
+	__u32 tgid = pid_tgid >> 32, ev;
 	__u64 now, start, delta, reason;
 	struct v2_go_gc_proc *s;
 
@@ -110,14 +110,10 @@ int BPF_KPROBE(go_start_world)
 			s->max_stw_ns = delta;
 		v2_count_add(V2_C_GO_GC_GC_STW_NS, delta);
 	}
-	v2_hist(ev, delta);
-	if (v2_sample(ev, delta, cfg, &weight))
-		v2_submit(ev, now, delta, reason, s->cycles, weight);
+	v2_record_at(ev, now, delta, reason, s->cycles, cfg);
 	if (ev == V2_GO_GC_STW_MARK_TERM && s->cycle_start_ns) {
 		delta = now - s->cycle_start_ns;
-		v2_hist(V2_GO_GC_CYCLE, delta);
-		if (v2_sample(V2_GO_GC_CYCLE, delta, cfg, &weight))
-			v2_submit(V2_GO_GC_CYCLE, now, delta, 0, s->cycles, weight);
+		v2_record_at(V2_GO_GC_CYCLE, now, delta, 0, s->cycles, cfg);
 	}
 	return 0;
 }

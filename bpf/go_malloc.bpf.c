@@ -27,7 +27,7 @@ int BPF_KPROBE(go_mallocgc)
 	const struct v2_config *cfg = v2_cfg();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 size = ctx->ax;
-	__u32 tgid = pid_tgid >> 32, weight;
+	__u32 tgid = pid_tgid >> 32;
 	struct v2_go_malloc_proc *s;
 
 	if (!size || !cfg || !cfg->enabled || !v2_filter(cfg, pid_tgid))
@@ -49,7 +49,6 @@ int BPF_KPROBE(go_mallocgc)
 	} else {
 		v2_count(V2_C_LOST_MAPFULL);
 	}
-	if (v2_sample(V2_GO_MALLOC_ALLOC, size, cfg, &weight))
-		v2_submit(V2_GO_MALLOC_ALLOC, bpf_ktime_get_ns(), size, ctx->bx, 0, weight);
+	v2_emit(V2_GO_MALLOC_ALLOC, size, ctx->bx, 0, cfg);
 	return 0;
 }

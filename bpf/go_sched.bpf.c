@@ -60,7 +60,6 @@ int BPF_KPROBE(go_newproc)
 	const struct v2_config *cfg = v2_cfg();
 	struct v2_go_sched_proc *s = traced_proc(cfg);
 	struct v2_go_pc_key k = {};
-	__u32 weight;
 
 	if (!s)
 		return 0;
@@ -71,8 +70,7 @@ int BPF_KPROBE(go_newproc)
 	if (bpf_probe_read_user(&k.pc, sizeof(k.pc), (void *)ctx->ax) == 0 &&
 	    bpf_map_lookup_elem(&sys_pcs, &k))
 		__sync_fetch_and_add(&s->created_system, 1);
-	if (v2_sample(V2_GO_SCHED_CREATE, 0, cfg, &weight))
-		v2_submit(V2_GO_SCHED_CREATE, bpf_ktime_get_ns(), 0, k.pc, 0, weight);
+	v2_emit(V2_GO_SCHED_CREATE, 0, k.pc, 0, cfg);
 	return 0;
 }
 
@@ -81,14 +79,12 @@ int BPF_KPROBE(go_goexit)
 {
 	const struct v2_config *cfg = v2_cfg();
 	struct v2_go_sched_proc *s = traced_proc(cfg);
-	__u32 weight;
 
 	if (!s)
 		return 0;
 	__sync_fetch_and_add(&s->exited, 1);
 	v2_count(V2_C_SEEN);
 	v2_count(V2_C_GO_SCHED_GOROUTINES_EXITED);
-	if (v2_sample(V2_GO_SCHED_EXIT, 0, cfg, &weight))
-		v2_submit(V2_GO_SCHED_EXIT, bpf_ktime_get_ns(), 0, 0, 0, weight);
+	v2_emit(V2_GO_SCHED_EXIT, 0, 0, 0, cfg);
 	return 0;
 }

@@ -118,7 +118,7 @@ static __always_inline int on_end(__u64 lock)
 	const struct v2_config *cfg;
 	struct lock_start *st;
 	__u64 now, delta;
-	__u32 tid, zero = 0, kind, weight, tgid, flags;
+	__u32 tid, zero = 0, kind, tgid, flags;
 	bool spin = false;
 
 	tid = (__u32)bpf_get_current_pid_tgid();
@@ -150,9 +150,7 @@ static __always_inline int on_end(__u64 lock)
 	v2_count(V2_C_LOCK_WAITS(kind));
 	v2_count_add(V2_C_LOCK_WAIT_NS(kind), delta);
 	v2_pid_count_add(&pid_lock, &tgid, 1, delta);
-	v2_hist(kind, delta);
-	if (v2_sample(kind, delta, cfg, &weight))
-		v2_submit(kind, now, delta, lock, flags, weight);
+	v2_record_at(kind, now, delta, lock, flags, cfg);
 	return 0;
 }
 

@@ -72,8 +72,7 @@ int tcp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	now = bpf_ktime_get_ns();
 	addr = V4_ADDR(ctx->daddr, ctx->family, ctx->dport);
 	states = ((__u32)ctx->oldstate << 8) | (__u32)ctx->newstate;
-	if (v2_sample(V2_TCP_STATE, 0, cfg, &weight))
-		v2_submit(V2_TCP_STATE, now, 0, addr, states, weight);
+	v2_emit_at(V2_TCP_STATE, now, 0, addr, states, cfg);
 
 	if (ctx->newstate == V2_TCP_SYN_SENT) {
 		pid_tgid = bpf_get_current_pid_tgid();
@@ -107,14 +106,12 @@ SEC("tracepoint/tcp/tcp_retransmit_skb")
 int tcp_retransmit(struct trace_event_raw_tcp_retransmit_skb *ctx)
 {
 	const struct v2_config *cfg = v2_cfg();
-	__u32 weight;
 
 	if (!cfg || !cfg->enabled)
 		return 0;
 	v2_count(V2_C_TCP_RETRANSMITS);
-	if (v2_sample(V2_TCP_RETRANSMIT, 0, cfg, &weight))
-		v2_submit(V2_TCP_RETRANSMIT, bpf_ktime_get_ns(), 0,
-			  V4_ADDR(ctx->daddr, ctx->family, ctx->dport), ctx->state, weight);
+	v2_emit(V2_TCP_RETRANSMIT, 0, V4_ADDR(ctx->daddr, ctx->family, ctx->dport), ctx->state,
+		cfg);
 	return 0;
 }
 

@@ -133,7 +133,7 @@ static __always_inline int uds_exit(struct trace_event_raw_sys_exit *ctx, __u32 
 	const struct v2_config *cfg;
 	struct uds_start *st;
 	__u64 now, delta, fd;
-	__u32 tid = 0, weight;
+	__u32 tid = 0;
 
 	if (btf) {
 		st = bpf_task_storage_get(&uds_task_start, bpf_get_current_task_btf(), NULL, 0);
@@ -157,9 +157,7 @@ static __always_inline int uds_exit(struct trace_event_raw_sys_exit *ctx, __u32 
 	fd = st->fd;
 	v2_count(V2_C_SEEN);
 	v2_count(V2_C_UDS_CALLS(event));
-	v2_hist(event, delta);
-	if (v2_sample(event, delta, cfg, &weight))
-		v2_submit(event, now, delta, fd, (__u64)ctx->ret, weight);
+	v2_record_at(event, now, delta, fd, (__u64)ctx->ret, cfg);
 cleanup:
 	if (btf)
 		st->ts = 0;

@@ -8,6 +8,10 @@ export default defineFamily({
   subsystem: 'application',
   events: [{ name: 'call', unit: 'ns' }, { name: 'pair', unit: 'ns' }],
   args: { arg0: 'target' },
+  columns: {
+    value: { call: '0', pair: 'ns from SYMBOL\'s entry to PAIR\'s entry on the same thread' },
+    arg0: 'the index of the --uprobe target',
+  },
   counters: {},
   defaultSampleEvery: 100,
   plans: [{ label: 'uprobe BINARY:SYMBOL (user targets, --uprobe)', programs: ['app_uprobe'], tracepoints: [], needsBtf: false, kind: 'uprobe', uprobes: [] }],

@@ -10,6 +10,11 @@ export default defineFamily({
   subsystem: 'block',
   events: eventsOf(EVENTS, 'ns'),
   args: { arg0: 'dev', arg1: 'bytes' },
+  columns: {
+    value: 'latency ns, issue → complete',
+    arg0: 'the device: major << 20 | minor',
+    arg1: 'the request\'s bytes',
+  },
   counters: {
     ...perEvent(EVENTS, FAMILY_COUNTER_BASE, 'completed_'),
     ...perEvent(EVENTS, FAMILY_COUNTER_BASE + 8, 'bytes_'),

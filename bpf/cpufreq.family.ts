@@ -8,6 +8,10 @@ export default defineFamily({
   subsystem: 'power',
   events: [{ name: 'freq', unit: 'ns' }, { name: 'idle', unit: 'ns' }],
   args: { arg0: 'state' },
+  columns: {
+    value: { freq: 'the new frequency in kHz (`cpu`: the CPU whose frequency changed)', idle: 'residency ns in the idle state' },
+    arg0: { idle: 'the idle state index' },
+  },
   counters: { freq_changes: FAMILY_COUNTER_BASE, idle_entries: FAMILY_COUNTER_BASE + 1, idle_ns: FAMILY_COUNTER_BASE + 2 },
   defaultSampleEvery: 100,
   plans: [

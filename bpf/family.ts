@@ -20,6 +20,13 @@ export const FAMILY_COUNTER_BASE = 8;
 export type AttributeName = 'fd' | 'ret' | 'dev' | 'bytes' | 'peer_pid' | 'state' | 'addr' | 'seq' | 'target';
 export type Unit = 'ns' | 'bytes' | 'count';
 
+/**
+ * What a generic column holds in a family's rows: one meaning for every event,
+ * or one per event (event name → meaning; an event left out leaves the column
+ * at its default, 0). docs/columns.md is generated from these.
+ */
+export type ColumnMeaning = string | Readonly<Record<string, string>>;
+
 export interface AttachPlan {
   /** label shown by doctor/status, e.g. "tp_btf sched_switch,sched_wakeup" */
   label: string;
@@ -85,6 +92,12 @@ export interface FamilyDescriptor {
   counters: Readonly<Record<string, number>>;
   /** which attribute columns arg0/arg1 fill */
   args: { readonly arg0?: AttributeName; readonly arg1?: AttributeName };
+  /**
+   * What `value` and the attribute columns of `args` mean in this family's rows (every
+   * user-selectable family says so for each column it fills: test/schema/families.test.ts);
+   * e.g. pagefault's `state` is the x86 error code, kmem's `bytes` the requested size.
+   */
+  columns?: { readonly value: ColumnMeaning; readonly arg0?: ColumnMeaning; readonly arg1?: ColumnMeaning };
   /** default 1-in-N sampling of per-event rows */
   defaultSampleEvery: number;
   /** internal families (bench baseline, explain, profiles) are not user-selectable */

@@ -11,6 +11,11 @@ export default defineFamily({
   subsystem: 'filesystem',
   events: eventsOf(EVENTS, 'ns'),
   args: { arg0: 'fd', arg1: 'ret' },
+  columns: {
+    value: 'latency ns, entry → return',
+    arg0: 'the fd',
+    arg1: 'the return value: 0 or bytes written, or -errno',
+  },
   counters: { ...perEvent(EVENTS, FAMILY_COUNTER_BASE, 'calls_'), small_write_bytes: FAMILY_COUNTER_BASE + 8 },
   defaultSampleEvery: 1,
   plans: [

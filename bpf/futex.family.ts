@@ -10,6 +10,11 @@ export default defineFamily({
   subsystem: 'locking',
   events: eventsOf(EVENTS, 'ns'),
   args: { arg0: 'addr', arg1: 'ret' },
+  columns: {
+    value: 'wait ns, entry → return',
+    arg0: 'the futex word\'s user address',
+    arg1: 'the return value: 0, or -EAGAIN (the word had changed), -ETIMEDOUT, -EINTR',
+  },
   counters: {
     ...perEvent(EVENTS, FAMILY_COUNTER_BASE, 'waits_'),
     ...perEvent(EVENTS, FAMILY_COUNTER_BASE + 8, 'wait_ns_'),

@@ -5,6 +5,7 @@
  *   bpf/families.gen.h    enum v2_probe_id, enum v2_<family>_event, counter-slot macros V2_C_<FAMILY>_<NAME>
  *   bpf/hookbase.bpf.c    the hook-cost baseline: an empty program per benchBaseline entry
  *   README.md             the probe table (between its "probes table" markers)
+ *   docs/columns.md       what `value` and the attribute columns hold, per probe and event
  * Run after adding or changing a descriptor (tsc compiles it first):
  *   npx tsc -p tsconfig.json && node dist/bpf/gen.js
  * test/schema/families.test.ts fails when a generated file differs from what this writes.
@@ -12,7 +13,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { FamilyDescriptor } from './family.js';
+import type { ColumnMeaning, FamilyDescriptor } from './family.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** the repository: this file runs from bpf/ (vitest) or dist/bpf/ (node) */
@@ -146,6 +147,40 @@ export function withReadmeTable(readme: string, ds: FamilyDescriptor[]): string 
   return `${readme.slice(0, a + TABLE_BEGIN.length)}\n${readmeTable(ds)}\n${readme.slice(b)}`;
 }
 
+/** A meaning of a generic column for one event ('' when the event leaves the column at its default). */
+function meaningFor(m: ColumnMeaning | undefined, event: string): string {
+  if (m === undefined) return '';
+  return typeof m === 'string' ? m : (m[event] ?? '');
+}
+
+/** docs/columns.md: what `value` and the attribute columns hold, per probe and event (each descriptor's `columns`). */
+export function columnsDoc(ds: FamilyDescriptor[]): string {
+  const cell = (s: string) => (s === '' ? '—' : s.replace(/\|/g, '\\|'));
+  const L = [
+    '# What the generic columns of `v2e.events` hold, per probe and event',
+    '',
+    `<!-- ${GEN} -->`,
+    '',
+    'Every row of `v2e.events` has `value` (in the unit of its event) and the attribute',
+    'columns its probe fills from the record\'s two generic slots arg0/arg1 (a probe fills',
+    'at most two; the rest stay at their default, 0). A column name says the usual content;',
+    'what it holds for one probe is below (from the `columns` of each descriptor,',
+    '`bpf/NAME.family.ts`). `—`: the event leaves the column at 0.',
+  ];
+  for (const d of ds) {
+    if (d.internal || !d.columns || d.events.length === 0) continue;
+    const attrs = (['arg0', 'arg1'] as const).flatMap((a) => (d.args[a] ? [{ slot: a, column: d.args[a]! }] : []));
+    L.push('', `## \`${d.name}\``, '', d.summary, '');
+    L.push(`| event | unit | \`value\` |${attrs.map((a) => ` \`${a.column}\` (${a.slot}) |`).join('')}`);
+    L.push(`|---|---|---|${attrs.map(() => '---|').join('')}`);
+    for (const e of d.events) {
+      L.push(`| ${e.name} | ${e.unit} | ${cell(meaningFor(d.columns.value, e.name))} |${attrs.map((a) => ` ${cell(meaningFor(d.columns![a.slot], e.name))} |`).join('')}`);
+    }
+  }
+  L.push('');
+  return L.join('\n');
+}
+
 /** Every generated file: repo path → content. */
 export async function generated(root = ROOT): Promise<Record<string, string>> {
   const ds = await loadDescriptors(root);
@@ -154,6 +189,7 @@ export async function generated(root = ROOT): Promise<Record<string, string>> {
     'bpf/families.gen.h': familiesHeader(ds),
     'bpf/hookbase.bpf.c': hookbaseSource(ds),
     'README.md': withReadmeTable(readFileSync(join(root, 'README.md'), 'utf8'), ds),
+    'docs/columns.md': columnsDoc(ds),
   };
 }
 

@@ -13,6 +13,11 @@ export default defineFamily({
     { name: 'cycle', unit: 'ns' },
   ],
   args: { arg0: 'state', arg1: 'seq' },
+  columns: {
+    value: { stw_sweep_term: 'stop-the-world pause ns', stw_mark_term: 'stop-the-world pause ns', stw_other: 'stop-the-world pause ns', cycle: 'GC cycle ns, the sweep-termination stop → the mark-termination restart' },
+    arg0: { stw_sweep_term: 'the runtime\'s stwReason', stw_mark_term: 'the runtime\'s stwReason', stw_other: 'the runtime\'s stwReason' },
+    arg1: 'the process\'s GC cycle number',
+  },
   counters: { gc_cycles: FAMILY_COUNTER_BASE, gc_stw_ns: FAMILY_COUNTER_BASE + 1, stw_other: FAMILY_COUNTER_BASE + 2, stw_other_ns: FAMILY_COUNTER_BASE + 3 },
   defaultSampleEvery: 1,
   // stwReason (the pause's kind) is stable since Go 1.21

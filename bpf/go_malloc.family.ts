@@ -8,6 +8,10 @@ export default defineFamily({
   subsystem: 'go_runtime',
   events: [{ name: 'alloc', unit: 'bytes' }],
   args: { arg0: 'addr' },
+  columns: {
+    value: 'the requested size in bytes',
+    arg0: 'the `*_type` pointer (0: untyped, no pointers)',
+  },
   counters: { mallocs: FAMILY_COUNTER_BASE, malloc_bytes: FAMILY_COUNTER_BASE + 1 },
   defaultSampleEvery: 1000,
   // the register ABI (1.17) puts the size in RAX

@@ -8,6 +8,10 @@ export default defineFamily({
   subsystem: 'go_runtime',
   events: [{ name: 'create', unit: 'count' }, { name: 'exit', unit: 'count' }],
   args: { arg0: 'addr' },
+  columns: {
+    value: '0 (counts: `weight`; the live count is counter `goroutines`)',
+    arg0: { create: 'the new goroutine\'s start PC' },
+  },
   counters: { goroutines_created: FAMILY_COUNTER_BASE, goroutines_exited: FAMILY_COUNTER_BASE + 1 },
   defaultSampleEvery: 1000,
   // the register ABI (1.17) puts the arguments in registers

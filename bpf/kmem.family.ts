@@ -8,6 +8,11 @@ export default defineFamily({
   subsystem: 'memory',
   events: [{ name: 'kmalloc', unit: 'bytes' }, { name: 'kfree', unit: 'bytes' }],
   args: { arg0: 'addr', arg1: 'bytes' },
+  columns: {
+    value: { kmalloc: 'allocated bytes (the slab object, bytes_alloc)', kfree: '0' },
+    arg0: 'the call site (a kernel text address: negative as Int64)',
+    arg1: { kmalloc: 'requested bytes (bytes_req; `value` holds the allocated bytes)' },
+  },
   counters: {
     kmalloc: FAMILY_COUNTER_BASE,
     kfree: FAMILY_COUNTER_BASE + 1,

@@ -10,6 +10,11 @@ export default defineFamily({
   subsystem: 'locking',
   events: eventsOf(EVENTS, 'ns'),
   args: { arg0: 'addr', arg1: 'state' },
+  columns: {
+    value: 'wait ns, contention begin → end',
+    arg0: 'the lock\'s address (a kernel address: negative as Int64)',
+    arg1: 'the contention flags LCB_F_* (spin 1, read 2, write 4, rt 8, perCPU 16, mutex 32; not a state)',
+  },
   counters: {
     ...perEvent(EVENTS, FAMILY_COUNTER_BASE, 'waits_'),
     ...perEvent(EVENTS, FAMILY_COUNTER_BASE + 8, 'wait_ns_'),

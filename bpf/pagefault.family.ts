@@ -8,6 +8,11 @@ export default defineFamily({
   subsystem: 'memory',
   events: [{ name: 'user', unit: 'count' }, { name: 'kernel', unit: 'count' }],
   args: { arg0: 'addr', arg1: 'state' },
+  columns: {
+    value: '1 (one fault; `weight` is the faults it stands for)',
+    arg0: 'the fault address (< 64 KiB: null-ish; >= 0xffff800000000000: kernel; else user)',
+    arg1: 'the x86 error code, not a state: bits 1 present (protection fault), 2 write, 4 user mode, 16 instruction fetch',
+  },
   counters: { faults_user: FAMILY_COUNTER_BASE, faults_kernel: FAMILY_COUNTER_BASE + 1 },
   defaultSampleEvery: 1000,
   plans: [

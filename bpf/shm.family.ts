@@ -10,6 +10,11 @@ export default defineFamily({
   subsystem: 'ipc',
   events: eventsOf(EVENTS, 'bytes'),
   args: { arg0: 'addr', arg1: 'fd' },
+  columns: {
+    value: { memfd_create: '0', mmap: 'bytes mapped', munmap: 'bytes unmapped', ftruncate: 'the new size in bytes' },
+    arg0: { mmap: 'the mapping\'s address', munmap: 'the mapping\'s address' },
+    arg1: { memfd_create: 'the new fd', mmap: 'the fd mapped (-1: anonymous shared)', munmap: '-1', ftruncate: 'the fd' },
+  },
   counters: {
     ...perEvent(EVENTS, FAMILY_COUNTER_BASE, 'calls_'),
     ...perEvent(EVENTS, FAMILY_COUNTER_BASE + 8, 'bytes_'),

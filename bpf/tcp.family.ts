@@ -14,6 +14,11 @@ export default defineFamily({
     { name: 'rtt', unit: 'ns' },
   ],
   args: { arg0: 'addr', arg1: 'state' },
+  columns: {
+    value: { connect: 'connect latency ns, SYN_SENT → ESTABLISHED', connect_fail: 'ns from SYN_SENT to the failure', retransmit: '0', state: '0', rtt: 'smoothed RTT ns (srtt)' },
+    arg0: 'IPv4 daddr << 16 | dport (IPv6: dport only)',
+    arg1: { connect: 'oldstate << 8 | newstate', connect_fail: 'oldstate << 8 | newstate', retransmit: 'the TCP state', state: 'oldstate << 8 | newstate' },
+  },
   counters: {
     connects: FAMILY_COUNTER_BASE,
     connect_fails: FAMILY_COUNTER_BASE + 1,

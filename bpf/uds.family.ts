@@ -10,6 +10,11 @@ export default defineFamily({
   subsystem: 'ipc',
   events: eventsOf(EVENTS, 'ns'),
   args: { arg0: 'fd', arg1: 'ret' },
+  columns: {
+    value: 'latency ns, syscall entry → exit',
+    arg0: 'the socket fd',
+    arg1: 'the syscall return value: bytes, or -errno',
+  },
   counters: perEvent(EVENTS, FAMILY_COUNTER_BASE, 'calls_'),
   defaultSampleEvery: 1000,
   plans: [

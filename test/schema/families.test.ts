@@ -1,6 +1,6 @@
 // The family descriptors (bpf/NAME.family.ts, issue 15): every generated file
 // (bpf/families.gen.h, bpf/families.gen.ts, bpf/hookbase.bpf.c, the README's
-// probe table) equals what bpf/gen.ts makes of them; every descriptor is
+// probe table, docs/columns.md) equals what bpf/gen.ts makes of them; every descriptor is
 // consistent; and every program a plan names is a program of the family's
 // built object (build/bpf/NAME.bpf.o, its symbol table), in a section of the
 // plan's kind — a wrong name fails here, not as ENOENT at open.
@@ -81,6 +81,16 @@ describe('family descriptors', () => {
       const slots = Object.values({ ...d.counters, ...(d.bpfCounters ?? {}) });
       expect(new Set(slots).size, `${d.name}: two counters on one slot`).toBe(slots.length);
       for (const s of slots) expect(s >= 8 && s < MAX_COUNTERS, `${d.name}: slot ${s}`).toBe(true);
+    }
+  });
+
+  it('every user family says what `value` and each attribute column it fills hold (docs/columns.md); per-event meanings name its events', () => {
+    for (const d of ds) {
+      if (d.internal || d.events.length === 0) continue;
+      expect(d.columns, `${d.name}: no columns (what value, arg0 and arg1 hold)`).toBeDefined();
+      for (const slot of ['arg0', 'arg1'] as const) expect(d.columns![slot] !== undefined, `${d.name}: columns.${slot} given iff args.${slot} is`).toBe(d.args[slot] !== undefined);
+      const events = d.events.map((e) => e.name);
+      for (const [col, m] of Object.entries(d.columns!)) if (typeof m === 'object') for (const e of Object.keys(m)) expect(events, `${d.name}: columns.${col} names event '${e}'`).toContain(e);
     }
   });
 

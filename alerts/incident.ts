@@ -25,7 +25,7 @@ import { sqlList } from '../schema/sql.js';
 
 export type ValueUnit = ProbeDef['unit'];
 
-/** The unit of an event's `value`, from its family's descriptor (schema/event.ts): ns (a duration), bytes (a size) or count. */
+/** The unit of an event's `value`, from its family's descriptor (schema/event.ts): ns (a duration), bytes (a size), count, or kHz (a frequency). */
 export function eventUnit(probe: string, event: string): ValueUnit {
   const d = (PROBES as Record<string, ProbeDef>)[probe];
   if (!d) return 'count';
@@ -278,11 +278,11 @@ export async function incidentReport(store: Store, p: { fromMs: number; toMs: nu
 
 const f = (v: number) => (Number.isFinite(v) ? String(Number(v.toPrecision(4))) : '—');
 
-/** A p99 in its unit: µs for ns, bytes for sizes; '' for counts (no quantile). */
+/** A p99 in its unit: µs for ns, bytes for sizes, kHz for frequencies; '' for counts (no quantile). */
 function p99(v: number, unit: ValueUnit): string {
   if (unit === 'count') return '';
   if (!Number.isFinite(v)) return '—';
-  return unit === 'ns' ? `${(v / 1000).toFixed(1)} µs` : `${Number(v.toPrecision(4))} B`;
+  return unit === 'ns' ? `${(v / 1000).toFixed(1)} µs` : `${Number(v.toPrecision(4))} ${unit === 'kHz' ? 'kHz' : 'B'}`;
 }
 
 const us = (ns: number) => (Number.isFinite(ns) ? (ns / 1000).toFixed(1) : '—');

@@ -6,7 +6,7 @@ export default defineFamily({
   id: 11,
   summary: 'CPU frequency transitions (kHz) and idle-state residency',
   subsystem: 'power',
-  events: [{ name: 'freq', unit: 'ns' }, { name: 'idle', unit: 'ns' }],
+  events: [{ name: 'freq', unit: 'kHz' }, { name: 'idle', unit: 'ns' }],
   args: { arg0: 'state' },
   columns: {
     value: { freq: 'the new frequency in kHz (`cpu`: the CPU whose frequency changed)', idle: 'residency ns in the idle state' },

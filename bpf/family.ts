@@ -18,7 +18,8 @@ export const FAMILY_COUNTER_BASE = 8;
 
 /** Attribute columns arg0/arg1 can fill (schema/event.ts ATTRIBUTE_COLUMNS has their types). */
 export type AttributeName = 'fd' | 'ret' | 'dev' | 'bytes' | 'peer_pid' | 'state' | 'addr' | 'seq' | 'target';
-export type Unit = 'ns' | 'bytes' | 'count';
+/** The unit of an event's `value`: a duration, a size, a count, a frequency (cpufreq). Only ns values feed the latency histograms of /metrics. */
+export type Unit = 'ns' | 'bytes' | 'count' | 'kHz';
 
 /**
  * What a generic column holds in a family's rows: one meaning for every event,

@@ -199,8 +199,11 @@ function registerProcessSwitches(reg: Registry, collector: Collector, probes: re
 function registerProgramMetrics(reg: Registry, collector: Collector, probes: readonly ProbeName[]): void {
   // rtt's records are joined into breakdowns (below), its log2 histograms stay empty
   reg.registerMetric(new Log2Histogram('v2probe_latency_seconds', 'Latency of every event, from in-kernel log2 histograms (bucket le = 2^(slot+1) ns; _sum estimated at slot midpoints).', () =>
-    probes.filter((p) => p !== 'rtt' && (PROBES[p] as ProbeDef).unit === 'ns').flatMap((p) =>
-      Object.entries(collector.histograms(p)).map(([ev, counts]) => ({ labels: { probe: p, subsystem: subsystemOf(p), event_type: ev }, counts })))) as unknown as Metric<string>);
+    probes.filter((p) => p !== 'rtt').flatMap((p) => {
+      // only events whose value is a duration (cpufreq: idle residency, not the freq kHz)
+      const ns = new Set((PROBES[p] as ProbeDef).events.filter((_, i) => (PROBES[p] as ProbeDef).eventUnits[i] === 'ns'));
+      return Object.entries(collector.histograms(p)).filter(([ev]) => ns.has(ev)).map(([ev, counts]) => ({ labels: { probe: p, subsystem: subsystemOf(p), event_type: ev }, counts }));
+    })) as unknown as Metric<string>);
 
   const rtt = rttStats(collector);
   if (rtt) registerRtt(reg, () => rttStats(collector)!);

@@ -45,7 +45,7 @@ afterAll(async () => store?.close());
 
 describe('incident: units and v2probe itself', () => {
   it('units come from the family descriptors', () => {
-    expect([eventUnit('uds', 'sendmsg'), eventUnit('kmem', 'kmalloc'), eventUnit('pagefault', 'user')]).toEqual(['ns', 'bytes', 'count']);
+    expect([eventUnit('uds', 'sendmsg'), eventUnit('kmem', 'kmalloc'), eventUnit('pagefault', 'user'), eventUnit('cpufreq', 'freq')]).toEqual(['ns', 'bytes', 'count', 'kHz']);
     for (const [p, d] of Object.entries(PROBES)) d.events.forEach((e, i) => expect(eventUnit(p, e)).toBe(d.eventUnits[i]));
   });
 

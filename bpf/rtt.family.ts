@@ -21,7 +21,7 @@ export default defineFamily({
     {
       label: 'tp_btf sched_switch/wakeup, lock contention; tracepoint exceptions:page_fault_user, syscalls read/write/sendmsg/recvmsg/sendto/recvfrom, futex, fsync/fdatasync/sync_file_range; uprobes runtime.{stop,start}TheWorldWithSema, runtime.GC',
       programs: [
-        'rtt_switch', 'rtt_wakeup', 'rtt_wakeup_new', 'rtt_lock_begin', 'rtt_lock_end', 'rtt_pgfault',
+        'rtt_switch', 'rtt_wakeup', 'rtt_wakeup_new', 'rtt_lock_begin', 'rtt_lock_end', 'rtt_pagefault',
         ...['futex', 'fsync', 'fdatasync'].flatMap((n) => [`rtt_${n}_enter`, `rtt_${n}_exit`]), 'rtt_sfr_enter', 'rtt_sfr_exit',
         ...['write', 'read', 'sendmsg', 'recvmsg', 'sendto', 'recvfrom'].flatMap((n) => [`rtt_enter_${n}`, `rtt_exit_${n}`]),
         'rtt_stw_start', 'rtt_stw_end', 'rtt_gc_call', 'rtt_gc_call_end', 'rtt_gopark',

@@ -209,7 +209,7 @@ SEC("tracepoint/syscalls/sys_exit_sync_file_range")
 int rtt_sfr_exit(void *ctx) { return set_io(false); }
 
 SEC("tracepoint/exceptions/page_fault_user")
-int rtt_pgfault(struct trace_event_raw_exceptions *ctx)
+int rtt_pagefault(struct trace_event_raw_exceptions *ctx)
 {
 	struct rtt_task *a = bpf_task_storage_get(&acct, bpf_get_current_task_btf(), NULL, 0);
 

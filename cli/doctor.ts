@@ -19,7 +19,8 @@ import {
   tracepointExists,
   TRACEFS,
 } from '../collector/families/kernel.js';
-import { loadNative } from '../native/index.js';
+import { loadNative, type UprobeSpec } from '../native/index.js';
+import { ElfFile } from '../uprobes/elf.js';
 
 function nativeAvailable(): { ok: boolean; reason?: string } {
   try {
@@ -109,7 +110,10 @@ async function tryAttach(name: ProbeName, plan: AttachPlan): Promise<string | un
   let probe;
   try {
     probe = await loadNative().open(fam.object, { autoload: planAutoload(fam.plans, plan), ringBytes: 4096 * 16 });
-    const res = await probe.attach();
+    // a uprobe plan has no target of its own (the user's Go binary, --uprobe):
+    // attach each program as an entry uprobe at this node binary's entry
+    // point, for this process only (it has started: the probe never fires)
+    const res = plan.kind === 'uprobe' ? await probe.attachUprobes(uprobeProbeSpecs(plan)) : await probe.attach();
     const bad = res.filter((r) => !r.ok);
     return bad.length ? bad.map((b) => b.error).join('; ') : undefined;
   } catch (err) {
@@ -117,6 +121,15 @@ async function tryAttach(name: ProbeName, plan: AttachPlan): Promise<string | un
   } finally {
     probe?.close();
   }
+}
+
+/** Uprobe specs that check a uprobe plan can attach here: every program at node's ELF entry point, pid = this process. */
+function uprobeProbeSpecs(plan: AttachPlan): UprobeSpec[] {
+  const elf = ElfFile.read(process.execPath);
+  const offset = elf.fileOffset(Number(elf.data.readBigUInt64LE(0x18)));
+  if (offset === undefined) throw new Error(`${process.execPath}: its ELF entry point is in no segment`);
+  const programs = [...new Set([...plan.programs, ...(plan.uprobes ?? []).map((u) => u.program)])];
+  return programs.map((program) => ({ program, binary: process.execPath, offset, pid: process.pid }));
 }
 
 export function formatDoctor(r: DoctorReport): string {

@@ -29,6 +29,14 @@ describe.skipIf(!isRoot)('v2probe doctor', () => {
     }
     expect(rep.probes.find((x) => x.probe === 'sched')!.kind).toBe('tp_btf');
     expect(rep.probes.find((x) => x.probe === 'uds')!.kind).toBe('tracepoint');
+    // uprobe families have no target of their own: doctor attaches them on a real binary,
+    // and its verdict must match the kernel's uprobe PMU (it said EOPNOTSUPP when it auto-attached them)
+    const uprobes = existsSync('/sys/bus/event_source/devices/uprobe/type');
+    for (const p of ['go_gc', 'go_sched', 'go_malloc', 'app']) {
+      const pr = rep.probes.find((x) => x.probe === p)!;
+      expect(pr.ok, `${p}: ${pr.why}`).toBe(uprobes);
+      if (uprobes) expect(pr.kind).toBe('uprobe');
+    }
     // the human format names each probe and its attach point
     const text = runCli(['doctor']).stdout;
     expect(text).toMatch(/ok\s+sched\s+tp_btf sched_switch/);

@@ -10,6 +10,16 @@
  * all three. v2_emit[_at]() is the sampling decision plus v2_submit(), and
  * v2_record[_at]() adds the value to the event's histogram first: the
  * count / histogram / sample / submit sequence most families end with.
+ * v2_wakeup_flags() is the submit flag for any record put in `events`.
+ *
+ * What a row costs (issue 16 item 6; bpf_stats on the 2-CPU EPYC VM, kernel
+ * 6.18 with retpolines and the SRSO safe-RET mitigation, where every helper
+ * call and return is dear): reserve + submit ~30 ns, bpf_ktime_get_ns ~50,
+ * bpf_get_current_comm ~55, bpf_ringbuf_query ~14, bpf_get_current_task_btf
+ * ~13, per-CPU array lookups ~2 (inlined); a ring-buffer wakeup (irq_work,
+ * self-IPI, waking the reader) 1.5-12 us. So a row wakes the reader only once
+ * per v2_wakeup_bytes, and takes pid, tid and comm from one
+ * bpf_get_current_task_btf() with plain loads.
  */
 #ifndef V2_EMIT_BPF_H
 #define V2_EMIT_BPF_H
@@ -30,14 +40,38 @@ struct {
 
 /*
  * Load-time option (set before load through the object's .rodata: the
- * addon's open(family, { rodata: { v2_wakeup_bytes } })).
- * 0 (default): the kernel's adaptive ring-buffer wakeup, i.e. a wakeup for
- * every row the consumer has not caught up with — simple, but each one costs
- * the probe an irq_work + wakeup (~7 us measured on block completions).
- * N > 0: rows are submitted without a wakeup until N bytes are waiting; the
- * consumer must then poll with a timeout to pick up the tail.
+ * addon's open(family, { rodata: { v2_wakeup_bytes } })): wake the reader
+ * once per N bytes of records. A record is submitted with BPF_RB_FORCE_WAKEUP
+ * only when it takes the ring's producer position across a multiple of N,
+ * else with BPF_RB_NO_WAKEUP, however far behind the reader is (a test of
+ * "N bytes waiting" instead would wake on every record while the reader is
+ * behind: 700-1000 ns a row). 0 (default): N = an eighth of the ring;
+ * 1: every record wakes the reader.
+ * The reader must also poll with a timeout to pick up the tail of a quiet
+ * ring (the addon's poll loop consumes after every quiet 50 ms), and so
+ * records are never lost for want of a wakeup: two CPUs racing over one
+ * multiple may both wake (harmless) or both skip it (the next multiple
+ * wakes). The kernel's own adaptive wakeup (flags 0) is not used: it wakes
+ * the reader for every record it has caught up with, i.e. every record when
+ * the reader keeps up (1.5-3 us each here).
  */
 const volatile __u32 v2_wakeup_bytes = 0;
+
+/* Ring-buffer records carry an 8-byte header (BPF_RINGBUF_HDR_SZ). */
+#define V2_RINGBUF_HDR_BYTES 8
+
+/* The flags for submitting a record of rec_bytes (its own size) reserved in events. */
+static __always_inline __u64 v2_wakeup_flags(__u64 rec_bytes)
+{
+	__u64 every = v2_wakeup_bytes, pos;
+
+	if (!every)
+		every = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 8;
+	/* after our reserve: the end of our record, or of a later CPU's */
+	pos = bpf_ringbuf_query(&events, BPF_RB_PROD_POS);
+	return pos % every < rec_bytes + V2_RINGBUF_HDR_BYTES ? BPF_RB_FORCE_WAKEUP :
+							      BPF_RB_NO_WAKEUP;
+}
 
 /*
  * Reserve a row and fill everything but pid/tid/comm, which the caller sets
@@ -66,29 +100,33 @@ static __always_inline struct v2_event *v2_reserve(__u32 event, __u64 ts, __s64 
 
 static __always_inline void v2_commit(struct v2_event *e)
 {
-	__u64 flags = 0;
-
-	if (v2_wakeup_bytes)
-		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= v2_wakeup_bytes ?
-			BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-	bpf_ringbuf_submit(e, flags);
+	bpf_ringbuf_submit(e, v2_wakeup_flags(sizeof(*e)));
 	v2_count(V2_C_SAMPLED);
 }
+
+/*
+ * pid (tgid), tid and comm of the current task into a record: one helper
+ * call, then direct loads (the same values as bpf_get_current_pid_tgid() and
+ * bpf_get_current_comm(), which cost two calls and a strscpy; comm in the
+ * task is always NUL-padded).
+ */
+#define V2_FILL_CURRENT(r) ({							\
+	struct task_struct *__t = bpf_get_current_task_btf();			\
+	(r)->pid = __t->tgid;							\
+	(r)->tid = __t->pid;							\
+	__builtin_memcpy((r)->comm, __t->comm, V2_COMM_LEN);			\
+})
 
 /* Reserve, fill (pid/tid/comm of the current task) and submit one row. */
 static __always_inline void v2_submit(__u32 event, __u64 ts, __s64 value, __u64 arg0,
 				      __u64 arg1, __u32 weight)
 {
 	struct v2_event *e;
-	__u64 pid_tgid;
 
 	e = v2_reserve(event, ts, value, arg0, arg1, weight);
 	if (!e)
 		return;
-	pid_tgid = bpf_get_current_pid_tgid();
-	e->pid = pid_tgid >> 32;
-	e->tid = (__u32)pid_tgid;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	V2_FILL_CURRENT(e);
 	v2_commit(e);
 }
 

@@ -44,6 +44,7 @@ import { StoreSink } from '../collector/sinks/store.js';
 import { ATTRIBUTE_COLUMNS, EVENT_COLUMNS, PROBES, PROBE_NAMES, RECORD_FIELDS, RECORD_SIZE, USER_PROBES, type ProbeDef } from '../schema/event.js';
 import { schemaStatements } from '../schema/ddl.js';
 import { sqlString } from '../schema/sql.js';
+import { RAW_STRUCTURE, RAW_WHERE, rawSelectList } from '../schema/raw.js';
 import { ChdbStore } from '../store/chdb.js';
 import { ClickHouseStore } from '../store/clickhouse.js';
 import { parseStoreDsn } from '../store/dsn.js';
@@ -77,9 +78,6 @@ const SHM = '/dev/shm';
 const TMP = join(SHM, `binbench-${process.pid}`);
 
 // ---------------------------------------------------------------- records
-/** `struct v2_event` as ClickHouse types, same order and widths (RECORD_FIELDS). */
-const CH_TYPE: Record<string, string> = { u64: 'UInt64', s64: 'Int64', u32: 'UInt32', u16: 'UInt16', u8: 'UInt8', 'char[16]': 'FixedString(16)' };
-export const RAW_STRUCTURE = RECORD_FIELDS.map((f) => `${f.name} ${CH_TYPE[f.kind]}`).join(', ');
 
 const COMMS = ['v2broker', 'v2e-api', 'v2e-auth', 'v2e-store', 'postgres', 'kworker/u4:2', 'v2e-ingest-wrk1' /* 15: the longest */, 'go-sched-worker'];
 
@@ -133,44 +131,10 @@ export function synthRecords(n: number, edge = false, seed = 1): Buffer {
   return buf;
 }
 
-// ---------------------------------------------------------------- mapping SQL (from the one definition)
+// ---------------------------------------------------------------- mapping SQL: schema/raw.ts (from the one definition)
 const probeDefs = PROBE_NAMES.map((n) => [n, PROBES[n] as ProbeDef] as const);
-const PROBE_IDS = probeDefs.map(([, d]) => d.id);
-const EVENT_KEYS = probeDefs.flatMap(([, d]) => d.events.map((_, i) => d.id * 256 + i));
-const EVENT_NAMES = probeDefs.flatMap(([, d]) => [...d.events]);
-
-/**
- * The SELECT list that turns a staging row (`r`) into a `v2e.events` row, in EVENT_COLUMNS order. The
- * aliases (the MV matches by name) shadow the staging columns of the same name, hence every column `r.`-qualified.
- */
-export function mappingSelect(host: string, offsetNs: bigint): string {
-  const col = (name: string): string => {
-    switch (name) {
-      case 'ts': return `fromUnixTimestamp64Nano(toInt64(r.ts_ns) + ${offsetNs.toString()})`;
-      case 'host': return sqlString(host);
-      case 'probe': return `transform(r.probe, [${PROBE_IDS.join(',')}], [${probeDefs.map(([n]) => sqlString(n)).join(',')}], '')`;
-      case 'event': return `transform(toUInt16(r.probe) * 256 + r.event, [${EVENT_KEYS.join(',')}], [${EVENT_NAMES.map(sqlString).join(',')}], '')`;
-      case 'comm': return 'toStringCutToZero(r.comm)';
-      case 'weight': return 'if(r.weight = 0, 1, r.weight)';
-      case 'pid': case 'tid': case 'value': case 'cpu': return `r.${name}`;
-    }
-    const a = ATTRIBUTE_COLUMNS[name as keyof typeof ATTRIBUTE_COLUMNS];
-    if (!a) throw new Error(`no mapping for column ${name}`);
-    const conv = (arg: string) => {
-      const s = a.from === 'i64' ? `reinterpretAsInt64(r.${arg})` : `r.${arg}`;
-      return a.type === 'Int64' || a.type === 'UInt64' ? s : `to${a.type}(${s})`;
-    };
-    const branches: string[] = [];
-    for (const slot of ['arg0', 'arg1'] as const) {
-      const ids = probeDefs.filter(([, d]) => d.args[slot] === name).map(([, d]) => d.id);
-      if (ids.length) branches.push(`r.probe IN (${ids.join(',')}), ${conv(slot)}`);
-    }
-    return branches.length ? `multiIf(${branches.join(', ')}, 0)` : '0';
-  };
-  return EVENT_COLUMNS.map((c) => `${col(c.name)} AS ${c.name}`).join(',\n  ');
-}
-/** The decoder's rejection rule: a known probe id and an event index inside its list. */
-export const MAPPING_WHERE = `has([${EVENT_KEYS.join(',')}], toUInt16(r.probe) * 256 + r.event)`;
+const mappingSelect = (host: string, offsetNs: bigint) => rawSelectList({ host, monoToWallNs: offsetNs });
+const MAPPING_WHERE = RAW_WHERE;
 
 export function stagingDdl(db: string, host: string, offsetNs: bigint): string[] {
   return [

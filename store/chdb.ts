@@ -3,13 +3,34 @@
  * data in a directory. Queries and inserts use chdb's async calls, which run
  * off the event loop, so the collector's JS thread keeps draining batches.
  */
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { sqlString } from '../schema/sql.js';
 import { Session } from 'chdb';
 import { recoverDedupLogs, type DroppedDedupRecord } from './chdb-recover.js';
 import { StoreError } from './errors.js';
 import type { InsertOptions, QueryFormat, Store } from './types.js';
 import { toJsonEachRow } from './rows.js';
+
+/**
+ * Where binary inserts stage their body: npm chdb's insert() takes only text
+ * formats, so the body is written to a tmpfs file the engine reads with
+ * file(…, RowBinary) (docs/binary-path.md). One directory per process,
+ * removed at exit; each file is removed after its insert.
+ */
+const STAGE_DIR = join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), `v2probe-chdb-${process.pid}`);
+let stageSeq = 0;
+let stageReady = false;
+function stageFile(): string {
+  if (!stageReady) {
+    mkdirSync(STAGE_DIR, { recursive: true, mode: 0o700 });
+    process.once('exit', () => rmSync(STAGE_DIR, { recursive: true, force: true }));
+    stageReady = true;
+  }
+  return join(STAGE_DIR, `${stageSeq++}.bin`);
+}
 
 /** chDB holds one engine per process: sessions on the same path are shared. */
 const sessions = new Map<string, { session: Session; refs: number }>();
@@ -81,6 +102,21 @@ export class ChdbStore implements Store {
       await session.insert({ table, values: toJsonEachRow(rows), format: 'JSONEachRow', settings });
     } catch (err) {
       throw new StoreError('INSERT', this.dsn, `insert of ${rows.length} rows into ${table} failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async insertBinary(table: string, body: Buffer, structure: string, select: (source: string) => string, opts: InsertOptions = {}): Promise<void> {
+    if (body.length === 0) return;
+    const session = this.open();
+    const file = stageFile();
+    const settings = opts.dedupToken ? ` SETTINGS insert_deduplication_token=${sqlString(opts.dedupToken)}` : '';
+    try {
+      await writeFile(file, body);
+      await session.queryAsync(`INSERT INTO ${table}${settings}\n${select(`file(${sqlString(file)}, RowBinary, ${sqlString(structure)})`)}`, { format: 'CSV' });
+    } catch (err) {
+      throw new StoreError('INSERT', this.dsn, `binary insert of ${body.length} bytes into ${table} failed: ${(err as Error).message.trim()}`, { cause: err });
+    } finally {
+      await rm(file, { force: true });
     }
   }
 

@@ -5,7 +5,9 @@
  * client as `tls: { ca_cert, cert, key }`.
  */
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseClientConfigOptions } from '@clickhouse/client';
+import { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
+import { sqlString } from '../schema/sql.js';
 import type { StoreTlsFiles } from './dsn.js';
 import { StoreError } from './errors.js';
 import { loadTlsFiles, TlsFileError } from './tls.js';
@@ -130,6 +132,20 @@ export class ClickHouseStore implements Store {
       });
     } catch (err) {
       throw new StoreError('INSERT', this.dsn, `insert of ${rows.length} rows into ${table} failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async insertBinary(table: string, body: Buffer, structure: string, select: (source: string) => string, opts: InsertOptions = {}): Promise<void> {
+    if (body.length === 0) return;
+    try {
+      const r = await this.client.exec({
+        query: `INSERT INTO ${table} ${select(`input(${sqlString(structure)})`)} FORMAT RowBinary`,
+        values: Readable.from([body]),
+        clickhouse_settings: opts.dedupToken ? { insert_deduplication_token: opts.dedupToken } : {},
+      });
+      for await (const _ of r.stream) { /* the response body: empty; drained so the socket is reused */ }
+    } catch (err) {
+      throw new StoreError('INSERT', this.dsn, `binary insert of ${body.length} bytes into ${table} failed: ${(err as Error).message}`, { cause: err });
     }
   }
 

@@ -20,5 +20,11 @@ export interface Store {
   queryRows<T = Record<string, unknown>>(sql: string): Promise<T[]>;
   /** insert rows (objects keyed by column) into db.table; an empty list is a no-op */
   insertRows(table: string, rows: readonly object[], opts?: InsertOptions): Promise<void>;
+  /**
+   * insert a RowBinary body of `structure` (e.g. ring-buffer records, schema/raw.ts)
+   * as `INSERT INTO table <select(source)>`, the engine mapping its columns:
+   * source is where the body is read from (chDB: a tmpfs file; server: input())
+   */
+  insertBinary(table: string, body: Buffer, structure: string, select: (source: string) => string, opts?: InsertOptions): Promise<void>;
   close(): Promise<void>;
 }

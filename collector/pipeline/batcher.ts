@@ -14,7 +14,9 @@
  * full ring buffer, so sum(weight) still estimates the events seen. At close,
  * what still cannot be written within the deadline is counted as failed.
  */
-export interface BatcherOptions {
+import { RetryLoop, type RetryOptions } from './retry.js';
+
+export interface BatcherOptions extends RetryOptions {
   /** a batch holds at most this many rows ... */
   maxRows: number;
   /** ... and about this many serialized bytes (ROW_BYTES_ESTIMATE per row) */
@@ -24,9 +26,6 @@ export interface BatcherOptions {
   maxPendingBytes: number;
   /** optional bound on the count of rows waiting as well (whichever is hit first) */
   maxPendingRows?: number;
-  /** first retry after this long, doubling up to maxBackoffMs */
-  minBackoffMs?: number;
-  maxBackoffMs?: number;
 }
 
 /**
@@ -56,8 +55,6 @@ export class Batcher<T extends Row> {
   private flushing = 0;
   /** rowBytes of the rows pending and in batches not yet written */
   private waitingBytes = 0;
-  private closing = false;
-  private wakeRetry: (() => void) | undefined;
   private readonly rowBytes: (row: T) => number;
   /** weight of dropped rows not yet carried by a kept row, per probe and event */
   private readonly carry = new Map<string, number>();
@@ -67,20 +64,31 @@ export class Batcher<T extends Row> {
   readonly failed = new Map<string, number>();
   sentRows = 0;
   sentBatches = 0;
-  /** failed write attempts (each retried) */
-  retries = 0;
-  /** the sink's last write failed and has not succeeded since */
-  down = false;
-  downSince: number | undefined;
-  lastError: Error | undefined;
+  private readonly retry: RetryLoop;
 
   constructor(
     private readonly write: (rows: T[]) => Promise<void>,
     private readonly opts: BatcherOptions & { rowBytes?: (row: T) => number } = DEFAULT_BATCH,
-    private readonly onError: (err: Error, rows: number, attempt: number) => void = () => {},
-    private readonly onRecover: (downMs: number) => void = () => {},
+    onError: (err: Error, rows: number, attempt: number) => void = () => {},
+    onRecover: (downMs: number) => void = () => {},
   ) {
     this.rowBytes = opts.rowBytes ?? (() => EVENT_ROW_BYTES);
+    this.retry = new RetryLoop(opts, onError, onRecover);
+  }
+
+  /** failed write attempts (each retried) */
+  get retries(): number {
+    return this.retry.retries;
+  }
+  /** the sink's last write failed and has not succeeded since */
+  get down(): boolean {
+    return this.retry.down;
+  }
+  get downSince(): number | undefined {
+    return this.retry.downSince;
+  }
+  get lastError(): Error | undefined {
+    return this.retry.lastError;
   }
 
   /** Is there room for about `bytes` more of rows? (callers may skip decoding when there is none) */
@@ -135,40 +143,10 @@ export class Batcher<T extends Row> {
   }
 
   private async writeWithRetry(batch: T[]): Promise<void> {
-    let backoff = this.opts.minBackoffMs ?? 250;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.write(batch);
-        this.sentRows += batch.length;
-        this.sentBatches++;
-        if (this.down) {
-          const downMs = Date.now() - (this.downSince ?? Date.now());
-          this.down = false;
-          this.downSince = undefined;
-          this.onRecover(downMs);
-        }
-        return;
-      } catch (err) {
-        this.lastError = err as Error;
-        if (!this.down) this.downSince = Date.now();
-        this.down = true;
-        this.retries++;
-        this.onError(err as Error, batch.length, attempt);
-        if (this.closing) {
-          for (const r of batch) this.failed.set(r.probe, (this.failed.get(r.probe) ?? 0) + 1);
-          return;
-        }
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, backoff);
-          this.wakeRetry = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
-        this.wakeRetry = undefined;
-        backoff = Math.min(backoff * 2, this.opts.maxBackoffMs ?? 10_000);
-      }
-    }
+    if (await this.retry.run(() => this.write(batch), batch.length)) {
+      this.sentRows += batch.length;
+      this.sentBatches++;
+    } else for (const r of batch) this.failed.set(r.probe, (this.failed.get(r.probe) ?? 0) + 1);
   }
 
   /** Send what is pending; resolves when every batch handed so far is written (or, closing, given up). */
@@ -204,8 +182,7 @@ export class Batcher<T extends Row> {
     const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs)));
     await Promise.race([done, timeout]);
     clearTimeout(timer);
-    this.closing = true;
-    this.wakeRetry?.();
+    this.retry.close();
     await this.flush();
   }
 

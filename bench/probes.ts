@@ -8,7 +8,12 @@
  * kernel then times every program run (run_time_ns / run_cnt).
  * ns/call = sum(run_time_ns) / sum(run_cnt) over the family's programs (and
  * over the matching empty programs): every hook of the family weighted by how
- * often the workload hits it.
+ * often the workload hits it. Families open as the collector opens them
+ * (collector/start.ts: rodata v2_wakeup_bytes = an eighth of the ring).
+ *   node dist/bench/probes.js --row [--quick] [--reps N]
+ * The kernel side of a 1:1 row (issue 16 item 6): every family at 1:1 next to
+ * its empty programs, N paired runs (default 5), medians, and the ratio
+ * (target <= 3x); no mixed workload.
  */
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -24,6 +29,11 @@ import { encodeConfig, PROBES, type ProbeName } from '../schema/event.js';
 
 const STATS = '/proc/sys/kernel/bpf_stats_enabled';
 const QUICK = process.argv.includes('--quick');
+const ROW = process.argv.includes('--row');
+const REPS = Number(process.argv[process.argv.indexOf('--reps') + 1]) || 5;
+/** the collector's default ring and wakeup (collector/start.ts openObject) */
+const RING_BYTES = 256 * 1024;
+const WAKEUP_BYTES = RING_BYTES / 8;
 const pexec = promisify(execFile);
 const fx = (name: string, args: string[]) => pexec(resolve(repoRoot(), 'build/fixtures', name), args, { timeout: 120_000 });
 
@@ -51,8 +61,8 @@ type Family = keyof typeof WORKLOAD;
 const FAMILIES = Object.keys(BASE).filter((f): f is Family => f in WORKLOAD);
 
 /** Open an object with these programs' autoload, configured (enabled, 1-in-sampleEvery), attached and drained. */
-async function open(object: string, autoload: Record<string, boolean>, sampleEvery = 1): Promise<Probe> {
-  const p = await loadNative().open(object, { autoload });
+async function open(object: string, autoload: Record<string, boolean>, sampleEvery = 1, rodata?: Record<string, number>): Promise<Probe> {
+  const p = await loadNative().open(object, { autoload, ...(rodata ? { rodata } : {}) });
   p.updateMap('config', Buffer.alloc(4), encodeConfig({ enabled: true, sampleEvery }));
   const res = await p.attach();
   const bad = res.filter((r) => !r.ok);
@@ -71,9 +81,40 @@ function total(stats: Stat[], names?: string[]): { ns: bigint; cnt: bigint } {
 const per = (t: { ns: bigint; cnt: bigint }) => (t.cnt > 0n ? Number(t.ns) / Number(t.cnt) : NaN);
 
 /** A family on its first plan, loaded as the collector loads it (planAutoload, no opt-in programs). */
-const openFamily = (f: Family, sampleEvery: number) => open(f, planAutoload(ATTACH[f].plans, ATTACH[f].plans[0]), sampleEvery);
+const openFamily = (f: Family, sampleEvery: number) =>
+  open(f, planAutoload(ATTACH[f].plans, ATTACH[f].plans[0]), sampleEvery, { v2_wakeup_bytes: WAKEUP_BYTES });
 /** The family's empty programs in the baseline object (its other programs keep their default autoload). */
 const openBaseline = (f: Family) => open('hookbase', Object.fromEntries(BASE[f].map((p) => [p, true])));
+
+/** One paired run: the family (1-in-every) and its empty programs attached together, the workload once. */
+async function paired(f: Family, every: number): Promise<{ calls: bigint; probe: number; empty: number }> {
+  const fam = await openFamily(f, every);
+  const base = await openBaseline(f);
+  try {
+    await WORKLOAD[f]();
+    const t = total(fam.programStats());
+    return { calls: t.cnt, probe: per(t), empty: per(total(base.programStats(), BASE[f])) };
+  } finally {
+    fam.close();
+    base.close();
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** --row: every family at 1:1, REPS paired runs each, medians (the table of issue 16 item 6). */
+async function rowTable() {
+  console.log(`the kernel side of a 1:1 row: ns per call (bpf_stats), median of ${REPS} paired runs (family + empty programs on its attach points)${QUICK ? ' (--quick)' : ''}`);
+  console.log(`${'family'.padEnd(10)} ${'calls'.padStart(9)} ${'empty ns'.padStart(9)} ${'1:1 ns'.padStart(9)} ${'ratio'.padStart(6)}  ${'runs (ns)'}`);
+  for (const f of FAMILIES) {
+    const runs = [];
+    for (let i = 0; i < REPS; i++) runs.push(await paired(f, 1));
+    const probe = median(runs.map((r) => r.probe));
+    const empty = median(runs.map((r) => r.empty));
+    const calls = median(runs.map((r) => Number(r.calls)));
+    console.log(`${f.padEnd(10)} ${String(calls).padStart(9)} ${empty.toFixed(0).padStart(9)} ${probe.toFixed(0).padStart(9)} ${(probe / empty).toFixed(2).padStart(6)}  ${runs.map((r) => r.probe.toFixed(0)).join(' ')}`);
+  }
+}
 
 async function main() {
   if (process.getuid?.() !== 0) throw new Error('bench/probes needs root (BPF)');
@@ -85,24 +126,19 @@ async function main() {
   tcpPort = (server.address() as { port: number }).port;
   const rows: string[] = [];
   try {
+    if (ROW) {
+      await rowTable();
+      return;
+    }
     console.log(`hook cost, ns per call (bpf_stats), each family next to empty programs on its attach points, same run${QUICK ? ' (--quick)' : ''}`);
     console.log(`${'family'.padEnd(10)} ${'sampling'.padEnd(9)} ${'calls'.padStart(9)} ${'probe ns'.padStart(9)} ${'empty ns'.padStart(9)} ${'ratio'.padStart(6)}`);
     for (const f of FAMILIES) {
       for (const every of [PROBES[f].defaultSampleEvery, 1]) {
         if (every === 1 && PROBES[f].defaultSampleEvery === 1 && rows.some((r) => r.startsWith(f.padEnd(10)))) continue;
-        const fam = await openFamily(f, every);
-        const base = await openBaseline(f);
-        try {
-          await WORKLOAD[f]();
-          const t = total(fam.programStats());
-          const b = total(base.programStats(), BASE[f]);
-          const line = `${f.padEnd(10)} ${`1:${every}`.padEnd(9)} ${String(t.cnt).padStart(9)} ${per(t).toFixed(0).padStart(9)} ${per(b).toFixed(0).padStart(9)} ${(per(t) / per(b)).toFixed(2).padStart(6)}`;
-          rows.push(line);
-          console.log(line);
-        } finally {
-          fam.close();
-          base.close();
-        }
+        const r = await paired(f, every);
+        const line = `${f.padEnd(10)} ${`1:${every}`.padEnd(9)} ${String(r.calls).padStart(9)} ${r.probe.toFixed(0).padStart(9)} ${r.empty.toFixed(0).padStart(9)} ${(r.probe / r.empty).toFixed(2).padStart(6)}`;
+        rows.push(line);
+        console.log(line);
       }
     }
 

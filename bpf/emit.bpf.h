@@ -42,11 +42,11 @@ struct {
  * Load-time option (set before load through the object's .rodata: the
  * addon's open(family, { rodata: { v2_wakeup_bytes } })): wake the reader
  * once per N bytes of records. A record is submitted with BPF_RB_FORCE_WAKEUP
- * only when it takes the ring's producer position across a multiple of N,
- * else with BPF_RB_NO_WAKEUP, however far behind the reader is (a test of
- * "N bytes waiting" instead would wake on every record while the reader is
- * behind: 700-1000 ns a row). 0 (default): N = an eighth of the ring;
- * 1: every record wakes the reader.
+ * only when it takes the ring's producer position across a multiple of N
+ * (see v2_wakeup_flags), else with BPF_RB_NO_WAKEUP, however far behind the
+ * reader is (a test of "N bytes waiting" instead would wake on every record
+ * while the reader is behind: 700-1000 ns a row). 0 (default): N = an eighth
+ * of the ring; 1: every record wakes the reader.
  * The reader must also poll with a timeout to pick up the tail of a quiet
  * ring (the addon's poll loop consumes after every quiet 50 ms), and so
  * records are never lost for want of a wakeup: two CPUs racing over one
@@ -60,7 +60,14 @@ const volatile __u32 v2_wakeup_bytes = 0;
 /* Ring-buffer records carry an 8-byte header (BPF_RINGBUF_HDR_SZ). */
 #define V2_RINGBUF_HDR_BYTES 8
 
-/* The flags for submitting a record of rec_bytes (its own size) reserved in events. */
+/*
+ * The flags for submitting a record of rec_bytes (its own size) reserved in
+ * events. The record ends at pos and starts at pos - rec_bytes - header: it
+ * crosses a multiple of N iff the two differ above bit log2(N), tested
+ * without a division (a 64-bit div was 8 % of a kmem row): exact for N a
+ * power of two (the collector's ring/8, the default); for any other N the
+ * wakeups come every N/2 to 2N bytes.
+ */
 static __always_inline __u64 v2_wakeup_flags(__u64 rec_bytes)
 {
 	__u64 every = v2_wakeup_bytes, pos;
@@ -69,8 +76,8 @@ static __always_inline __u64 v2_wakeup_flags(__u64 rec_bytes)
 		every = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 8;
 	/* after our reserve: the end of our record, or of a later CPU's */
 	pos = bpf_ringbuf_query(&events, BPF_RB_PROD_POS);
-	return pos % every < rec_bytes + V2_RINGBUF_HDR_BYTES ? BPF_RB_FORCE_WAKEUP :
-							      BPF_RB_NO_WAKEUP;
+	return (pos ^ (pos - rec_bytes - V2_RINGBUF_HDR_BYTES)) >= every ?
+		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
 /*

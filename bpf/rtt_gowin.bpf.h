@@ -45,7 +45,7 @@ static __always_inline int emit_window(__u64 pid_tgid, __u64 start, __u32 stage)
 	r->tid = (__u32)pid_tgid;
 	r->stage = stage;
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, v2_wakeup_flags(sizeof(*r)));
 	return 0;
 }
 

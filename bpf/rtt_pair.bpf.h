@@ -63,7 +63,6 @@ static __always_inline __u64 unix_peer_of(struct sock *sk)
 static __always_inline void emit(struct rtt_task *a, __u64 id, __u32 stage, __u64 now, __s32 ret)
 {
 	struct v2_rtt_rec *r;
-	__u64 pid_tgid;
 
 	acct_close(a, now, V2_RTT_ONCPU);
 	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
@@ -71,7 +70,6 @@ static __always_inline void emit(struct rtt_task *a, __u64 id, __u32 stage, __u6
 		v2_count(V2_C_LOST_RINGBUF);
 		return;
 	}
-	pid_tgid = bpf_get_current_pid_tgid();
 	r->id = id;
 	r->ts_enter = a->sys_ts;
 	r->ts_exit = now;
@@ -81,15 +79,13 @@ static __always_inline void emit(struct rtt_task *a, __u64 id, __u32 stage, __u6
 	r->wake_ts = a->wake_ts;
 	r->run_ts = a->run_ts;
 	r->sk = a->sys_sk;
-	r->pid = pid_tgid >> 32;
-	r->tid = (__u32)pid_tgid;
+	V2_FILL_CURRENT(r);
 	r->stage = stage;
 	r->ret = ret;
-	bpf_get_current_comm(r->comm, sizeof(r->comm));
 	r->blocked_ns = a->best_ns;
 	r->blocked_stack = a->best_stack;
 	r->blocked_comp = a->best_comp;
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, v2_wakeup_flags(sizeof(*r)));
 	v2_count(V2_C_SAMPLED);
 	v2_count(C_STAGE(stage & 3));
 }

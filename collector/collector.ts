@@ -9,12 +9,14 @@
  * (collector/families/runtime.ts; which family has which: runtimes.ts): its
  * own start and stop (a session), attach, counters, extra snapshot rows.
  */
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { COMMON_COUNTERS, encodeConfig, HIST_SLOTS, MAX_COUNTERS, PROBES, RECORD_SIZE, type CounterRow, type EventRow, type HistogramRow, type ProbeDef, type ProbeName } from '../schema/event.js';
 import { loadNative, type Probe as NativeProbe } from '../native/index.js';
-import { Batcher, DEFAULT_BATCH, EVENT_ROW_BYTES } from './pipeline/batcher.js';
-import { decodeBatch, tallyBatch } from './pipeline/decode.js';
+import { Batcher, DEFAULT_BATCH } from './pipeline/batcher.js';
+import { RecordQueue } from './pipeline/records.js';
+import { RowQueue, type EventQueue } from './pipeline/queue.js';
 import { decodeKeyedCounts, monoToWallOffset, sumPerCpu, type KeyedCount } from './maps.js';
 import { ATTACH } from './families/plans.js';
 import type { FamilyRuntime } from './families/runtime.js';
@@ -49,7 +51,7 @@ const nowNs = () => (BigInt(Date.now()) * 1_000_000n).toString();
 export class Collector {
   readonly host: string;
   private readonly probes: Running[];
-  private readonly events: Batcher<EventRow>;
+  private readonly events: EventQueue;
   private snapshotTimer: NodeJS.Timeout | undefined;
   private readonly commCache = new Map<number, string>();
   private monoToWall = monoToWallOffset();
@@ -75,15 +77,16 @@ export class Collector {
     for (const [n, rt] of rts) if (rt.sampleEvery !== undefined && opts.perProbe?.[n]?.sampleEvery === undefined) opts.perProbe = { ...opts.perProbe, [n]: { ...opts.perProbe?.[n], sampleEvery: rt.sampleEvery } };
     this.probes = names.map((name) => this.running(name));
     const ownShare = rts.reduce((n, [, rt]) => n + (rt.pendingBytes ?? 0), 0);
-    this.events = new Batcher<EventRow>(
-      (rows) => opts.sink.writeEvents(rows),
-      { ...batch, maxPendingBytes: batch.maxPendingBytes - ownShare },
-      (err, n, attempt) => {
-        // one line when the outage starts, then every 10th attempt (the backoff caps at 10 s)
-        if (attempt === 1 || attempt % 10 === 0) opts.logger.error({ err: err.message, rows: n, attempt, sink: opts.sink.name }, 'sink write failed; retrying with backoff (rows wait in memory, bounded)');
-      },
-      (downMs) => opts.logger.info({ sink: opts.sink.name, downMs }, 'sink is back; caught up'),
-    );
+    // one line when the outage starts, then every 10th attempt (the backoff caps at 10 s)
+    const onError = (err: Error, n: number, attempt: number) => {
+      if (attempt === 1 || attempt % 10 === 0) opts.logger.error({ err: err.message, rows: n, attempt, sink: opts.sink.name }, 'sink write failed; retrying with backoff (rows wait in memory, bounded)');
+    };
+    const onRecover = (downMs: number) => opts.logger.info({ sink: opts.sink.name, downMs }, 'sink is back; caught up');
+    const bound = { ...batch, maxPendingBytes: batch.maxPendingBytes - ownShare };
+    const sink = opts.sink;
+    this.events = sink.writeRecords && !opts.rowPath
+      ? new RecordQueue((b) => sink.writeRecords!(b), bound, `${this.host}:${process.pid}:${randomBytes(6).toString('hex')}`, onError, onRecover)
+      : new RowQueue(new Batcher<EventRow>((rows) => sink.writeEvents(rows), bound, onError, onRecover));
   }
 
   private running(name: ProbeName): Running {
@@ -141,18 +144,9 @@ export class Collector {
 
   private onBatch(p: Running, batch: Buffer, records: number): void {
     this.receivedRecords += records;
-    if (!this.events.hasRoom(EVENT_ROW_BYTES)) {
-      // nothing more may wait: count the batch's rows as dropped (weights
-      // carried) without building rows that would only be dropped
-      const t = tallyBatch(batch);
-      p.decodeRejected += t.rejected;
-      for (const [probe, r] of t.rows) this.events.drop(probe, r.rows, r.weights);
-      return;
-    }
-    const { rows, rejected } = decodeBatch(batch, { host: this.host, monoToWallNs: this.monoToWall });
-    p.decodeRejected += rejected;
-    this.events.add(rows);
+    p.decodeRejected += this.events.offer(batch, { host: this.host, monoToWallNs: this.monoToWall });
   }
+
 
   /**
    * Enable (attach) or disable (detach) a probe family at run time. Disabling

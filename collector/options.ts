@@ -46,6 +46,8 @@ export interface CollectorOptions {
    * rows get an eighth of it): beyond it rows are dropped as lost_sink
    */
   batch?: Partial<BatcherOptions>;
+  /** decode events to rows even for a sink that takes records (the path before issue 16; benchmarks compare the two) */
+  rowPath?: boolean;
   /** at stop, how long to keep retrying a failing sink before counting the rows as lost_sink (default 10 s) */
   closeDeadlineMs?: number;
   /** opt-in programs of the attach plans, e.g. { udsReadWrite: true } (uds also hooks read/write) */

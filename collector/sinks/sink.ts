@@ -5,10 +5,13 @@
  */
 import type { CounterRow, EventRow, HistogramRow } from '../../schema/event.js';
 import type { Breakdown } from '../../explain/breakdown.js';
+import type { RecordBatch } from '../pipeline/records.js';
 
 export interface Sink {
   readonly name: string;
   writeEvents(rows: EventRow[]): Promise<void>;
+  /** event records as the ring buffer gave them (no row objects); a sink that has it gets the binary queue (pipeline/records.ts) */
+  writeRecords?(batch: RecordBatch): Promise<void>;
   writeCounters(rows: CounterRow[]): Promise<void>;
   writeHistograms(rows: HistogramRow[]): Promise<void>;
   /** round-trip breakdowns (`--explain`); absent: the sink cannot take them (Kafka: Prometheus only) */

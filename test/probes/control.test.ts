@@ -1,13 +1,16 @@
 // Run-time control shared by every family: the per-CPU token bucket
 // (burst_dropped), the cgroup filter, enable/disable at run time, changing
 // the sample rate without reattaching, and the default 1 s snapshots.
+// The burst test's workload runs as a private copy (a comm of its own): the
+// collector's comm filter must not take in a kmem_poll run by another
+// checkout's suite beside it (its events would move seen and the weights).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { cgroupId, type Collector } from '../../collector/collector.js';
 import { sumPerCpu } from '../../collector/maps.js';
-import { FIXTURES, isRoot, runFixture, sleep, startCollector } from '../helpers/probes.js';
+import { FIXTURES, isRoot, privateFixture, runFixture, sleep, startCollector } from '../helpers/probes.js';
 
 const note = (...a: unknown[]) => process.env.V2PROBE_TEST_REPORT && console.log('[control]', ...a);
 const CGROUP2 = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((d) => existsSync(`${d}/cgroup.procs`) && existsSync(`${d}/cgroup.controllers`));
@@ -20,9 +23,11 @@ describe.skipIf(!isRoot)('probe control', () => {
   });
 
   it('burst limit: rows over the per-CPU token bucket are counted as burst_dropped; seen = sampled + burst_dropped + lost_ringbuf', async () => {
-    const started = await startCollector({ probes: ['kmem'], comm: 'kmem_poll', perProbe: { kmem: { sampleEvery: 1, burstRate: 2000, burstSize: 200 } } });
+    const fixture = privateFixture('kmem_poll', 'kmem');
+    onTestFinished(fixture.remove);
+    const started = await startCollector({ probes: ['kmem'], comm: fixture.comm, perProbe: { kmem: { sampleEvery: 1, burstRate: 2000, burstSize: 200 } } });
     c = started.collector;
-    const fx = await runFixture<{ calls: number }>('kmem_poll', ['-n', '20000']);
+    const fx = await runFixture<{ calls: number }>(fixture.path, ['-n', '20000']);
     const k = c.counters('kmem');
     // the weight not yet carried by a row: per CPU and event kind, the events
     // since that CPU's last row (sample_skip), e.g. a CPU the process left
@@ -36,7 +41,7 @@ describe.skipIf(!isRoot)('probe control', () => {
     // the bucket: at most size + rate * elapsed rows per CPU (2 CPUs, the run takes < 5 s here)
     expect(k.sampled).toBeLessThan(2 * (200 + 2000 * 5));
     // weights carry the dropped events, exactly: sum(weight) of the rows + the weight still pending = seen
-    const w = started.sink.events.filter((e) => e.probe === 'kmem' && e.comm === 'kmem_poll').reduce((n, e) => n + e.weight, 0);
+    const w = started.sink.events.filter((e) => e.probe === 'kmem' && e.comm === fixture.comm).reduce((n, e) => n + e.weight, 0);
     expect(w + pending).toBe(k.seen);
     expect(w).toBeGreaterThan(0);
   });

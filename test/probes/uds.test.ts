@@ -1,8 +1,11 @@
 // uds probe, ground truth: a Unix-socket ping-pong whose server busy-waits a
 // known delay before each reply. The client's recvmsg latency is that delay;
 // the fixture counts its own syscalls and measures its own round trips.
-import { afterEach, describe, expect, it } from 'vitest';
-import { isRoot, percentile, runFixture, startCollector, type MemorySink } from '../helpers/probes.js';
+// The collector follows a private copy of uds_pingpong (a comm of its own): with
+// comm 'uds_pingpong', another checkout's suite running the same fixture at the
+// same time added its calls to the exact counters.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { isRoot, percentile, privateFixture, runFixture, startCollector, type MemorySink } from '../helpers/probes.js';
 import type { Collector } from '../../collector/collector.js';
 
 interface PingPong {
@@ -18,17 +21,22 @@ interface PingPong {
 
 describe.skipIf(!isRoot)('uds probe (AF_UNIX latency)', () => {
   let c: Collector | undefined;
+  let fixture: ReturnType<typeof privateFixture>;
+  beforeAll(() => {
+    fixture = privateFixture('uds_pingpong', 'uds');
+  });
+  afterAll(() => fixture?.remove());
   afterEach(async () => {
     await c?.stop();
     c = undefined;
   });
 
   it("1:1 sampling: recvmsg p50 within 5 % of the client's own round-trip clock (2 ms server delay); every call counted exactly", async () => {
-    const started = await startCollector({ probes: ['uds'], comm: 'uds_pingpong', perProbe: { uds: { sampleEvery: 1 } } });
+    const started = await startCollector({ probes: ['uds'], comm: fixture.comm, perProbe: { uds: { sampleEvery: 1 } } });
     c = started.collector;
     expect(started.status[0].state).toBe('running');
     const before = c.counters('uds');
-    const fx = await runFixture<PingPong>('uds_pingpong', ['-n', '500', '-d', '2000', '-m', 'sendmsg']);
+    const fx = await runFixture<PingPong>(fixture.path, ['-n', '500', '-d', '2000', '-m', 'sendmsg']);
     await c.stop();
     const sink = started.sink as MemorySink;
     const recv = sink.events.filter((e) => e.pid === fx.client_pid && e.event === 'recvmsg');
@@ -36,7 +44,7 @@ describe.skipIf(!isRoot)('uds probe (AF_UNIX latency)', () => {
     // exact: one row per call at 1:1, each of weight 1
     expect(recv.length).toBe(fx.client_recv);
     expect(send.length).toBe(fx.client_send);
-    expect(recv.every((e) => e.weight === 1 && e.comm === 'uds_pingpong')).toBe(true);
+    expect(recv.every((e) => e.weight === 1 && e.comm === fixture.comm)).toBe(true);
     const p50 = percentile(recv.map((e) => e.value), 50);
     // ground truth is the client's own round-trip clock, not the nominal 2 ms
     // (a VM's wake-up after the server's wait adds a varying few %)
@@ -56,9 +64,9 @@ describe.skipIf(!isRoot)('uds probe (AF_UNIX latency)', () => {
   });
 
   it('1:10 sampling: sum(weight) within 2 % of the calls made; TCP-free, only AF_UNIX', async () => {
-    const started = await startCollector({ probes: ['uds'], comm: 'uds_pingpong', perProbe: { uds: { sampleEvery: 10 } } });
+    const started = await startCollector({ probes: ['uds'], comm: fixture.comm, perProbe: { uds: { sampleEvery: 10 } } });
     c = started.collector;
-    const fx = await runFixture<PingPong>('uds_pingpong', ['-n', '5000', '-d', '100', '-m', 'sendto']);
+    const fx = await runFixture<PingPong>(fixture.path, ['-n', '5000', '-d', '100', '-m', 'sendto']);
     await c.stop();
     const sink = started.sink as MemorySink;
     for (const [event, made] of [['recvfrom', fx.client_recv], ['sendto', fx.client_send]] as const) {
@@ -72,9 +80,9 @@ describe.skipIf(!isRoot)('uds probe (AF_UNIX latency)', () => {
 
   it('read/write on AF_UNIX sockets (Go UnixConn) are timed only when opted in (--uds-rw), exactly', async () => {
     // opted in: every read/write of the client is a row (1:1) with the right latency
-    let started = await startCollector({ probes: ['uds'], comm: 'uds_pingpong', optIn: { udsReadWrite: true }, perProbe: { uds: { sampleEvery: 1 } } });
+    let started = await startCollector({ probes: ['uds'], comm: fixture.comm, optIn: { udsReadWrite: true }, perProbe: { uds: { sampleEvery: 1 } } });
     c = started.collector;
-    const fx = await runFixture<PingPong>('uds_pingpong', ['-n', '300', '-d', '500', '-m', 'rw']);
+    const fx = await runFixture<PingPong>(fixture.path, ['-n', '300', '-d', '500', '-m', 'rw']);
     await c.stop();
     c = undefined;
     // fd > 2: the fixture's stdout/stderr are AF_UNIX socketpairs too (libuv makes child stdio that way),
@@ -89,9 +97,9 @@ describe.skipIf(!isRoot)('uds probe (AF_UNIX latency)', () => {
     expect(p50 / 1000).toBeLessThanOrEqual(fx.rtt_p50_us * 1.001);
     expect(p50 / 1000).toBeGreaterThan(fx.rtt_p50_us * 0.9);
     // not opted in: the same workload leaves no read/write rows (the hooks are not loaded)
-    started = await startCollector({ probes: ['uds'], comm: 'uds_pingpong', perProbe: { uds: { sampleEvery: 1 } } });
+    started = await startCollector({ probes: ['uds'], comm: fixture.comm, perProbe: { uds: { sampleEvery: 1 } } });
     c = started.collector;
-    const fx2 = await runFixture<PingPong>('uds_pingpong', ['-n', '100', '-d', '50', '-m', 'rw']);
+    const fx2 = await runFixture<PingPong>(fixture.path, ['-n', '100', '-d', '50', '-m', 'rw']);
     const counters = c.counters('uds');
     await c.stop();
     expect((started.sink as MemorySink).events.filter((e) => e.pid === fx2.client_pid)).toHaveLength(0);

@@ -2,8 +2,10 @@
 // main thread holds for a known time H per round; each waiter times its own
 // pthread_mutex_lock() call (which bounds the kernel's FUTEX_WAIT time on the
 // mutex word from above).
-import { afterEach, describe, expect, it } from 'vitest';
-import { isRoot, runFixture, startCollector } from '../helpers/probes.js';
+// The fixture runs as a private copy (a comm of its own): the collector's comm
+// filter must not take in a futex_contend run by another checkout's suite beside it.
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
+import { isRoot, privateFixture, runFixture, startCollector } from '../helpers/probes.js';
 import type { Collector } from '../../collector/collector.js';
 
 const note = (...a: unknown[]) => process.env.V2PROBE_TEST_REPORT && console.log('[futex]', ...a);
@@ -17,9 +19,11 @@ describe.skipIf(!isRoot)('futex probe (user-space lock waits)', () => {
 
   it('wait time on the contended mutex matches the waiters\' own lock() time and the known hold time', async () => {
     const T = 3, N = 20, H_US = 5000;
-    const started = await startCollector({ probes: ['futex'], comm: 'futex_contend', perProbe: { futex: { sampleEvery: 1 } } });
+    const fixture = privateFixture('futex_contend', 'futex');
+    onTestFinished(fixture.remove);
+    const started = await startCollector({ probes: ['futex'], comm: fixture.comm, perProbe: { futex: { sampleEvery: 1 } } });
     c = started.collector;
-    const fx = await runFixture<{ pid: number; mutex: string; waiters: number; rounds: number; hold_ns: number; lock_ns_sum: number }>('futex_contend', ['-t', String(T), '-n', String(N), '-h', String(H_US)]);
+    const fx = await runFixture<{ pid: number; mutex: string; waiters: number; rounds: number; hold_ns: number; lock_ns_sum: number }>(fixture.path, ['-t', String(T), '-n', String(N), '-h', String(H_US)]);
     const keyed = c.keyedCounts('futex');
     await c.stop();
     const mtx = keyed.find((k) => k.counter === 'futex_waits' && k.pid === fx.pid && k.key === fx.mutex);

@@ -3,9 +3,12 @@
 // inode rwsem, taken for write by every write: rwsem_write waits) and to one
 // pipe (the pipe mutex: mutex waits). Where the tracepoints are missing
 // (kernels < 5.19) the probe must report that, which the second test checks.
-import { afterEach, describe, expect, it } from 'vitest';
+// The workload runs as a private copy (a comm of its own): with comm
+// 'lock_contend', a lock_contend run by another checkout's suite beside it
+// added its waits to seen.
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { tracepointExists } from '../../collector/families/kernel.js';
-import { isRoot, runFixture, startCollector } from '../helpers/probes.js';
+import { isRoot, privateFixture, runFixture, startCollector } from '../helpers/probes.js';
 import type { Collector } from '../../collector/collector.js';
 
 const note = (...a: unknown[]) => process.env.V2PROBE_TEST_REPORT && console.log('[lock]', ...a);
@@ -19,9 +22,11 @@ describe.skipIf(!isRoot)('lock probe (kernel lock contention)', () => {
   });
 
   it.skipIf(!HAVE)('contended writes to one file and one pipe show rwsem_write and/or mutex waits for the workload', async () => {
-    const started = await startCollector({ probes: ['lock'], comm: 'lock_contend' });
+    const fixture = privateFixture('lock_contend', 'lock');
+    onTestFinished(fixture.remove);
+    const started = await startCollector({ probes: ['lock'], comm: fixture.comm });
     c = started.collector;
-    const fx = await runFixture<{ pid: number; writes: number }>('lock_contend', ['-t', '4', '-d', '400', '-f', '/var/tmp/v2probe-lock-test.dat']);
+    const fx = await runFixture<{ pid: number; writes: number }>(fixture.path, ['-t', '4', '-d', '400', '-f', '/var/tmp/v2probe-lock-test.dat']);
     const k = c.counters('lock');
     const mine = c.keyedCounts('lock').find((x) => x.counter === 'lock_waits' && x.pid === fx.pid);
     const h = c.histograms('lock');

@@ -2,11 +2,12 @@
 // sizes (memfd + ftruncate + MAP_SHARED, a /dev/shm file as shm_open makes,
 // MAP_SHARED|MAP_ANONYMOUS) next to private mappings that must not count,
 // holds them for a while (live bytes), then unmaps them.
+// The fixture runs as a private copy (a comm of its own): the collector's comm
+// filter must not take in a shm_maps run by another checkout's suite beside it.
 import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { afterEach, describe, expect, it } from 'vitest';
-import { FIXTURES, isRoot, startCollector } from '../helpers/probes.js';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
+import { isRoot, privateFixture, startCollector } from '../helpers/probes.js';
 import type { Collector } from '../../collector/collector.js';
 
 const note = (...a: unknown[]) => process.env.V2PROBE_TEST_REPORT && console.log('[shm]', ...a);
@@ -19,9 +20,11 @@ describe.skipIf(!isRoot)('shm probe (shared memory sizes)', () => {
   });
 
   it('memfd/shm/anon-shared sizes are reported exactly; live shared bytes while mapped; private mappings ignored', async () => {
-    const started = await startCollector({ probes: ['shm'], comm: 'shm_maps' });
+    const fixture = privateFixture('shm_maps', 'shm');
+    onTestFinished(fixture.remove);
+    const started = await startCollector({ probes: ['shm'], comm: fixture.comm });
     c = started.collector;
-    const child = spawn(resolve(FIXTURES, 'shm_maps'), ['-s', '800']);
+    const child = spawn(fixture.path, ['-s', '800']);
     const lines = createInterface({ input: child.stdout });
     const it = lines[Symbol.asyncIterator]();
     const first = JSON.parse((await it.next()).value as string) as { pid: number };

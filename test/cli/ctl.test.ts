@@ -2,12 +2,16 @@
 // sample rate, disable/enable and filters change without a restart and the
 // kernel's behaviour follows; bad requests change nothing; the Unix socket
 // refuses other users and the TCP API refuses requests without the token.
+// The workload is a private copy of uds_pingpong (privateFixture: a comm of its own):
+// with `--comm uds_pingpong` the same fixture run by another checkout's suite at
+// the same time passed the filter too (seen: drops.test.ts counted 208,833
+// calls where its own fixtures made 120,000).
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { runCli, startCli } from '../helpers/cli.js';
-import { isRoot, runFixture, sleep } from '../helpers/probes.js';
+import { isRoot, privateFixture, runFixture, sleep } from '../helpers/probes.js';
 
 const rowsOf = (stdout: string, pid: number) =>
   stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).filter((r) => r.pid === pid);
@@ -15,7 +19,9 @@ const rowsOf = (stdout: string, pid: number) =>
 describe.skipIf(!isRoot)('v2probe ctl', () => {
   it('changes sampling, disables and re-enables a probe at run time; bad requests exit 2 and change nothing', async () => {
     const sock = join(mkdtempSync(join(tmpdir(), 'v2ctl-')), 'control.sock');
-    const run = startCli(['collect', '--probes', 'uds', '--comm', 'uds_pingpong', '--sample', 'uds=1000000', '--sink', 'stdout', '--control', sock]);
+    const fixture = privateFixture('uds_pingpong', 'ctl');
+    onTestFinished(fixture.remove);
+    const run = startCli(['collect', '--probes', 'uds', '--comm', fixture.comm, '--sample', 'uds=1000000', '--sink', 'stdout', '--control', sock]);
     await run.ready;
     try {
       const ctl = (...a: string[]) => runCli(['ctl', '--socket', sock, ...a]);
@@ -24,9 +30,9 @@ describe.skipIf(!isRoot)('v2probe ctl', () => {
       expect(JSON.parse(st.stdout)[0]).toMatchObject({ probe: 'uds', state: 'running' });
 
       // 1:1000000 → (almost) no rows; then 1:1 → one row per call
-      const a = await runFixture<{ client_pid: number; client_recv: number; client_send: number }>('uds_pingpong', ['-n', '200', '-d', '50', '-m', 'sendmsg']);
+      const a = await runFixture<{ client_pid: number; client_recv: number; client_send: number }>(fixture.path, ['-n', '200', '-d', '50', '-m', 'sendmsg']);
       expect(ctl('sample', 'uds', '1').code).toBe(0);
-      const b = await runFixture<{ client_pid: number; client_recv: number; client_send: number }>('uds_pingpong', ['-n', '200', '-d', '50', '-m', 'sendmsg']);
+      const b = await runFixture<{ client_pid: number; client_recv: number; client_send: number }>(fixture.path, ['-n', '200', '-d', '50', '-m', 'sendmsg']);
       await sleep(1500); // the batcher lingers up to 1 s
       expect(rowsOf(run.out().stdout, a.client_pid).length).toBeLessThan(5);
       expect(rowsOf(run.out().stdout, b.client_pid).length).toBe(b.client_recv + b.client_send);
@@ -41,9 +47,9 @@ describe.skipIf(!isRoot)('v2probe ctl', () => {
       // disable: no rows while off; enable: rows again
       expect(ctl('disable', 'uds').code).toBe(0);
       expect(JSON.parse(ctl('status').stdout)[0].state).toBe('stopped');
-      const c = await runFixture<{ client_pid: number }>('uds_pingpong', ['-n', '100', '-d', '50', '-m', 'sendmsg']);
+      const c = await runFixture<{ client_pid: number }>(fixture.path, ['-n', '100', '-d', '50', '-m', 'sendmsg']);
       expect(ctl('enable', 'uds').code).toBe(0);
-      const d = await runFixture<{ client_pid: number; client_recv: number }>('uds_pingpong', ['-n', '100', '-d', '50', '-m', 'sendmsg']);
+      const d = await runFixture<{ client_pid: number; client_recv: number }>(fixture.path, ['-n', '100', '-d', '50', '-m', 'sendmsg']);
       await sleep(1500); // the batcher lingers up to 1 s
       expect(rowsOf(run.out().stdout, c.client_pid)).toHaveLength(0);
       // re-enabled with the options it had (1:1 after the change above)

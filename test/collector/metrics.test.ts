@@ -1,10 +1,14 @@
 // Prometheus /metrics of a running collector: the exposition parses, names and
 // units follow the conventions, and the numbers are the kernel's exact counts
 // for a workload with a known answer.
-import { describe, expect, it } from 'vitest';
+// The workload is a private copy of uds_pingpong (privateFixture: a comm of its own):
+// with `--comm uds_pingpong` the same fixture run by another checkout's suite at
+// the same time passed the filter too (seen: drops.test.ts counted 208,833
+// calls where its own fixtures made 120,000).
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { parseExposition, sampleValue, type Family } from '../helpers/prom.js';
 import { startCli } from '../helpers/cli.js';
-import { isRoot, runFixture, sleep } from '../helpers/probes.js';
+import { isRoot, privateFixture, runFixture, sleep } from '../helpers/probes.js';
 
 async function scrape(url: string): Promise<Family[]> {
   const res = await fetch(url);
@@ -15,12 +19,14 @@ const value = sampleValue;
 
 describe.skipIf(!isRoot)('collector /metrics', () => {
   it('exposes exact per-event counts, log2 latency buckets, per-process switches and drops', async () => {
-    const run = startCli(['collect', '--probes', 'uds,sched', '--comm', 'uds_pingpong', '--sample', 'uds=1000', '--sink', 'stdout', '--metrics', '127.0.0.1:0']);
+    const fixture = privateFixture('uds_pingpong', 'metrics');
+    onTestFinished(fixture.remove);
+    const run = startCli(['collect', '--probes', 'uds,sched', '--comm', fixture.comm, '--sample', 'uds=1000', '--sink', 'stdout', '--metrics', '127.0.0.1:0']);
     await run.ready;
     const url = /"url":"(http:[^"]+)"/.exec(run.out().stderr)![1];
     try {
       const before = await scrape(url);
-      const fx = await runFixture<{ client_recv: number }>('uds_pingpong', ['-n', '400', '-d', '100', '-m', 'sendmsg']);
+      const fx = await runFixture<{ client_recv: number }>(fixture.path, ['-n', '400', '-d', '100', '-m', 'sendmsg']);
       const pp = await runFixture<{ pid: number; switches_proc: number }>('sched_pingpong', ['-n', '2000']);
       await sleep(200);
       const after = await scrape(url);

@@ -20,15 +20,18 @@
 // workload and falls behind: drops). The ping-pongs run in a cgroup v2 of their
 // own and the collector follows only it (`--cgroup`), so other UDS traffic on
 // the host is not counted; without a writable cgroup v2 it follows the
-// client's comm (`--comm uds_pingpong`) and only client calls count.
+// client's comm and only client calls count: the comm of a private copy of
+// uds_pingpong (privateFixture), since with `--comm uds_pingpong` the same
+// fixture run by another checkout's suite at the same time passed the filter
+// too (seen: drops.test.ts counted 208,833 calls where its own made 120,000).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { BIN, ROOT } from '../helpers/cli.js';
 
-import { FIXTURES, isRoot, sleep } from '../helpers/probes.js';
+import { isRoot, privateFixture, sleep } from '../helpers/probes.js';
 import { LONG } from './helpers.js';
 
 /** node's flags for the collector, as `npm start` (package.json) launches it; the systemd unit's are checked in test/ops/packaging.test.ts */
@@ -72,9 +75,9 @@ function slope(xs: number[], ys: number[]): number {
 
 type PingPong = { client_send: number; client_recv: number; server_send: number; server_recv: number };
 
-/** One uds_pingpong run (in the cgroup when there is one, pinned when a CPU is given). */
-function pingpong(cgroup: string | undefined, cpu: number | undefined, children: Set<ChildProcess>): Promise<PingPong> {
-  const cmd = [...(cpu !== undefined ? ['taskset', '-c', String(cpu)] : []), ...DIE_WITH_PARENT, resolve(FIXTURES, 'uds_pingpong'), '-n', String(ROUNDS_PER_RUN), '-d', '0', '-m', 'sendmsg'];
+/** One run of `bin` (a uds_pingpong copy; in the cgroup when there is one, pinned when a CPU is given). */
+function pingpong(bin: string, cgroup: string | undefined, cpu: number | undefined, children: Set<ChildProcess>): Promise<PingPong> {
+  const cmd = [...(cpu !== undefined ? ['taskset', '-c', String(cpu)] : []), ...DIE_WITH_PARENT, bin, '-n', String(ROUNDS_PER_RUN), '-d', '0', '-m', 'sendmsg'];
   // joins the cgroup before the fixture forks its server (which inherits it)
   const c = cgroup ? spawn('sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, ...cmd]) : spawn(cmd[0], cmd.slice(1));
   children.add(c);
@@ -102,7 +105,9 @@ describe.skipIf(!isRoot)('collector memory while draining its maximum event rate
         cgroup = undefined;
       }
     }
-    const filter = cgroup ? ['--cgroup', cgroup] : ['--comm', 'uds_pingpong'];
+    const fixture = privateFixture('uds_pingpong', 'drain');
+    onTestFinished(fixture.remove);
+    const filter = cgroup ? ['--cgroup', cgroup] : ['--comm', fixture.comm];
     const pin = !SHARED && NCPU > 1 ? ['taskset', '-c', String(COLLECTOR_CPU)] : [];
     // rows written, counted outside the collector
     const wc = spawn('wc', ['-l'], { stdio: ['pipe', 'pipe', 'ignore'] });
@@ -137,7 +142,7 @@ describe.skipIf(!isRoot)('collector memory while draining its maximum event rate
       const runs: PingPong[] = [];
       await Promise.all(
         Array.from({ length: LOOPS }, async (_, i) => {
-          while (performance.now() < deadline) runs.push(await pingpong(cgroup, WORK_CPUS.length ? WORK_CPUS[i % WORK_CPUS.length] : undefined, children));
+          while (performance.now() < deadline) runs.push(await pingpong(fixture.path, cgroup, WORK_CPUS.length ? WORK_CPUS[i % WORK_CPUS.length] : undefined, children));
         }),
       );
       const loadS = (performance.now() - t0) / 1000;

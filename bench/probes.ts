@@ -100,7 +100,11 @@ async function paired(f: Family, every: number): Promise<{ calls: bigint; probe:
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** the median of the runs that measured something (a run without calls, e.g. no cpufreq event in a VM, is NaN) */
+const median = (xs: number[]) => {
+  const ok = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  return ok.length ? ok[Math.floor(ok.length / 2)] : NaN;
+};
 
 /** --row: every family at 1:1, REPS paired runs each, medians (the table of issue 16 item 6). */
 async function rowTable() {

@@ -15,12 +15,11 @@
 #include "common.bpf.h"
 #include "rtt.bpf.h"
 #include "go_runtime.h"
+#include "fd.bpf.h"
 #define V2_STACK_TRACE_MAP_ONLY
 #include "stacks.bpf.h"
 
 #define V2_AF_UNIX 1
-#define V2_S_IFMT 00170000
-#define V2_S_IFSOCK 0140000
 #define V2_TASK_RUNNING 0
 #define V2_TASK_UNINTERRUPTIBLE 2
 

@@ -28,23 +28,14 @@
 
 /* ---- sockets ------------------------------------------------------------- */
 
-/* fd of the current task -> its AF_UNIX struct sock (0: not one). */
+/* fd of the current task -> its AF_UNIX struct sock (0: not one); the file from fd.bpf.h. */
 static __always_inline struct sock *fd_unix_sk(__u64 fd)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct fdtable *fdt = task->files->fdt;
-	struct file **fds;
-	struct file *file;
+	struct file *file = v2_fd_file(fd);
 	struct socket *sock;
 	struct sock *sk;
 
-	if (fd >= fdt->max_fds)
-		return NULL;
-	fds = fdt->fd;
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
-		return NULL;
-	file = bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file));
-	if ((file->f_inode->i_mode & V2_S_IFMT) != V2_S_IFSOCK)
+	if (!file || (file->f_inode->i_mode & V2_S_IFMT) != V2_S_IFSOCK)
 		return NULL;
 	sock = bpf_rdonly_cast(file->private_data, bpf_core_type_id_kernel(struct socket));
 	sk = sock->sk;

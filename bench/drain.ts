@@ -2,7 +2,7 @@
  * bench/drain.ts — the collector's drain rate: how many events/s the whole
  * chain (ring buffer -> addon poll thread -> JS decode -> batcher -> sink)
  * sustains without losses, and where it saturates, per sink.
- *   node dist/bench/drain.js [--sinks null,stdout,chdb] [--step-s 4] [--rates 25000,50000,...] [--ring-bytes N] [--quick]
+ *   node dist/bench/drain.js [--sinks null,null-rows,stdout,chdb,chdb-rows] [--step-s 4] [--rates 25000,50000,...] [--ring-bytes N] [--quick]
  * Root. The collector runs in a child process of its own (this script with
  * --child SINK: the Collector class with the uds probe at sampling 1:1, as
  * `v2probe collect` runs it), pinned to the last CPU; UDS ping-pongs
@@ -23,8 +23,9 @@
  * on the collector's own CPU (it then competes with the workload for CPU).
  * The workload runs in a cgroup v2 of its own which the probe follows, so
  * other UDS traffic on the host is not counted.
- * Sinks: null (rows decoded and discarded), stdout (NDJSON to /dev/null),
- * chdb (a temporary chdb: store, schema applied, removed after).
+ * Sinks: null (records taken as they are, nothing decoded), stdout (NDJSON to /dev/null),
+ * chdb (a temporary chdb: store, schema applied, removed after: records inserted
+ * binary); NAME-rows runs NAME on the row path (decoded to JS rows: before issue 16).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
@@ -64,11 +65,13 @@ function rssMb(pid: number | 'self'): number {
 
 async function child(spec: string): Promise<void> {
   ensureTracefs();
-  const nullSink: Sink = { name: 'null', writeEvents: async () => {}, writeCounters: async () => {}, writeHistograms: async () => {}, close: async () => {} };
+  // null: records taken as they are (the binary path, issue 16); null-rows: decoded to rows and discarded (the row path)
+  const nullSink: Sink = { name: 'null', writeEvents: async () => {}, writeRecords: async () => {}, writeCounters: async () => {}, writeHistograms: async () => {}, close: async () => {} };
+  const rowPath = process.env.DRAIN_ROW_PATH === '1';
   const sink = spec === 'null' ? nullSink : spec === 'stdout' ? new StdoutSink(process.stdout) : await openSink(spec);
   const cgroup = process.env.DRAIN_CGROUP ? cgroupId(process.env.DRAIN_CGROUP) : undefined;
   const ringBytes = process.env.DRAIN_RING_BYTES ? Number(process.env.DRAIN_RING_BYTES) : undefined;
-  const c = new Collector({ probes: ['uds'], sink, logger: pino({ level: 'warn' }, pino.destination(2)), perProbe: { uds: { sampleEvery: 1 } }, cgroup, ringBytes, snapshotMs: 5000 });
+  const c = new Collector({ probes: ['uds'], sink, logger: pino({ level: 'warn' }, pino.destination(2)), perProbe: { uds: { sampleEvery: 1 } }, cgroup, ringBytes, snapshotMs: 5000, rowPath });
   const st = await c.start();
   if (st[0].state !== 'running') throw new Error(`uds: ${st[0].error}`);
   const workCpus = Number(process.env.DRAIN_WORK_CPUS ?? 1);
@@ -118,11 +121,11 @@ class CollectorChild {
   maxRss = 0;
   private rssTimer: NodeJS.Timeout;
   readonly exited: Promise<number | null>;
-  constructor(spec: string) {
+  constructor(spec: string, rowPath = false) {
     const out = spec === 'stdout' ? openSync('/dev/null', 'w') : 'ignore';
     this.proc = spawn('taskset', ['-c', String(COLLECTOR_CPU), ...DIE_WITH_US, process.execPath, join(ROOT, 'dist/bench/drain.js'), '--child', spec], {
       stdio: ['pipe', out, 'pipe'],
-      env: { ...process.env, DRAIN_WORK_CPUS: String(WORK_CPUS.length), DRAIN_CGROUP: cgroupDir ?? '', DRAIN_RING_BYTES: opt('--ring-bytes') ?? '' },
+      env: { ...process.env, DRAIN_WORK_CPUS: String(WORK_CPUS.length), DRAIN_CGROUP: cgroupDir ?? '', DRAIN_RING_BYTES: opt('--ring-bytes') ?? '', DRAIN_ROW_PATH: rowPath ? '1' : '' },
     });
     if (typeof out === 'number') closeSync(out);
     this.proc.stdin!.on('error', () => {}); // EPIPE once the child is gone: its exit is what counts
@@ -251,12 +254,14 @@ const allowedGrowth = (offeredPerS: number, dt: number) => Math.min(1.2 * offere
 
 async function measureSink(spec: string, rates: number[], stepS: number): Promise<{ sink: string; steps: Step[]; maxRss: number; error?: string }> {
   let dir: string | undefined;
-  let target = spec;
-  if (spec === 'chdb') {
+  // NAME-rows: the same sink on the row path (decode to JS rows), for the before/after of issue 16
+  const rowPath = spec.endsWith('-rows');
+  let target = rowPath ? spec.slice(0, -'-rows'.length) : spec;
+  if (target === 'chdb') {
     dir = mkdtempSync('/var/tmp/v2probe-drain-');
     target = `chdb:${dir}`;
   }
-  const c = (current = new CollectorChild(target));
+  const c = (current = new CollectorChild(target, rowPath));
   const steps: Step[] = [];
   const extra: ChildProcess[] = [];
   const print = (s: Step) =>

@@ -1,7 +1,8 @@
 /**
  * collector/collector.ts — one host's collector: opens the requested probe
- * families through the native addon, configures sampling and filters, receives
- * batches from the ring-buffer thread, decodes them, batches rows to a sink,
+ * families through the native addon, configures sampling and filters, hands
+ * the ring-buffer thread's batches to the event queue of its sink
+ * (pipeline/queue.ts: records as bytes into a store, decoded rows otherwise),
  * and snapshots the exact counters and histograms every `snapshotMs`.
  * A probe that cannot attach is reported and the others keep running.
  *
@@ -9,14 +10,12 @@
  * (collector/families/runtime.ts; which family has which: runtimes.ts): its
  * own start and stop (a session), attach, counters, extra snapshot rows.
  */
-import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { COMMON_COUNTERS, encodeConfig, HIST_SLOTS, MAX_COUNTERS, PROBES, RECORD_SIZE, type CounterRow, type EventRow, type HistogramRow, type ProbeDef, type ProbeName } from '../schema/event.js';
+import { COMMON_COUNTERS, encodeConfig, HIST_SLOTS, MAX_COUNTERS, PROBES, RECORD_SIZE, type CounterRow, type HistogramRow, type ProbeDef, type ProbeName } from '../schema/event.js';
 import { loadNative, type Probe as NativeProbe } from '../native/index.js';
-import { Batcher, DEFAULT_BATCH } from './pipeline/batcher.js';
-import { RecordQueue } from './pipeline/records.js';
-import { RowQueue, type EventQueue } from './pipeline/queue.js';
+import { DEFAULT_BATCH } from './pipeline/batcher.js';
+import { eventQueue, type EventQueue } from './pipeline/queue.js';
 import { decodeKeyedCounts, monoToWallOffset, sumPerCpu, type KeyedCount } from './maps.js';
 import { ATTACH } from './families/plans.js';
 import type { FamilyRuntime } from './families/runtime.js';
@@ -77,16 +76,7 @@ export class Collector {
     for (const [n, rt] of rts) if (rt.sampleEvery !== undefined && opts.perProbe?.[n]?.sampleEvery === undefined) opts.perProbe = { ...opts.perProbe, [n]: { ...opts.perProbe?.[n], sampleEvery: rt.sampleEvery } };
     this.probes = names.map((name) => this.running(name));
     const ownShare = rts.reduce((n, [, rt]) => n + (rt.pendingBytes ?? 0), 0);
-    // one line when the outage starts, then every 10th attempt (the backoff caps at 10 s)
-    const onError = (err: Error, n: number, attempt: number) => {
-      if (attempt === 1 || attempt % 10 === 0) opts.logger.error({ err: err.message, rows: n, attempt, sink: opts.sink.name }, 'sink write failed; retrying with backoff (rows wait in memory, bounded)');
-    };
-    const onRecover = (downMs: number) => opts.logger.info({ sink: opts.sink.name, downMs }, 'sink is back; caught up');
-    const bound = { ...batch, maxPendingBytes: batch.maxPendingBytes - ownShare };
-    const sink = opts.sink;
-    this.events = sink.writeRecords && !opts.rowPath
-      ? new RecordQueue((b) => sink.writeRecords!(b), bound, `${this.host}:${process.pid}:${randomBytes(6).toString('hex')}`, onError, onRecover)
-      : new RowQueue(new Batcher<EventRow>((rows) => sink.writeEvents(rows), bound, onError, onRecover));
+    this.events = eventQueue(opts.sink, { ...batch, maxPendingBytes: batch.maxPendingBytes - ownShare }, opts.logger, { session: `${this.host}:${process.pid}`, rowPath: opts.rowPath });
   }
 
   private running(name: ProbeName): Running {

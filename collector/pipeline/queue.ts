@@ -5,10 +5,34 @@
  * the others (stdout, Kafka) get the row queue below, which decodes each
  * ring-buffer batch into rows (decode.ts) for a Batcher (batcher.ts).
  */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
 import type { EventRow } from '../../schema/event.js';
 import type { RawContext } from '../../schema/raw.js';
-import { Batcher, EVENT_ROW_BYTES } from './batcher.js';
+import { Batcher, EVENT_ROW_BYTES, type BatcherOptions } from './batcher.js';
 import { decodeBatch, tallyBatch } from './decode.js';
+import { RecordQueue, type RecordBatch } from './records.js';
+
+/** What the queues need of a sink (sinks/sink.ts Sink has it; the base does not import the sinks). */
+export interface EventSink {
+  readonly name: string;
+  writeEvents(rows: EventRow[]): Promise<void>;
+  writeRecords?(batch: RecordBatch): Promise<void>;
+}
+
+/**
+ * The event queue for `sink`: binary (RecordQueue) when it takes records and
+ * `rowPath` is not asked for, else rows (RowQueue). Write failures are logged
+ * once when an outage starts, then every 10th attempt (the backoff caps at 10 s).
+ */
+export function eventQueue(sink: EventSink, bound: BatcherOptions, logger: Logger, o: { session: string; rowPath?: boolean }): EventQueue {
+  const onError = (err: Error, n: number, attempt: number) => {
+    if (attempt === 1 || attempt % 10 === 0) logger.error({ err: err.message, rows: n, attempt, sink: sink.name }, 'sink write failed; retrying with backoff (rows wait in memory, bounded)');
+  };
+  const onRecover = (downMs: number) => logger.info({ sink: sink.name, downMs }, 'sink is back; caught up');
+  if (sink.writeRecords && !o.rowPath) return new RecordQueue((b) => sink.writeRecords!(b), bound, `${o.session}:${randomBytes(6).toString('hex')}`, onError, onRecover);
+  return new RowQueue(new Batcher<EventRow>((rows) => sink.writeEvents(rows), bound, onError, onRecover));
+}
 
 export interface EventQueue {
   /** take one ring-buffer batch of records; returns how many were rejected (unknown ids, a partial record) */

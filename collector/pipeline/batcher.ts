@@ -14,7 +14,7 @@
  * full ring buffer, so sum(weight) still estimates the events seen. At close,
  * what still cannot be written within the deadline is counted as failed.
  */
-import { RetryLoop, type RetryOptions } from './retry.js';
+import { RetryingQueue, type RetryOptions } from './retry.js';
 
 export interface BatcherOptions extends RetryOptions {
   /** a batch holds at most this many rows ... */
@@ -48,7 +48,7 @@ const MAX_WEIGHT = 0xffffffff;
 
 type Row = { probe: string; event?: string; weight?: number };
 
-export class Batcher<T extends Row> {
+export class Batcher<T extends Row> extends RetryingQueue {
   private pending: T[] = [];
   private timer: NodeJS.Timeout | undefined;
   private inflight: Promise<void> = Promise.resolve();
@@ -64,7 +64,6 @@ export class Batcher<T extends Row> {
   readonly failed = new Map<string, number>();
   sentRows = 0;
   sentBatches = 0;
-  private readonly retry: RetryLoop;
 
   constructor(
     private readonly write: (rows: T[]) => Promise<void>,
@@ -72,23 +71,8 @@ export class Batcher<T extends Row> {
     onError: (err: Error, rows: number, attempt: number) => void = () => {},
     onRecover: (downMs: number) => void = () => {},
   ) {
+    super(opts, onError, onRecover);
     this.rowBytes = opts.rowBytes ?? (() => EVENT_ROW_BYTES);
-    this.retry = new RetryLoop(opts, onError, onRecover);
-  }
-
-  /** failed write attempts (each retried) */
-  get retries(): number {
-    return this.retry.retries;
-  }
-  /** the sink's last write failed and has not succeeded since */
-  get down(): boolean {
-    return this.retry.down;
-  }
-  get downSince(): number | undefined {
-    return this.retry.downSince;
-  }
-  get lastError(): Error | undefined {
-    return this.retry.lastError;
   }
 
   /** Is there room for about `bytes` more of rows? (callers may skip decoding when there is none) */

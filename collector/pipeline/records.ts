@@ -17,7 +17,7 @@
  */
 import { PROBE_BY_ID, PROBES, RECORD_SIZE, type ProbeDef } from '../../schema/event.js';
 import type { RawContext } from '../../schema/raw.js';
-import { RetryLoop, type RetryOptions } from './retry.js';
+import { RetryingQueue, type RetryOptions } from './retry.js';
 
 export interface RecordBatch {
   /** n × RECORD_SIZE bytes of `struct v2_event`, as the ring buffer gave them */
@@ -81,7 +81,7 @@ function census(buf: Buffer): { perProbe: Map<string, number>; rows: number; rej
   return { perProbe, rows, rejected: n - rows + (buf.length % RECORD_SIZE ? 1 : 0) };
 }
 
-export class RecordQueue {
+export class RecordQueue extends RetryingQueue {
   private pending: Chunk[] = [];
   private pendingRowCount = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -89,7 +89,6 @@ export class RecordQueue {
   private flushingRows = 0;
   private waitingBytes = 0;
   private seq = 0;
-  private readonly retry: RetryLoop;
   /** weight of dropped records not yet carried, by probe id × 256 + event */
   private readonly carry = new Map<number, number>();
   /** records dropped because too much was waiting (sink slow or down), per probe */
@@ -107,7 +106,7 @@ export class RecordQueue {
     onError: (err: Error, rows: number, attempt: number) => void = () => {},
     onRecover: (downMs: number) => void = () => {},
   ) {
-    this.retry = new RetryLoop(opts, onError, onRecover);
+    super(opts, onError, onRecover);
   }
 
   /**
@@ -217,19 +216,6 @@ export class RecordQueue {
   get pendingBytes(): number {
     return this.waitingBytes;
   }
-  get retries(): number {
-    return this.retry.retries;
-  }
-  get down(): boolean {
-    return this.retry.down;
-  }
-  get downSince(): number | undefined {
-    return this.retry.downSince;
-  }
-  get lastError(): Error | undefined {
-    return this.retry.lastError;
-  }
-
   /** weight of dropped records still waiting for a kept record of their probe and event */
   carriedWeight(probe?: string): number {
     let n = 0;

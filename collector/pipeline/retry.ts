@@ -65,3 +65,25 @@ export class RetryLoop {
     this.wakeRetry?.();
   }
 }
+
+/** A queue that writes through a RetryLoop: the sink's health as the collector reads it. */
+export class RetryingQueue {
+  protected readonly retry: RetryLoop;
+  constructor(opts: RetryOptions, onError?: (err: Error, rows: number, attempt: number) => void, onRecover?: (downMs: number) => void) {
+    this.retry = new RetryLoop(opts, onError, onRecover);
+  }
+  /** failed write attempts (each retried) */
+  get retries(): number {
+    return this.retry.retries;
+  }
+  /** the sink's last write failed and has not succeeded since */
+  get down(): boolean {
+    return this.retry.down;
+  }
+  get downSince(): number | undefined {
+    return this.retry.downSince;
+  }
+  get lastError(): Error | undefined {
+    return this.retry.lastError;
+  }
+}

@@ -27,12 +27,12 @@ import { isRoot, sleep } from '../helpers/probes.js';
 import { parseExposition, sampleValue, type Family } from '../helpers/prom.js';
 import { PROMTOOL, promtoolCheckMetrics } from '../integration/helpers/stack.js';
 import { Stepper } from '../go/go-fixtures.js';
-import { rttBinaries, runClient, type ClientSummary } from './rtt-helpers.js';
+import { privateBroker, rttBinaries, runClient, type ClientSummary } from './rtt-helpers.js';
 
 /** The component whose mean per trip grew most from `base` to `now` windows, from the stored rows themselves (ground truth for incident's grown_all). */
 async function largestGrowth(store: Store, now: { fromMs: number; toMs: number }, base?: { fromMs: number; toMs: number }): Promise<string> {
   const means = async (w: { fromMs: number; toMs: number }) =>
-    (await store.queryRows<Record<string, number>>(`SELECT ${COMPONENTS.map((c) => `avg(${c}) AS ${c}`).join(', ')} FROM v2e.rtt_breakdown WHERE broker_comm = 'v2broker' AND ts >= fromUnixTimestamp64Milli(${w.fromMs}) AND ts < fromUnixTimestamp64Milli(${w.toMs})`))[0];
+    (await store.queryRows<Record<string, number>>(`SELECT ${COMPONENTS.map((c) => `avg(${c}) AS ${c}`).join(', ')} FROM v2e.rtt_breakdown WHERE broker_comm = '${BROKER}' AND ts >= fromUnixTimestamp64Milli(${w.fromMs}) AND ts < fromUnixTimestamp64Milli(${w.toMs})`))[0];
   const n = await means(now);
   const b = base ? await means(base) : undefined;
   let best = '';
@@ -61,6 +61,15 @@ interface Run {
   toMs: number;
 }
 
+/**
+ * This file's broker: rttpair under a private name (comm), so a v2broker of
+ * another checkout's suite running at the same time is neither followed nor
+ * counted (seen: rtt_brokers 1 before this test's broker started, rows 847 vs trips 758).
+ */
+const PRIVATE = privateBroker();
+const BROKER = PRIVATE.comm;
+afterAll(() => PRIVATE.remove());
+
 const logLines = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
 
 /**
@@ -68,7 +77,8 @@ const logLines = (stderr: string) => stderr.split('\n').filter((l) => l.startsWi
  * `late`: the broker starts after the collector (found by the rescan).
  */
 async function collectRun(sink: string, cause: string, ms: number, o: { n?: number; gapUs?: number; late?: boolean } = {}): Promise<Run> {
-  const { broker, client } = rttBinaries();
+  const { client } = rttBinaries();
+  const broker = PRIVATE.path;
   const dir = mkdtempSync(join(tmpdir(), 'rtt-col-'));
   const sock = join(dir, 's.sock');
   const ctlSock = join(dir, 'ctl.sock');
@@ -80,17 +90,17 @@ async function collectRun(sink: string, cause: string, ms: number, o: { n?: numb
   try {
     if (!o.late) await startBroker();
     const fromMs = Date.now();
-    const run = startCli(['collect', '--probes', 'sched', '--comm', 'v2broker', '--explain', 'v2broker', '--explain-sample', '1', '--sink', sink, '--metrics', '127.0.0.1:0', '--control', ctlSock, '--snapshot', '1s']);
+    const run = startCli(['collect', '--probes', 'sched', '--comm', BROKER, '--explain', BROKER, '--explain-sample', '1', '--sink', sink, '--metrics', '127.0.0.1:0', '--control', ctlSock, '--snapshot', '1s']);
     await run.ready;
     try {
       const url = /"url":"(http:[^"]+)"/.exec(run.out().stderr)![1];
       if (o.late) {
-        expect(sampleValue(parseExposition(await (await fetch(url)).text()), 'v2probe_rtt_brokers', { broker_comm: 'v2broker' })).toBe(0);
+        expect(sampleValue(parseExposition(await (await fetch(url)).text()), 'v2probe_rtt_brokers', { broker_comm: BROKER })).toBe(0);
         await startBroker();
         // the collector looks for brokers every second
         for (let i = 0; i < 30; i++) {
           await sleep(200);
-          if (sampleValue(parseExposition(await (await fetch(url)).text()), 'v2probe_rtt_brokers', { broker_comm: 'v2broker' }) === 1) break;
+          if (sampleValue(parseExposition(await (await fetch(url)).text()), 'v2probe_rtt_brokers', { broker_comm: BROKER }) === 1) break;
         }
       }
       const summary = await runClient(client, sock, o.n ?? 600, o.gapUs ?? 500);
@@ -100,7 +110,7 @@ async function collectRun(sink: string, cause: string, ms: number, o: { n?: numb
       for (let i = 0; i < 50; i++) {
         await sleep(400);
         text = await (await fetch(url)).text();
-        const trips = sampleValue(parseExposition(text), 'v2probe_rtt_trips_total', { broker_comm: 'v2broker' });
+        const trips = sampleValue(parseExposition(text), 'v2probe_rtt_trips_total', { broker_comm: BROKER });
         if (trips > 0 && trips === last) break;
         last = trips;
       }
@@ -182,13 +192,13 @@ describe.skipIf(!isRoot)('collect --explain (rttpair)', () => {
     const r = await collectRun('stdout', 'none', 0, { late: true });
     expect(r.code, r.stderr.slice(-2000)).toBe(0);
     const lines = r.stdout.split('\n').filter((l) => l.includes('"type":"rtt_breakdown"')).map((l) => JSON.parse(l) as Record<string, unknown>);
-    const trips = sampleValue(r.fams, 'v2probe_rtt_trips_total', { broker_comm: 'v2broker' });
+    const trips = sampleValue(r.fams, 'v2probe_rtt_trips_total', { broker_comm: BROKER });
     report.push(`stdout, no cause: client ${r.client.n} round trips, ${trips} trips in /metrics, ${lines.length} lines, summary ${JSON.stringify(r.summary)}`);
     expect(trips).toBeGreaterThan(50);
     expect(lines.length).toBe(r.summary.trips);
     expect(r.summary.rowsWritten).toBe(r.summary.trips);
     expect(r.summary.rowsLost).toBe(0);
-    expect(lines[0]).toMatchObject({ type: 'rtt_breakdown', broker_comm: 'v2broker', client_comm: 'v2client' });
+    expect(lines[0]).toMatchObject({ type: 'rtt_breakdown', broker_comm: BROKER, client_comm: 'v2client' });
     for (const l of lines) expect(typeof l.ts === 'string' && typeof l.total_ns === 'number' && typeof l.host === 'string').toBe(true);
     // the kafka-less warning is not there: stdout takes rows
     expect(r.stderr).toMatch(/breakdowns go to \/metrics and stdout lines/);
@@ -199,7 +209,7 @@ describe.skipIf(!isRoot)('collect --explain (rttpair)', () => {
     oncpu = await collectRun(dsn, 'oncpu', 2);
     const r = oncpu;
     expect(r.code, r.stderr.slice(-2000)).toBe(0);
-    const L = { broker_comm: 'v2broker' };
+    const L = { broker_comm: BROKER };
     const trips = sampleValue(r.fams, 'v2probe_rtt_trips_total', L);
     const totalCount = sampleValue(r.fams, 'v2probe_rtt_seconds_count', L);
     const oncpuCount = sampleValue(r.fams, 'v2probe_rtt_component_seconds_count', { ...L, component: 'oncpu' });
@@ -210,7 +220,7 @@ describe.skipIf(!isRoot)('collect --explain (rttpair)', () => {
     const [row] = await store.queryRows<{ n: string; oncpu: string; total: string; comps: string }>(
       `SELECT count() AS n, sum(oncpu_ns) AS oncpu, sum(total_ns) AS total,
               sum(send_ns + queue_ns + pickup_runq_ns + pickup_gc_ns + oncpu_ns + runq_ns + futex_ns + lock_ns + io_ns + pagefault_ns + gc_ns + other_ns + reply_ns + client_runq_ns + unattributed_ns) AS comps
-       FROM v2e.rtt_breakdown WHERE broker_comm = 'v2broker'`,
+       FROM v2e.rtt_breakdown WHERE broker_comm = '${BROKER}'`,
     );
     const rows = Number(row.n);
     report.push(`chDB, oncpu 2 ms: client ${r.client.n} round trips (mean ${(r.client.mean_ns / 1e3).toFixed(0)} µs); /metrics trips ${trips}, _count total ${totalCount} oncpu ${oncpuCount}, incomplete ${incomplete}; ctl status trips ${ctlRtt.counters.trips}; rows ${rows}; exit summary ${JSON.stringify(r.summary)}; oncpu sum /metrics ${(oncpuSumS * 1e3).toFixed(3)} ms vs rows ${(Number(row.oncpu) / 1e6).toFixed(3)} ms; mean oncpu ${(Number(row.oncpu) / rows / 1e3).toFixed(0)} µs`);
@@ -245,7 +255,7 @@ describe.skipIf(!isRoot)('collect --explain (rttpair)', () => {
     const w = { fromMs: oncpu.fromMs, toMs: oncpu.toMs };
     // baseline without data
     const empty = await incidentReport(store!, { ...w, baselineDays: 1 });
-    const e = empty.rtt.rows.find((x) => x.broker_comm === 'v2broker')!;
+    const e = empty.rtt.rows.find((x) => x.broker_comm === BROKER)!;
     expect(e.trips_now).toBe(Number((await store!.queryRows<{ n: string }>('SELECT count() AS n FROM v2e.rtt_breakdown'))[0].n));
     report.push(formatIncident(empty, 'table').split('SQL:')[0]);
     expect(e.trips_base).toBe(0);
@@ -254,13 +264,13 @@ describe.skipIf(!isRoot)('collect --explain (rttpair)', () => {
     expect(e.grown_all).toBe(await largestGrowth(store!, w));
     expect(e.mean_now.oncpu_ns).toBeGreaterThan(1.5e6);
     expect(e.slow_now.oncpu_ns).toBeGreaterThan(1.5e6); // the slowest trips carry the cause too
-    expect(formatIncident(empty, 'table')).toMatch(/^v2broker\s.*oncpu \+\d+\.\d µs \(no baseline\)/m);
+    expect(formatIncident(empty, 'table')).toMatch(new RegExp(`^${BROKER}\\s.*oncpu \\+\\d+\\.\\d µs \\(no baseline\\)`, 'm'));
     // the no-cause run, moved to the same window one day earlier
     const first = baseline.reduce((m, b) => (BigInt(String(b.ts)) < m ? BigInt(String(b.ts)) : m), BigInt(String(baseline[0].ts)));
     const shift = BigInt(oncpu.fromMs - 86_400_000 + 100) * 1_000_000n - first;
     await store!.insertRows('v2e.rtt_breakdown', baseline.map((b) => ({ ...b, ts: String(BigInt(String(b.ts)) + shift) })));
     const r = await incidentReport(store!, { ...w, baselineDays: 1 });
-    const v = r.rtt.rows.find((x) => x.broker_comm === 'v2broker')!;
+    const v = r.rtt.rows.find((x) => x.broker_comm === BROKER)!;
     report.push(`incident: trips now ${v.trips_now} base ${v.trips_base}; p50 ${(v.p50_now / 1e3).toFixed(0)} vs ${(v.p50_base / 1e3).toFixed(0)} µs, p99 ${(v.p99_now / 1e3).toFixed(0)} vs ${(v.p99_base / 1e3).toFixed(0)} µs; all trips: ${v.grown_all} +${(v.grown_all_ns / 1e3).toFixed(0)} µs; slowest 1 %: ${v.grown} +${(v.grown_ns / 1e3).toFixed(0)} µs`);
     report.push(formatIncident(r, 'table').split('SQL:')[0]);
     expect(v.trips_base).toBe(baseline.length);
@@ -272,13 +282,13 @@ describe.skipIf(!isRoot)('collect --explain (rttpair)', () => {
     // largest growth depends on the machine's load (on a busy 2-core box their extra time can be
     // run-queue waits: a true finding), so that is not asserted here (test/alerts/incident-rtt.test.ts does, on fixed rows)
     expect(v.slow_now.oncpu_ns - v.slow_base!.oncpu_ns).toBeGreaterThan(1.5e6);
-    expect(formatIncident(r, 'markdown')).toMatch(/#### Round trips to brokers[\s\S]*\| v2broker \|[^\n]*oncpu \+/);
+    expect(formatIncident(r, 'markdown')).toMatch(new RegExp(`#### Round trips to brokers[\\s\\S]*\\| ${BROKER} \\|[^\\n]*oncpu \\+`));
     expect(JSON.parse(formatIncident(r, 'json')).rtt.rows[0].grown_all).toBe(v.grown_all);
     // and as the command prints it (the store closed here first: one chDB engine per process)
     await store!.close();
     store = undefined;
     const cli = runCli(['incident', '--store', dsn, '--from', String(w.fromMs), '--to', String(w.toMs), '--baseline', '1d']);
     expect(cli.code, cli.stderr).toBe(0);
-    expect(cli.stdout).toMatch(/Round trips to brokers[\s\S]*^v2broker\s.*\soncpu \+\d+\.\d µs\s/m);
+    expect(cli.stdout).toMatch(new RegExp(`Round trips to brokers[\\s\\S]*^${BROKER}\\s.*\\soncpu \\+\\d+\\.\\d µs\\s`, 'm'));
   }, 60_000);
 });

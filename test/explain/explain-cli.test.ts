@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { BIN, ROOT, runCli } from '../helpers/cli.js';
 import { isRoot } from '../helpers/probes.js';
 import { Stepper } from '../go/go-fixtures.js';
-import { rttBinaries, runClient } from './rtt-helpers.js';
+import { privateBroker, rttBinaries, runClient } from './rtt-helpers.js';
 
 describe('explain: bad input', () => {
   it('exits 2 on malformed flags, never a stack trace', () => {
@@ -35,13 +35,15 @@ describe.skipIf(!isRoot)('explain: live and stored', () => {
   }, 30_000);
 
   it('--live prints the slowest trips and p50/p99 buckets, stores rows, --from/--to reads them back', async () => {
-    const { broker, client } = rttBinaries();
+    const { client } = rttBinaries();
+    const pb = privateBroker(); // a comm of its own: another suite's v2broker is not followed
+    const broker = pb.path;
     const sock = join(mkdtempSync(join(tmpdir(), 'rtt-')), 's.sock');
     const dsn = `chdb:${mkdtempSync(join(tmpdir(), 'v2rtt-'))}`;
     const b = new Stepper(broker, ['broker', sock, 'futex', '1']);
     try {
       await b.next();
-      const cli = spawn(process.execPath, [BIN, 'explain', '--comm', 'v2broker', '--live', '6s', '--sample', '5', '--slowest', '5', '--store', dsn], { cwd: ROOT });
+      const cli = spawn(process.execPath, [BIN, 'explain', '--comm', pb.comm, '--live', '6s', '--sample', '5', '--slowest', '5', '--store', dsn], { cwd: ROOT });
       let out = '';
       let err = '';
       cli.stdout.on('data', (d) => (out += d));
@@ -54,7 +56,7 @@ describe.skipIf(!isRoot)('explain: live and stored', () => {
       expect(out).toMatch(/^p50 /m);
       expect(out).toMatch(/^p99 /m);
       expect(out).toMatch(/slowest 5:/);
-      const j = runCli(['explain', '--comm', 'v2broker', '--from', '-5m', '--store', dsn, '--format', 'json']);
+      const j = runCli(['explain', '--comm', pb.comm, '--from', '-5m', '--store', dsn, '--format', 'json']);
       expect(j.code, j.stderr).toBe(0);
       const rep = JSON.parse(j.stdout) as { trips: number; slowest: Array<Record<string, number>>; buckets: Array<{ label: string; components: Record<string, number> }> };
       expect(rep.trips).toBeGreaterThan(20);
@@ -65,6 +67,7 @@ describe.skipIf(!isRoot)('explain: live and stored', () => {
     } finally {
       b.step();
       await b.exited;
+      pb.remove();
     }
   }, 60_000);
 });

@@ -2,7 +2,8 @@
 // broker over a Unix socket, switchable injected cause) run under
 // runExplainLive (explain/live.ts).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Breakdown } from '../../explain/breakdown.js';
@@ -29,6 +30,20 @@ export function rttBinaries(): { broker: string; client: string } {
   if (!existsSync(broker)) symlinkSync('rttpair', broker);
   if (!existsSync(client)) symlinkSync('rttpair', client);
   return { broker, client };
+}
+
+/**
+ * rttpair as a broker of a private name (a symlink: comm = its name, at most 15
+ * characters), so that a v2broker of another checkout's suite running at the
+ * same time is neither followed nor counted by a comm filter. remove() deletes it.
+ */
+export function privateBroker(): { path: string; comm: string; remove: () => void } {
+  const { broker } = rttBinaries();
+  const comm = `v2brk${randomBytes(5).toString('hex')}`.slice(0, 15);
+  const dir = mkdtempSync(join(tmpdir(), 'rtt-broker-'));
+  const path = join(dir, comm);
+  symlinkSync(realpathSync(broker), path);
+  return { path, comm, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 export function runClient(bin: string, sock: string, n: number, gapUs: number): Promise<ClientSummary> {

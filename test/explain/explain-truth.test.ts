@@ -96,7 +96,12 @@ function sectionTruth(cause: string, s: Scenario, right: Component[], base: Scen
     expect(X).toBeGreaterThanOrEqual(0.7 * (W - R));
     expect(blocked).toBeGreaterThanOrEqual(0.9 * B);
   }
-  expect(runq).toBeGreaterThanOrEqual(0.85 * R);
+  // the section's CPU waits are runq, not lost. For oncpu the section is all CPU and waits for it,
+  // and the two accountings' stamps move a slice between runq and oncpu (beside a hog under
+  // nice 19: runq 0.832 x R with oncpu 1.053 x C, i.e. 78 µs of R's 464 counted on CPU):
+  // there the check is that both together hold R + C (oncpu <= 1.2 C above bounds the move)
+  if (cause === 'oncpu') expect(runq + X).toBeGreaterThanOrEqual(0.95 * (R + C));
+  else expect(runq).toBeGreaterThanOrEqual(0.85 * R);
   expect(other, `other cause components under ${cause}`).toBeLessThanOrEqual(otherAllowed);
 }
 
@@ -113,6 +118,35 @@ function cpuWaits(s: Scenario): number {
   const { matched, unmatched } = matchRequests(s);
   expect(unmatched.length, unmatched.map((t) => describeUnmatched(s, t)).join('\n')).toBe(0);
   return matched.reduce((x, m) => x + m.req[4] + m.req[5], 0) / Math.max(1, matched.length);
+}
+
+/**
+ * runq against the broker's own measurement: its handler thread's schedstat
+ * run_delay from the end of its previous reply to the read of this request
+ * (rttpair's `pickup`, req[4]) is the time it waited for a CPU for this
+ * request, which the explainer must put in pickup_runq_ns + runq_ns (sums over
+ * the trips paired with their requests; the explainer also counts the waits
+ * while serving, hence no upper bound from this clock). The cause must have
+ * taken effect: the broker waited for a CPU far longer than in the baseline.
+ * Not "70 % of the added latency": beside other load (under `nice -n 19` the
+ * client is nice 19 too) the client's own CPU waits and the requests queued
+ * behind a descheduled broker grow as much (client_runq 11.3 ms, queue 7.4 ms
+ * of 38.8 ms added: 33 % to runq), which the explainer rightly puts elsewhere.
+ */
+function runqTruth(s: Scenario, base: Scenario): void {
+  const { matched, unmatched } = matchRequests(s);
+  const b = matchRequests(base).matched;
+  expect(unmatched.length, unmatched.map((t) => describeUnmatched(s, t)).join('\n')).toBe(0);
+  expect(matched.length).toBeGreaterThan(30);
+  const n = matched.length;
+  const P = matched.reduce((x, m) => x + m.req[4], 0);
+  const X = matched.reduce((x, m) => x + m.trip.pickup_runq_ns + m.trip.runq_ns, 0);
+  const basePickup = b.reduce((x, m) => x + m.req[4], 0) / Math.max(1, b.length);
+  const others = CAUSE_COMPONENTS.reduce((x, k) => x + mean(s.live.trips, (t) => t[k]) - mean(base.live.trips, (t) => t[k]), 0);
+  report.push(`   ${n} trips paired; the broker's own wait for a CPU per request (schedstat): ${(P / n / 1e3).toFixed(1)} µs (baseline ${(basePickup / 1e3).toFixed(1)}); explain pickup_runq+runq ${(X / n / 1e3).toFixed(1)} µs (${(X / P).toFixed(3)} x); cause components ${(others / 1e3).toFixed(1)} µs over the baseline`);
+  expect(P / n).toBeGreaterThan(basePickup + 500_000); // the nice-19 handler sharing a CPU with 2 busy threads waited for it
+  expect(X).toBeGreaterThanOrEqual(0.85 * P);
+  expect(others).toBeLessThanOrEqual(0.1 * (X / n)); // no cause component takes the CPU waits
 }
 
 describe.skipIf(!isRoot)('explain ground truth (rttpair)', () => {
@@ -148,7 +182,9 @@ describe.skipIf(!isRoot)('explain ground truth (rttpair)', () => {
       ? `${right.join('+')} holds the broker's own ${cause} section time (by its clocks, CPU waits excepted: runq), other causes only what it measured besides`
       : cause === 'gc'
         ? `>= 70 % of the added latency not spent waiting for a CPU (by both ends' schedstat) goes to ${right.join('+')}, <= 10 % to any other cause`
-        : `>= 70 % of the added latency goes to ${right.join('+')}, <= 10 % to any other cause`;
+        : cause === 'runq'
+          ? `the broker's own wait for a CPU per request (schedstat) is in ${right.join('+')}, no cause component takes it`
+          : `>= 70 % of the added latency goes to ${right.join('+')}, <= 10 % to any other cause`;
     it(`${cause}: ${claim}`, async () => {
       const s = await scenario(cause, ms, { n: 600, gapUs: 500, ...(extra ?? {}) });
       const t = s.live.trips;
@@ -159,6 +195,7 @@ describe.skipIf(!isRoot)('explain ground truth (rttpair)', () => {
       expect(t.length).toBeGreaterThan(30);
       for (const b of t) expect(Math.abs(componentSum(b) - b.total_ns)).toBeLessThanOrEqual(0.02 * b.total_ns);
       if (TRUTH_CAUSES.has(cause)) sectionTruth(cause, s, right, base);
+      else if (cause === 'runq') runqTruth(s, base);
       else {
         const waits = cause === 'gc' ? cpuWaits(s) - cpuWaits(base) : 0;
         const denom = added - waits;

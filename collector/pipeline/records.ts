@@ -15,7 +15,7 @@
  * backoff (pipeline/retry.ts); at close what cannot be written is counted as
  * failed, per probe.
  */
-import { PROBE_BY_ID, PROBES, RECORD_SIZE, type ProbeDef } from '../../schema/event.js';
+import { PROBE_BY_ID, PROBES, RECORD_FIELDS, RECORD_SIZE, type ProbeDef } from '../../schema/event.js';
 import type { RawContext } from '../../schema/raw.js';
 import { RetryingQueue, type RetryOptions } from './retry.js';
 
@@ -39,9 +39,11 @@ export interface RecordQueueOptions extends RetryOptions {
 }
 
 const MAX_WEIGHT = 0xffffffff;
-const W_OFF = 40;
-const PROBE_OFF = 44;
-const EVENT_OFF = 45;
+/** byte offsets in a record, from its one layout (RECORD_FIELDS, checked against bpf/v2probe.h) */
+const offsetOf = (name: (typeof RECORD_FIELDS)[number]['name']) => RECORD_FIELDS.find((f) => f.name === name)!.offset;
+const W_OFF = offsetOf('weight');
+const PROBE_OFF = offsetOf('probe');
+const EVENT_OFF = offsetOf('event');
 
 /** per probe id: its name and its event count (from the one definition) */
 const KNOWN: Array<{ name: string; events: readonly string[] } | undefined> = [];
@@ -129,11 +131,6 @@ export class RecordQueue extends RetryingQueue {
     if (this.pendingRowCount >= this.opts.maxRows) void this.flush();
     else if (!this.timer) this.timer = setTimeout(() => void this.flush(), this.opts.lingerMs);
     return c.rejected;
-  }
-
-  /** Is there room for `bytes` more? */
-  hasRoom(bytes = RECORD_SIZE): boolean {
-    return this.waitingBytes + bytes <= this.opts.maxPendingBytes;
   }
 
   private dropChunk(buf: Buffer, perProbe: Map<string, number>): void {

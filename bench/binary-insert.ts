@@ -39,7 +39,7 @@ import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { Session } from 'chdb';
-import { decodeBatch, type DecodeContext } from '../collector/pipeline/decode.js';
+import { decodeBatch, type DecodeContext } from '../schema/records.js';
 import { StoreSink } from '../collector/sinks/store.js';
 import { ATTRIBUTE_COLUMNS, EVENT_COLUMNS, PROBES, PROBE_NAMES, RECORD_FIELDS, RECORD_SIZE, USER_PROBES, type ProbeDef } from '../schema/event.js';
 import { schemaStatements } from '../schema/ddl.js';

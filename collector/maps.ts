@@ -7,20 +7,18 @@
  * runtime config record (struct v2_config) is schema/event.ts encodeConfig.
  */
 import type { ProbeName } from '../schema/event.js';
+import { readU64 } from '../schema/records.js';
 import type { MapDump } from '../native/index.js';
 import type { FamilyAttach } from './families/plans.js';
+
+/** A u64 field as a JS number (exact below 2^53: ns timestamps, counters): schema/records.ts. */
+export { readU64 };
 
 /** Current offset from CLOCK_MONOTONIC (what bpf_ktime_get_ns reads) to the wall clock. */
 export function monoToWallOffset(): bigint {
   return BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
 }
 
-const U32 = 0x1_0000_0000;
-
-/** A u64 field as a JS number (exact below 2^53: ns timestamps, counters). */
-export function readU64(buf: Buffer, off: number): number {
-  return buf.readUInt32LE(off + 4) * U32 + buf.readUInt32LE(off);
-}
 
 /** A raw map read (the native addon's readMap result). */
 export interface MapRead { values: Buffer; valueSize: number; nCpu: number; count: number }

@@ -10,9 +10,13 @@
  *      offset is a resend (collector killed between Kafka's ack and its spool
  *      removal): ledger status 'resent', its rows not stored again;
  *   2. inserts one ledger row per message into v2e.ingest_ledger,
- *   3. inserts the rows into v2e.events / counters / histograms and the dead
- *      letters into v2e.ingest_errors — every insert of the range carries the
- *      same insert_deduplication_token `topic:partition:first-last`;
+ *   3. inserts the rows into v2e.events / counters / histograms, the event
+ *      records of version-2 messages into v2e.events as one binary block
+ *      (schema/raw.ts: the engine maps them; each message's host and clock
+ *      offset by a group index after each record), and the dead letters into
+ *      v2e.ingest_errors — every insert of the range carries the same
+ *      insert_deduplication_token `topic:partition:first-last` (the records'
+ *      `…:records`, the same table as the rows);
  *   4. produces the dead letters to the DLQ topic;
  *   5. commits offset last+1 — only after the store acknowledged.
  * After each step a named crash point (kafka/crash-point.ts: ledger,
@@ -32,7 +36,9 @@
 import { hostname } from 'node:os';
 import type { Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
-import { decodeEnvelope, peekEnvelope, type Envelope } from '../kafka/envelope.js';
+import { decodeMessage, isRecords, messageRows, peekEnvelope, type Message } from '../kafka/envelope.js';
+import { writeRecords, type RecordsEnvelope } from '../kafka/envelope-records.js';
+import { RAW_GROUPED_STRIDE, RAW_GROUPED_STRUCTURE, rawEventsSelect, type RawContext } from '../schema/raw.js';
 import { kafkaFailure, makeKafka } from '../kafka/client.js';
 import type { KafkaSecurity } from '../kafka/security.js';
 import type { Store } from '../store/types.js';
@@ -62,6 +68,8 @@ export interface IngesterOptions {
 interface RangeRows {
   ledger: object[];
   events: object[];
+  /** version-2 messages whose records the range stores */
+  records: RecordsEnvelope[];
   counters: object[];
   histograms: object[];
   errors: object[];
@@ -73,7 +81,7 @@ interface RangeRows {
 interface Decoded {
   offset: bigint;
   msg: KafkaMessage;
-  env?: Envelope;
+  env?: Message;
   err?: string;
 }
 
@@ -180,7 +188,7 @@ export class Ingester {
   private decode(msg: KafkaMessage): Decoded {
     const d: Decoded = { offset: BigInt(msg.offset), msg };
     try {
-      d.env = decodeEnvelope(msg.value);
+      d.env = decodeMessage(msg.value);
     } catch (err) {
       d.err = (err as Error).message;
     }
@@ -213,7 +221,7 @@ export class Ingester {
         let rows = 0;
         while (i < msgs.length && (chunk.length === 0 || rows < maxRows)) {
           const d = this.decode(msgs[i++]);
-          rows += d.env?.rows.length ?? 0;
+          rows += d.env ? messageRows(d.env) : 0;
           chunk.push(d);
         }
       }
@@ -237,7 +245,7 @@ export class Ingester {
    * counts too: the first copy is the one stored).
    */
   private async resent(topic: string, partition: number, chunk: Decoded[], alive: () => boolean): Promise<Set<string>> {
-    const key = (e: Envelope) => `${e.host}\0${e.session}\0${e.seq}`;
+    const key = (e: Message) => `${e.host}\0${e.session}\0${e.seq}`;
     const seen = new Set<string>();
     const dup = new Set<Decoded>();
     const sessions = new Map<string, { lo: number; hi: number }>();
@@ -290,7 +298,7 @@ export class Ingester {
     }
     crashPoint('commit');
     this.countRange(chunk.length, r, redo, now);
-    this.o.logger.debug({ partition, range: token, rows: r.events.length, dlq: r.dead.length, redo }, 'range stored');
+    this.o.logger.debug({ partition, range: token, rows: r.events.length, records: r.records.length, dlq: r.dead.length, redo }, 'range stored');
     return true;
   }
 
@@ -300,8 +308,8 @@ export class Ingester {
    * rows by table, the dead letters, and each stored message's latency so far.
    */
   private rangeRows(topic: string, partition: number, chunk: Decoded[], resent: Set<string>, now: number): RangeRows {
-    const r: RangeRows = { ledger: [], events: [], counters: [], histograms: [], errors: [], dead: [], latencies: [] };
-    const { ledger, events, counters, histograms, errors, dead, latencies } = r;
+    const r: RangeRows = { ledger: [], events: [], records: [], counters: [], histograms: [], errors: [], dead: [], latencies: [] };
+    const { ledger, events, records, counters, histograms, errors, dead, latencies } = r;
     const first = chunk[0].offset;
     const last = chunk[chunk.length - 1].offset;
     const base = { ts: now, topic, partition, first_offset: String(first), last_offset: String(last), ingester: this.id };
@@ -310,11 +318,16 @@ export class Ingester {
       if (d.env && resent.has(`${d.offset}`)) {
         // a collector's resend of a batch stored before: a ledger row says so, its rows are not stored again
         const e = d.env;
-        ledger.push({ ...off, status: 'resent', kind: e.kind, host: e.host, probe: '', session: e.session, seq: e.seq, rows: e.rows.length, weight: 0, sent_ns: e.sentNs });
+        ledger.push({ ...off, status: 'resent', kind: e.kind, host: e.host, probe: '', session: e.session, seq: e.seq, rows: messageRows(e), weight: 0, sent_ns: e.sentNs });
       } else if (d.env) {
         const e = d.env;
         const head = { ...off, status: 'ok', kind: e.kind, host: e.host, session: e.session, seq: e.seq, sent_ns: e.sentNs };
-        if (e.kind === 'events') {
+        if (isRecords(e)) {
+          // per-probe rows and weight from the header (validated with the message's checksum), not from the records
+          for (const [probe, [rows, weight]] of Object.entries(e.probes)) ledger.push({ ...head, probe, rows, weight });
+          if (Object.keys(e.probes).length === 0) ledger.push({ ...head, probe: '', rows: 0, weight: 0 });
+          records.push(e);
+        } else if (e.kind === 'events') {
           const per = new Map<string, { rows: number; weight: number }>();
           for (const r of e.rows as Array<{ probe: string; weight: number }>) {
             const p = per.get(r.probe) ?? { rows: 0, weight: 0 };
@@ -357,6 +370,12 @@ export class Ingester {
       await ins('v2e.ingest_ledger', r.ledger, 'ledger');
       this.ranges.set(partition, { first, last });
       await ins('v2e.events', r.events);
+      if (r.records.length) {
+        const { body, contexts } = groupedRecords(r.records);
+        await this.retrying('the store (insert into v2e.events)', () =>
+          store.insertBinary('v2e.events', body, RAW_GROUPED_STRUCTURE, (source) => rawEventsSelect(source, contexts), { dedupToken: `${token}:records` }), alive);
+        crashPoint('insert:v2e.events:records');
+      }
       await ins('v2e.counters', r.counters);
       await ins('v2e.histograms', r.histograms);
       await ins('v2e.ingest_errors', r.errors);
@@ -388,9 +407,10 @@ export class Ingester {
 
   /** After the commit: the ingester's stats, its metrics, and the stored latencies. */
   private countRange(messages: number, r: RangeRows, redo: boolean, now: number): void {
-    const { events, counters, histograms, dead, latencies } = r;
+    const { counters, histograms, dead, latencies } = r;
+    const events = r.events.length + r.records.reduce((a, e) => a + Object.values(e.probes).reduce((x, [n]) => x + n, 0), 0);
     this.stats.messages += messages;
-    this.stats.rows += events.length;
+    this.stats.rows += events;
     this.stats.dlq += dead.length;
     this.stats.ranges++;
     if (redo) this.stats.redo++;
@@ -403,10 +423,10 @@ export class Ingester {
         m.dlq.inc(dead.length);
       }
       if (redo) m.dedupHits.inc();
-      m.rows.inc({ table: 'events' }, events.length);
+      m.rows.inc({ table: 'events' }, events);
       m.rows.inc({ table: 'counters' }, counters.length);
       m.rows.inc({ table: 'histograms' }, histograms.length);
-      m.addEventRows(events.length);
+      m.addEventRows(events);
       const done = Date.now();
       for (const l of latencies) m.latency.observe((done - now + l) / 1000);
     }
@@ -415,4 +435,28 @@ export class Ingester {
       this.o.onStored(latencies.map((l) => done - now + l));
     }
   }
+}
+
+/**
+ * The records of a range's version-2 messages as one RowBinary body of
+ * RAW_GROUPED_STRUCTURE: each record followed by the index of its message's
+ * (host, clock offset) in `contexts` (messages of one collector share one).
+ */
+function groupedRecords(msgs: readonly RecordsEnvelope[]): { body: Buffer; contexts: RawContext[] } {
+  const contexts: RawContext[] = [];
+  const index = new Map<string, number>();
+  const total = msgs.reduce((a, e) => a + e.n, 0);
+  const body = Buffer.from(new ArrayBuffer(total * RAW_GROUPED_STRIDE));
+  let at = 0;
+  for (const e of msgs) {
+    const k = `${e.host}\0${e.monoToWallNs}`;
+    let g = index.get(k);
+    if (g === undefined) {
+      index.set(k, (g = contexts.length));
+      contexts.push({ host: e.host, monoToWallNs: e.monoToWallNs });
+    }
+    writeRecords(e.planes, e.n, body, at, RAW_GROUPED_STRIDE, g);
+    at += e.n;
+  }
+  return { body, contexts };
 }

@@ -17,13 +17,24 @@
  * of rows is a handful of number arrays — compact before and after compression.
  * Decoding validates the header and every row with the zod rows of the same
  * definition (EventRow, CounterRow, HistogramRow).
+ *
+ * Version 2 (kafka/envelope-records.ts) carries event records as the ring
+ * buffer gave them; the collector's Kafka sink writes its events that way and
+ * version 1 for counters and histograms. decodeMessage() is the ingester's:
+ * version 1 as rows, version 2 as records (validated per message, never
+ * decoded per row); decodeEnvelope() gives rows for either (tools, tests).
  */
 import { brotliCompressSync, brotliDecompressSync, constants as zc, gunzipSync, gzipSync } from 'node:zlib';
 import { z } from 'zod';
 import { CounterRow, EVENT_COLUMNS, EventRow, HistogramRow } from '../schema/event.js';
 import { KafkaError } from './client.js';
+import { decodeBatch } from '../schema/records.js';
+import { decodeRecordsEnvelope, peekRecordsEnvelope, RECORDS_VERSION, writeRecords, type RecordsEnvelope } from './envelope-records.js';
 
+/** the version the rows of this file are written with (events go as RECORDS_VERSION records) */
 export const ENVELOPE_VERSION = 1;
+/** every version an ingester reads */
+export const ENVELOPE_VERSIONS = [ENVELOPE_VERSION, RECORDS_VERSION] as const;
 const MAGIC0 = 0x56; // 'V'
 const MAGIC1 = 0x32; // '2'
 export const HEADER_BYTES = 5;
@@ -138,11 +149,36 @@ export function encodeEnvelope<K extends Kind>(kind: K, rows: readonly RowOf<K>[
 
 const bad = (msg: string) => new KafkaError('ENVELOPE', msg);
 
-/** Decode and validate; throws KafkaError('ENVELOPE') naming what is wrong. */
-export function decodeEnvelope(buf: Buffer | null): Envelope {
+/** One message as the ingester takes it: version 1 rows, or version 2 records (validated, still binary). */
+export type Message = Envelope | RecordsEnvelope;
+
+function checkHead(buf: Buffer | null): asserts buf is Buffer {
   if (!buf || buf.length < HEADER_BYTES) throw bad(`envelope too short (${buf?.length ?? 0} bytes)`);
   if (buf[0] !== MAGIC0 || buf[1] !== MAGIC1) throw bad(`not a v2probe envelope (magic 0x${buf.subarray(0, 2).toString('hex')})`);
-  if (buf[2] !== ENVELOPE_VERSION) throw bad(`envelope schema version ${buf[2]} is not supported (this ingester reads version ${ENVELOPE_VERSION})`);
+  if (!(ENVELOPE_VERSIONS as readonly number[]).includes(buf[2])) throw bad(`envelope schema version ${buf[2]} is not supported (this ingester reads versions ${ENVELOPE_VERSIONS.join(', ')})`);
+}
+
+/** Decode and validate for the ingester; throws KafkaError('ENVELOPE') naming what is wrong. */
+export function decodeMessage(buf: Buffer | null): Message {
+  checkHead(buf);
+  return buf[2] === RECORDS_VERSION ? decodeRecordsEnvelope(buf) : decodeRows(buf);
+}
+
+/** Rows of a message (version 2 records decoded to rows: for tools and tests, not the ingester's path). */
+export function decodeEnvelope(buf: Buffer | null): Envelope {
+  const m = decodeMessage(buf);
+  if (!isRecords(m)) return m;
+  const records = Buffer.from(new ArrayBuffer(m.planes.length));
+  writeRecords(m.planes, m.n, records);
+  const rows = decodeBatch(records, { host: m.host, monoToWallNs: m.monoToWallNs }).rows;
+  return { version: m.version, codec: m.codec, kind: 'events', host: m.host, probes: Object.keys(m.probes), session: m.session, seq: m.seq, sentNs: m.sentNs, rows };
+}
+
+/** Rows in a message (records in version 2, known or not). */
+export const messageRows = (m: Message): number => (isRecords(m) ? m.n : m.rows.length);
+export const isRecords = (m: Message): m is RecordsEnvelope => 'planes' in m;
+
+function decodeRows(buf: Buffer): Envelope {
   const codec = CODEC_BY_ID.get(buf[3]);
   if (!codec) throw bad(`unknown body codec ${buf[3]}`);
   const kind = KIND_BY_ID.get(buf[4]);
@@ -187,6 +223,7 @@ export function decodeEnvelope(buf: Buffer | null): Envelope {
 export function peekEnvelope(buf: Buffer | null): { kind: Kind; host: string; session: string; seq: number; rowsByProbe: Record<string, number> } | undefined {
   try {
     if (!buf || buf.length < HEADER_BYTES || buf[0] !== MAGIC0 || buf[1] !== MAGIC1) return undefined;
+    if (buf[2] === RECORDS_VERSION) return peekRecordsEnvelope(buf);
     const codec = CODEC_BY_ID.get(buf[3]);
     const kind = KIND_BY_ID.get(buf[4]);
     if (!codec || !kind) return undefined;

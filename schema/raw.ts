@@ -7,10 +7,10 @@
  * monotonic→wall clock offset and the host added, comm cut at its NUL, weight
  * 0 read as 1, arg0/arg1 into the family's attribute columns. Records the
  * decoder would reject (unknown probe id or event index) are left out by the
- * WHERE; the collector counts them (collector/pipeline/decode.ts tallyBatch).
+ * WHERE; the collector counts them (schema/records.ts knownProbe: the same rule).
  * Measured against the JSON row path in docs/binary-path.md.
  */
-import { ATTRIBUTE_COLUMNS, EVENT_COLUMNS, PROBES, PROBE_NAMES, RECORD_FIELDS, type ProbeDef } from './event.js';
+import { ATTRIBUTE_COLUMNS, EVENT_COLUMNS, PROBES, PROBE_NAMES, RECORD_FIELDS, RECORD_SIZE, type ProbeDef } from './event.js';
 import { sqlString } from './sql.js';
 
 const CH_TYPE = { u64: 'UInt64', s64: 'Int64', u32: 'UInt32', u16: 'UInt16', u8: 'UInt8', 'char[16]': 'FixedString(16)' } as const;
@@ -23,6 +23,14 @@ const PROBE_IDS = probeDefs.map(([, d]) => d.id);
 const EVENT_KEYS = probeDefs.flatMap(([, d]) => d.events.map((_, i) => d.id * 256 + i));
 const EVENT_NAMES = probeDefs.flatMap(([, d]) => [...d.events]);
 
+/**
+ * The ingester's inserts hold the records of many collectors: each record is
+ * followed by a u32 `g`, the index of its collector's context in the list the
+ * SELECT is built with (RAW_GROUPED_STRIDE bytes per record).
+ */
+export const RAW_GROUPED_STRUCTURE = `${RAW_STRUCTURE}, g UInt32`;
+export const RAW_GROUPED_STRIDE = RECORD_SIZE + 4;
+
 /** What one insert of records stands for: the host and the wall − CLOCK_MONOTONIC offset of the collector that read them. */
 export interface RawContext {
   host: string;
@@ -30,10 +38,17 @@ export interface RawContext {
   monoToWallNs: bigint;
 }
 
-function columnExpr(name: string, ctx: RawContext): string {
+/** One context for every record, or (grouped records) one per group index. */
+export type RawContexts = RawContext | readonly RawContext[];
+
+function columnExpr(name: string, ctx: RawContexts): string {
+  const grouped = Array.isArray(ctx) ? (ctx as readonly RawContext[]) : undefined;
+  const one = ctx as RawContext;
   switch (name) {
-    case 'ts': return `fromUnixTimestamp64Nano(toInt64(r.ts_ns) + ${ctx.monoToWallNs.toString()})`;
-    case 'host': return sqlString(ctx.host);
+    case 'ts': return grouped
+      ? `fromUnixTimestamp64Nano(toInt64(r.ts_ns) + arrayElement(CAST([${grouped.map((c) => c.monoToWallNs.toString()).join(',')}] AS Array(Int64)), r.g + 1))`
+      : `fromUnixTimestamp64Nano(toInt64(r.ts_ns) + ${one.monoToWallNs.toString()})`;
+    case 'host': return grouped ? `arrayElement([${grouped.map((c) => sqlString(c.host)).join(',')}], r.g + 1)` : sqlString(one.host);
     case 'probe': return `transform(r.probe, [${PROBE_IDS.join(',')}], [${probeDefs.map(([n]) => sqlString(n)).join(',')}], '')`;
     case 'event': return `transform(toUInt16(r.probe) * 256 + r.event, [${EVENT_KEYS.join(',')}], [${EVENT_NAMES.map(sqlString).join(',')}], '')`;
     case 'comm': return 'toStringCutToZero(r.comm)';
@@ -59,14 +74,14 @@ function columnExpr(name: string, ctx: RawContext): string {
  * EVENT_COLUMNS order. Every record column is `r.`-qualified: the aliases
  * (`… AS probe`) would otherwise shadow the record's own `probe` byte.
  */
-export function rawSelectList(ctx: RawContext): string {
+export function rawSelectList(ctx: RawContexts): string {
   return EVENT_COLUMNS.map((c) => `${columnExpr(c.name, ctx)} AS ${c.name}`).join(',\n  ');
 }
 
 /** The decoder's rejection rule in SQL: a known probe id and an event index inside its list. */
 export const RAW_WHERE = `has([${EVENT_KEYS.join(',')}], toUInt16(r.probe) * 256 + r.event)`;
 
-/** `SELECT <events columns> FROM <source> AS r WHERE <known ids>`: source is `file(…)`, `input(…)` or a table. */
-export function rawEventsSelect(source: string, ctx: RawContext): string {
+/** `SELECT <events columns> FROM <source> AS r WHERE <known ids>`: source is `file(…)`, `input(…)` or a table (of RAW_GROUPED_STRUCTURE when `ctx` is a list). */
+export function rawEventsSelect(source: string, ctx: RawContexts): string {
   return `SELECT\n  ${rawSelectList(ctx)}\nFROM ${source} AS r WHERE ${RAW_WHERE}`;
 }

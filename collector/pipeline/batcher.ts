@@ -29,7 +29,7 @@ export interface BatcherOptions extends RetryOptions {
 }
 
 /**
- * Memory of one decoded event row (collector/pipeline/decode.ts) while it waits: V8
+ * Memory of one decoded event row (schema/records.ts decodeBatch) while it waits: V8
  * heap bytes retained per row, measured once with --expose-gc over 100k
  * decoded uds rows (the widest kind: 12 fields with fd and ret, a fresh ts
  * and comm string each, and its slot in the pending array): 274 B, rounded up.

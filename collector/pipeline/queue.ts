@@ -3,14 +3,14 @@
  * queue, and which one a sink gets: a sink that takes records
  * (Sink.writeRecords: the store) gets the binary RecordQueue (records.ts);
  * the others (stdout, Kafka) get the row queue below, which decodes each
- * ring-buffer batch into rows (decode.ts) for a Batcher (batcher.ts).
+ * ring-buffer batch into rows (schema/records.ts) for a Batcher (batcher.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { EventRow } from '../../schema/event.js';
 import type { RawContext } from '../../schema/raw.js';
 import { Batcher, EVENT_ROW_BYTES, type BatcherOptions } from './batcher.js';
-import { decodeBatch, tallyBatch } from './decode.js';
+import { decodeBatch, tallyBatch } from '../../schema/records.js';
 import { RecordQueue, type RecordBatch } from './records.js';
 
 /** What the queues need of a sink (sinks/sink.ts Sink has it; the base does not import the sinks). */

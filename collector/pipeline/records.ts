@@ -15,7 +15,8 @@
  * backoff (pipeline/retry.ts); at close what cannot be written is counted as
  * failed, per probe.
  */
-import { PROBE_BY_ID, PROBES, RECORD_FIELDS, RECORD_SIZE, type ProbeDef } from '../../schema/event.js';
+import { PROBE_BY_ID, RECORD_SIZE } from '../../schema/event.js';
+import { knownProbe, OFF, recordWeight } from '../../schema/records.js';
 import type { RawContext } from '../../schema/raw.js';
 import { RetryingQueue, type RetryOptions } from './retry.js';
 
@@ -39,15 +40,9 @@ export interface RecordQueueOptions extends RetryOptions {
 }
 
 const MAX_WEIGHT = 0xffffffff;
-/** byte offsets in a record, from its one layout (RECORD_FIELDS, checked against bpf/v2probe.h) */
-const offsetOf = (name: (typeof RECORD_FIELDS)[number]['name']) => RECORD_FIELDS.find((f) => f.name === name)!.offset;
-const W_OFF = offsetOf('weight');
-const PROBE_OFF = offsetOf('probe');
-const EVENT_OFF = offsetOf('event');
-
-/** per probe id: its name and its event count (from the one definition) */
-const KNOWN: Array<{ name: string; events: readonly string[] } | undefined> = [];
-for (const [id, name] of PROBE_BY_ID) KNOWN[id] = { name, events: (PROBES[name] as ProbeDef).events };
+const W_OFF = OFF.weight;
+const PROBE_OFF = OFF.probe;
+const EVENT_OFF = OFF.event;
 
 interface Chunk {
   buf: Buffer;
@@ -66,16 +61,16 @@ function census(buf: Buffer): { perProbe: Map<string, number>; rows: number; rej
   let lastName = '';
   let lastCount = 0;
   for (let o = 0; o < n * RECORD_SIZE; o += RECORD_SIZE) {
+    const name = knownProbe(buf, o);
+    if (!name) continue;
     const id = buf[o + PROBE_OFF];
-    const k = KNOWN[id];
-    if (!k || buf[o + EVENT_OFF] >= k.events.length) continue;
     rows++;
     // runs of one probe are the rule (a batch is one family's ring buffer): count a run at once
     if (id === lastId) lastCount++;
     else {
       if (lastCount) perProbe.set(lastName, (perProbe.get(lastName) ?? 0) + lastCount);
       lastId = id;
-      lastName = k.name;
+      lastName = name;
       lastCount = 1;
     }
   }
@@ -136,10 +131,9 @@ export class RecordQueue extends RetryingQueue {
   private dropChunk(buf: Buffer, perProbe: Map<string, number>): void {
     for (const [p, n] of perProbe) this.dropped.set(p, (this.dropped.get(p) ?? 0) + n);
     for (let o = 0; o < buf.length; o += RECORD_SIZE) {
-      const k = KNOWN[buf[o + PROBE_OFF]];
-      if (!k || buf[o + EVENT_OFF] >= k.events.length) continue;
+      if (!knownProbe(buf, o)) continue;
       const key = buf[o + PROBE_OFF] * 256 + buf[o + EVENT_OFF];
-      this.carry.set(key, (this.carry.get(key) ?? 0) + (buf.readUInt32LE(o + W_OFF) || 1));
+      this.carry.set(key, (this.carry.get(key) ?? 0) + recordWeight(buf, o));
     }
   }
 
@@ -149,7 +143,7 @@ export class RecordQueue extends RetryingQueue {
       const key = buf[o + PROBE_OFF] * 256 + buf[o + EVENT_OFF];
       const c = this.carry.get(key);
       if (c === undefined) continue;
-      const w = buf.readUInt32LE(o + W_OFF) || 1;
+      const w = recordWeight(buf, o);
       const nw = Math.min(MAX_WEIGHT, w + c);
       buf.writeUInt32LE(nw, o + W_OFF);
       if (w + c - nw > 0) this.carry.set(key, w + c - nw);
@@ -216,7 +210,7 @@ export class RecordQueue extends RetryingQueue {
   /** weight of dropped records still waiting for a kept record of their probe and event */
   carriedWeight(probe?: string): number {
     let n = 0;
-    for (const [key, w] of this.carry) if (probe === undefined || KNOWN[key >> 8]?.name === probe) n += w;
+    for (const [key, w] of this.carry) if (probe === undefined || PROBE_BY_ID.get(key >> 8) === probe) n += w;
     return n;
   }
 }

@@ -3,6 +3,9 @@
  * batches as versioned envelopes (kafka/envelope.ts) through an
  * idempotent kafkajs producer, keyed by host (a host's batches stay ordered in
  * one partition), at most MAX_ROWS_PER_MESSAGE rows / MAX_MESSAGE_BYTES each.
+ * Events go as the ring buffer's records (version 2, kafka/envelope-records.ts:
+ * the collector's binary queue hands them over, no row object per event);
+ * counters and histograms as rows (version 1, kafka/envelope.ts).
  *
  * Kafka down or slow: a send that fails (after kafkajs' short retries) goes to
  * the on-disk spool, and so does every later batch until the spool is drained
@@ -26,6 +29,9 @@ import type { Producer } from 'kafkajs';
 import { pino, type Logger } from 'pino';
 import type { CounterRow, EventRow, HistogramRow } from '../../schema/event.js';
 import { CODECS, DEFAULT_CODEC, encodeEnvelope, type Codec, type Kind, type RowOf } from '../../kafka/envelope.js';
+import { encodeRecordsEnvelope, recordCensus } from '../../kafka/envelope-records.js';
+import { RECORD_SIZE } from '../../schema/event.js';
+import type { RecordBatch } from '../pipeline/records.js';
 import { checkKafka, KafkaError, kafkaFailure, makeKafka, resolveKafkaSink, type KafkaSinkSpec } from '../../kafka/client.js';
 import { describeSecurity } from '../../kafka/security.js';
 import { Spool } from './spool.js';
@@ -108,6 +114,29 @@ export class KafkaSink implements Sink {
 
   writeEvents(rows: EventRow[]): Promise<void> {
     return this.write('events', rows);
+  }
+
+  /** Event records (the binary queue's batches) as version-2 envelopes: split by MAX_ROWS_PER_MESSAGE and MAX_MESSAGE_BYTES. */
+  async writeRecords(b: RecordBatch): Promise<void> {
+    const host = b.ctx.host || this.host;
+    const n = Math.floor(b.records.length / RECORD_SIZE);
+    const parts: Array<[number, number]> = [];
+    for (let i = 0; i < n; i += MAX_ROWS_PER_MESSAGE) parts.push([i, Math.min(n, i + MAX_ROWS_PER_MESSAGE)]);
+    while (parts.length) {
+      const [from, to] = parts.shift()!;
+      const records = b.records.subarray(from * RECORD_SIZE, to * RECORD_SIZE);
+      const probes = recordCensus(records);
+      const value = encodeRecordsEnvelope(records, { host, session: this.session, seq: this.seq, monoToWallNs: b.ctx.monoToWallNs }, this.codec, probes);
+      if (value.length > MAX_MESSAGE_BYTES && to - from > 1) {
+        const half = from + Math.ceil((to - from) / 2);
+        parts.unshift([from, half], [half, to]);
+        continue;
+      }
+      this.seq++;
+      const counts: Record<string, number> = {};
+      for (const [p, [rows]] of Object.entries(probes)) counts[p] = rows;
+      await this.sendOrSpool(host, value, counts, to - from);
+    }
   }
 
   writeCounters(rows: CounterRow[]): Promise<void> {

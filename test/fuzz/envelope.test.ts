@@ -1,6 +1,6 @@
 // Fuzz the Kafka envelope decoder (kafka/envelope.ts) with fast-check:
 // arbitrary bytes, valid headers over garbage bodies, structured bodies with
-// hostile fields, bit-flipped and truncated real envelopes. Every input is either
+// hostile fields, bit-flipped and truncated real envelopes of both versions. Every input is either
 // decoded into rows that pass the event definition's zod rows, or rejected with a
 // KafkaError('ENVELOPE') whose message says why — never another exception, never
 // a case slower than MAX_CASE_MS. peekEnvelope (used for dead letters) never throws.
@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeEnvelope, encodeEnvelope, ENVELOPE_COLUMNS, MAX_ENVELOPE_ROWS, peekEnvelope, type Codec, type Kind } from '../../kafka/envelope.js';
 import { KafkaError } from '../../kafka/client.js';
+import { encodeRecordsEnvelope } from '../../kafka/envelope-records.js';
 import { CounterRow, EventRow, HistogramRow, HIST_SLOTS, PROBE_NAMES } from '../../schema/event.js';
 import { note, params, PROPERTY_TIMEOUT, RUNS, summary, tally, timed, type Tally } from './fuzz-helpers.js';
 
@@ -125,6 +126,27 @@ describe('fuzz: Kafka envelope decoder', () => {
       params('mutate'),
     );
     lines.push(summary('mutated', tt));
+  }, PROPERTY_TIMEOUT);
+
+  it('bit flips and truncation of version-2 (records) envelopes', () => {
+    const tt = tally();
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 64, maxLength: 64 * 40 }),
+        fc.constantFrom<Codec>('none', 'gzip', 'brotli'),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }),
+        fc.option(fc.nat(), { nil: undefined }),
+        (bytes, codec, flips, cut) => {
+          // arbitrary records (known or not) in a valid envelope, then damaged
+          const records = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length - (bytes.length % 64));
+          const buf = Buffer.from(encodeRecordsEnvelope(records, { host: 'fuzz-host', session: 'fz', seq: 1, monoToWallNs: 1_790_000_000_000_000_000n }, codec));
+          for (const [pos, byte] of flips) buf[pos % buf.length] = byte;
+          check(tt, cut === undefined ? buf : buf.subarray(0, cut % (buf.length + 1)));
+        },
+      ),
+      params('mutate2'),
+    );
+    lines.push(summary('mutated v2', tt));
   }, PROPERTY_TIMEOUT);
 
   it('valid rows round-trip exactly (events, counters, histograms)', () => {

@@ -6,13 +6,15 @@
 // events rollups and ingest_errors (the malformed messages) are exact.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeEnvelope } from '../../kafka/envelope.js';
+import { encodeRecordsEnvelope } from '../../kafka/envelope-records.js';
 import { makeKafka } from '../../kafka/client.js';
 import { HIST_SLOTS, type CounterRow, type HistogramRow } from '../../schema/event.js';
 import { storeTargets } from '../helpers/stores.js';
-import { createTopic, ensureKafka, queryJson, startIngester, stopChild, syntheticEvents, uniq, waitConsumed, waitLog } from './kafka-helpers.js';
+import { createTopic, ensureKafka, queryJson, startIngester, stopChild, syntheticEvents, syntheticRecords, uniq, waitConsumed, waitLog } from './kafka-helpers.js';
 
 // the ledger insert's point is `ledger`; every other insert's is insert:<table>
-const POINTS = ['ledger', 'insert:v2e.events', 'insert:v2e.counters', 'insert:v2e.histograms', 'insert:v2e.ingest_errors', 'dlq', 'commit'];
+// (the records of version-2 messages: insert:v2e.events:records)
+const POINTS = ['ledger', 'insert:v2e.events', 'insert:v2e.events:records', 'insert:v2e.counters', 'insert:v2e.histograms', 'insert:v2e.ingest_errors', 'dlq', 'commit'];
 
 let brokers = '';
 beforeAll(() => {
@@ -34,7 +36,7 @@ interface Sent {
   hosts: string[];
 }
 
-/** 2 partitions, one host each; per host 8 x [events(50), counters(10), events(50), histograms(5), events(50), garbage]. */
+/** 2 partitions, one host each; per host 8 x [events(50), counters(10), records(50), histograms(5), events(50), garbage]. */
 async function produce(topic: string): Promise<Sent> {
   const hosts = [uniq('cp-a'), uniq('cp-b')];
   const s: Sent = { messages: 0, events: 0, counters: 0, histograms: 0, histCounts: 0, garbage: 0, hosts };
@@ -54,7 +56,10 @@ async function produce(topic: string): Promise<Sent> {
       const counters: CounterRow[] = Array.from({ length: 10 }, (_, i) => ({ ts: ts(), host, probe: 'uds', name: 'synth', pid: 1, comm: 'synth', key: `k${s.counters + i}`, value: i, delta: 1 }));
       messages.push({ partition, key: host, value: encodeEnvelope('counters', counters, meta()) });
       s.counters += 10;
-      ev();
+      const { records, monoToWallNs } = syntheticRecords(id, 50); // the same events as records: envelope version 2
+      messages.push({ partition, key: host, value: encodeRecordsEnvelope(records, { ...meta(), monoToWallNs }) });
+      id += 50;
+      s.events += 50;
       const hist: HistogramRow[] = Array.from({ length: 5 }, (_, i) => ({ ts: ts(), host, probe: 'uds', event: 'sendmsg', counts: Array.from({ length: HIST_SLOTS }, (_, k) => (k === i ? 3 : 0)) }));
       messages.push({ partition, key: host, value: encodeEnvelope('histograms', hist, meta()) });
       s.histograms += 5;

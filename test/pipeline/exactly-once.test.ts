@@ -1,5 +1,6 @@
 // Exactly once against the real broker: kill -9 the ingester 5 times (100 with
-// V2PROBE_LONG=1) at random moments of a stream of events with known ids;
+// V2PROBE_LONG=1) at random moments of a stream of events with known ids (half
+// of the hosts send records, envelope version 2, half rows, version 1);
 // count() = uniqExact(id) = sent, the ledger and the rollups exact.
 // Then 1,000 malformed messages interleaved with good ones: counts exact.
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +8,7 @@ import { Kafka } from 'kafkajs';
 import { KafkaSink } from '../../collector/sinks/kafka.js';
 import { encodeEnvelope } from '../../kafka/envelope.js';
 import { makeKafka } from '../../kafka/client.js';
-import { createTopic, ingestAll, ensureKafka, queryJson, startIngester, stopChild, syntheticEvents, tmp, uniq, waitConsumed, waitLog } from './kafka-helpers.js';
+import { createTopic, ingestAll, recordBatch, ensureKafka, queryJson, startIngester, stopChild, syntheticEvents, tmp, uniq, waitConsumed, waitLog } from './kafka-helpers.js';
 
 let brokers = '';
 beforeAll(() => {
@@ -31,7 +32,8 @@ describe('ingester exactly once (real Kafka)', () => {
     const producer = (async () => {
       // at least 80 rounds x 4 hosts x 250 events, and on until the last kill
       for (let round = 0; round < 80 || kills < KILLS; round++) {
-        await Promise.all(sinks.map((s, i) => s.writeEvents(syntheticEvents(hosts[i], sent + i * 250, 250))));
+        // two hosts send records (envelope version 2, as a collector does), two send rows (version 1): one range holds both
+        await Promise.all(sinks.map((s, i) => (i % 2 === 0 ? s.writeRecords(recordBatch(hosts[i], sent + i * 250, 250)) : s.writeEvents(syntheticEvents(hosts[i], sent + i * 250, 250)))));
         sent += 1000;
         await sleep(LONG ? 1000 : 150); // LONG: ~1,000 events/s over the ~10 min of kills
       }
@@ -96,7 +98,7 @@ describe('ingester exactly once (real Kafka)', () => {
         if (i % 2) messages.push({ key: host, value: Buffer.from(`garbage ${i} \u0000\u00ff`, 'latin1') });
         else {
           const v = encodeEnvelope('events', syntheticEvents(host, 1_000_000 + i * 10, 10), { host, session: 'x', seq: seq++ });
-          v[2] = 2; // a future schema version
+          v[2] = 3; // a future schema version
           messages.push({ key: host, value: v });
         }
       } else {
@@ -112,7 +114,7 @@ describe('ingester exactly once (real Kafka)', () => {
     expect({ n: Number(r.n), u: Number(r.u) }).toEqual({ n: good, u: good });
     const [e] = queryJson<{ n: string; ver: string; garbage: string }>(
       store,
-      `SELECT count() AS n, countIf(error LIKE '%schema version 2%') AS ver, countIf(error LIKE '%not a v2probe envelope%') AS garbage FROM v2e.ingest_errors WHERE topic = '${topic}'`,
+      `SELECT count() AS n, countIf(error LIKE '%schema version 3%') AS ver, countIf(error LIKE '%not a v2probe envelope%') AS garbage FROM v2e.ingest_errors WHERE topic = '${topic}'`,
     );
     expect({ n: Number(e.n), ver: Number(e.ver), garbage: Number(e.garbage) }).toEqual({ n: 1000, ver: 500, garbage: 500 });
     // the DLQ topic holds the same 1,000 messages (at least once: count by source offset)

@@ -7,7 +7,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureTopics, makeKafka } from '../../kafka/client.js';
-import type { EventRow } from '../../schema/event.js';
+import { PROBES, RECORD_SIZE, type EventRow } from '../../schema/event.js';
+import { OFF } from '../../schema/records.js';
+import type { RecordBatch } from '../../collector/pipeline/records.js';
 import { BIN, ROOT, runCli } from '../helpers/cli.js';
 
 export function ensureKafka(): string {
@@ -24,6 +26,37 @@ export const tmp = (p: string) => mkdtempSync(join(tmpdir(), `v2probe-${p}-`));
 
 export async function createTopic(brokers: string, topic: string, partitions: number): Promise<void> {
   await ensureTopics([brokers], [{ topic, partitions }]);
+}
+
+/**
+ * The same events as ring-buffer records (`struct v2_event`, RECORD_FIELDS):
+ * uds sendmsg, comm 'synth', `value` the id first..first+n-1, weight 1, and
+ * the clock offset that makes `ts` now (for version-2 envelopes and writeRecords).
+ */
+export function syntheticRecords(first: number, n: number): { records: Buffer; monoToWallNs: bigint } {
+  const records = Buffer.alloc(n * RECORD_SIZE);
+  const mono = 1_000_000_000n;
+  for (let i = 0; i < n; i++) {
+    const o = i * RECORD_SIZE;
+    records.writeBigUInt64LE(mono + BigInt(i), o + OFF.ts);
+    records.writeBigInt64LE(BigInt(first + i), o + OFF.value);
+    records.writeBigInt64LE(3n, o + OFF.arg0); // fd
+    records.writeBigInt64LE(64n, o + OFF.arg1); // ret
+    records.writeUInt32LE(1000 + (i % 7), o + OFF.pid);
+    records.writeUInt32LE(1000 + (i % 7), o + OFF.tid);
+    records.writeUInt32LE(1, o + OFF.weight);
+    records[o + OFF.probe] = PROBES.uds.id;
+    records[o + OFF.event] = PROBES.uds.events.indexOf('sendmsg');
+    records.writeUInt16LE(i % 2, o + OFF.cpu);
+    records.write('synth', o + OFF.comm, 'latin1');
+  }
+  return { records, monoToWallNs: BigInt(Date.now()) * 1_000_000n - mono };
+}
+
+/** syntheticRecords as the collector's binary queue hands them to a sink (Sink.writeRecords). */
+export function recordBatch(host: string, first: number, n: number): RecordBatch {
+  const { records, monoToWallNs } = syntheticRecords(first, n);
+  return { records, rows: n, ctx: { host, monoToWallNs }, token: `${host}:${first}` };
 }
 
 /** Synthetic event rows whose `value` is a unique id (first..first+n-1). */

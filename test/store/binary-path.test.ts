@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applySchema } from '../../schema/ddl.js';
 import { PROBES, RECORD_SIZE, type ProbeDef } from '../../schema/event.js';
-import { decodeBatch } from '../../collector/pipeline/decode.js';
+import { decodeBatch } from '../../schema/records.js';
 import { RecordQueue, type RecordBatch } from '../../collector/pipeline/records.js';
 import { StoreSink } from '../../collector/sinks/store.js';
 import { openStore, type Store } from '../../store/index.js';

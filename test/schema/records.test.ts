@@ -1,7 +1,7 @@
 // Decoding ring-buffer records into rows: layout from schema/event.ts, names per
 // probe, wall-clock conversion, and rejection (counted) of records it cannot name.
 import { describe, expect, it } from 'vitest';
-import { decodeBatch, tallyBatch } from '../../collector/pipeline/decode.js';
+import { decodeBatch, tallyBatch } from '../../schema/records.js';
 import { EventRow, RECORD_SIZE } from '../../schema/event.js';
 import { Batcher } from '../../collector/pipeline/batcher.js';
 

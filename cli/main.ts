@@ -31,6 +31,7 @@ import { registerFlame } from './flame.js';
 import { registerAlerts } from './alerts.js';
 import { addAlertmanagerOptions, alertmanagerConfigFromFlags } from './alertmanager-flags.js';
 import { registerIncident } from './incident.js';
+import { registerHist } from './hist.js';
 import { registerExplain } from './explain.js';
 import { registerTopics } from './topics.js';
 import { DEFAULT_CONTROL_SOCKET, type ControlListen } from '../collector/ops/control.js';
@@ -322,7 +323,7 @@ export function buildProgram(): Command {
   const program = rootProgram();
   for (const register of [
     registerDoctor, registerCollect, registerQuery, registerSchema,
-    registerCtl, registerConfig, registerIngest, registerTopics, registerFlame, registerAlerts, registerIncident, registerExplain,
+    registerCtl, registerConfig, registerIngest, registerTopics, registerFlame, registerAlerts, registerIncident, registerExplain, registerHist,
   ])
     register(program);
   throwOnUsageErrors(program);

@@ -295,4 +295,29 @@ else
   outcome "mount failed ($(tr -s '\n ' ' ' <"$(log_of tracefs)" | sed 's/ *$//')): tracepoint probes will not attach"
 fi
 
+# ---- h. the `v2probe` command (never fails setup) ----------------------------------------
+# The README's examples say `v2probe …`: a wrapper in /usr/local/bin runs this
+# checkout's bin/v2probe.js (up and collect with the collector's V8 heap bound, as npm start).
+# It is replaced only when it is ours and points here or at a checkout that is
+# gone; one pointing at another existing checkout is left alone (rm it to switch).
+begin command "the v2probe command (/usr/local/bin/v2probe)"
+WRAPPER=/usr/local/bin/v2probe
+HERE=$(pwd -P)
+MARK="# v2probe wrapper written by scripts/setup.sh"
+current=""
+[[ -f $WRAPPER ]] && grep -q "^$MARK" "$WRAPPER" 2>/dev/null && current=$(sed -n 's/^CHECKOUT=//p' "$WRAPPER")
+if [[ -e $WRAPPER && -z $current ]]; then
+  outcome "kept: $WRAPPER exists and is not ours (run this checkout with: node $HERE/bin/v2probe.js)"
+elif [[ -n $current && $current != "$HERE" && -f $current/bin/v2probe.js ]]; then
+  outcome "kept: $WRAPPER runs the checkout at $current (rm $WRAPPER and run setup here to switch)"
+elif [[ $current == "$HERE" ]]; then
+  outcome "on PATH (runs this checkout)"
+elif ! is_root && [[ ! -w /usr/local/bin ]]; then
+  outcome "not installed (not root): run this checkout with: node $HERE/bin/v2probe.js, or npx v2probe"
+elif printf '#!/bin/sh\n%s\nCHECKOUT=%s\ncase "$1" in up|collect) exec node --max-old-space-size=128 "$CHECKOUT/bin/v2probe.js" "$@" ;; esac\nexec node "$CHECKOUT/bin/v2probe.js" "$@"\n' "$MARK" "$HERE" >"$WRAPPER.tmp" && chmod 755 "$WRAPPER.tmp" && mv "$WRAPPER.tmp" "$WRAPPER"; then
+  outcome "installed: \`v2probe\` runs $HERE/bin/v2probe.js"
+else
+  outcome "could not write $WRAPPER: run this checkout with: node $HERE/bin/v2probe.js"
+fi
+
 echo "setup: done in $(elapsed "$T_START")"

@@ -67,6 +67,7 @@ function baseArgs(path: string[]): string[] {
   if (k === 'alerts') return ['--once', '--store', store()];
   if (k === 'incident') return ['--from', '-1h', '--store', store()];
   if (k === 'loss') return ['--store', store()];
+  if (k === 'hist') return ['--probes', 'uds', '--duration', '1s'];
   if (k === 'topics create' || k === 'topics describe') return ['--kafka', '127.0.0.1:1', '--topic', 'v2probe-cli-walk'];
   if (k === 'topics list') return ['--kafka', '127.0.0.1:1'];
   if (k === 'explain') return ['--comm', 'nosuchbroker', '--from', '-1h', '--store', store()];

@@ -8,6 +8,7 @@ import { getHeapStatistics } from 'node:v8';
 import type { Logger } from 'pino';
 import { Collector, type ExplainOptions, type ProbeOptions, type ProbeStatus } from '../collector/collector.js';
 import { rttStats } from '../explain/runtime.js';
+import { drawFrame, endFrame } from './tty.js';
 import { bpfPrivilege, ensureTracefs } from '../collector/families/kernel.js';
 import { KernelError } from '../collector/errors.js';
 import { openSink } from '../collector/sinks/registry.js';
@@ -107,6 +108,7 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
     if (timer) clearTimeout(timer);
     // nothing reads the probes while they close
     if (statusTimer) clearInterval(statusTimer);
+    endFrame();
     stopGovernor();
     const final = collector.status();
     await stop();
@@ -215,18 +217,14 @@ function startStatusLines(o: RunOptions, collector: Collector, governor: Governo
   let prev = new Map<string, Record<string, number>>();
   const tty = process.stderr.isTTY === true;
   const every = tty ? Math.min(o.statusEveryMs, 1000) : o.statusEveryMs;
-  let drawn = 0;
   return setInterval(() => {
     try {
       const st = collector.status();
       const snap = statusSnapshot(st, prev, every, collector.sinkRows, governor, evaluator?.status());
       const health = collector.sinkHealth();
       if (health.down) snap.sinkDown = { since: health.downSinceMs ? new Date(health.downSinceMs).toISOString() : undefined, error: health.lastError, pendingRows: health.pendingRows };
-      if (tty) {
-        const view = formatLiveView(snap);
-        process.stderr.write((drawn ? `\x1b[${drawn}F\x1b[J` : '') + view + '\n');
-        drawn = view.split('\n').length;
-      } else o.logger.info(snap, 'status');
+      if (tty) drawFrame(formatLiveView(snap));
+      else o.logger.info(snap, 'status');
       prev = new Map(st.map((s) => [s.probe, s.counters]));
     } catch (err) {
       o.logger.warn({ err: (err as Error).message }, 'status: could not read the probes');

@@ -168,7 +168,7 @@ export function dropCollectorCapabilities(keep: Record<string, string>, o: { kee
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   o.logger.info(
     { kept: r.kept, notHeld: notHeld.length ? notHeld : undefined, dropped: r.dropped, threads: r.threads.length, rounds: r.rounds, boundingDropped: r.boundingDropped, noNewPrivs: r.noNewPrivs, ms: +ms.toFixed(1) },
-    `capabilities dropped on every thread; kept ${r.kept.join(', ') || 'none'}`,
+    `dropped ${r.dropped.length} capabilities on every thread; kept ${r.kept.join(', ') || 'none'}`,
   );
   if (!r.boundingDropped && (BigInt(`0x${r.threads[0]?.capBnd ?? '0'}`) & ~capMask(r.kept)) !== 0n) {
     o.logger.warn('capabilities: the bounding set was left as it was (no CAP_SETPCAP): bound it from outside (systemd CapabilityBoundingSet=)');

@@ -288,7 +288,7 @@ describe.skipIf(!isRoot)('capabilities: the running collector', () => {
     try {
       const pid = run.child.pid!;
       const log = run.out().stderr;
-      const dropped = log.split('\n').find((l) => l.includes('capabilities dropped on every thread'));
+      const dropped = log.split('\n').find((l) => l.includes('capabilities on every thread; kept'));
       expect(dropped, log).toBeDefined();
       const d = JSON.parse(dropped!);
       expect(d.kept).toEqual(['CAP_PERFMON', 'CAP_BPF']);
@@ -346,7 +346,7 @@ describe.skipIf(!isRoot)('capabilities: the running collector', () => {
     const store = `chdb:${join(dir, 'data')}`;
     const r = runCli(['collect', '--probes', 'sched', '--sink', store, '--duration', '4s', '--snapshot', '1s']);
     expect(r.code, r.stderr).toBe(0);
-    const line = r.stderr.split('\n').find((l) => l.includes('capabilities dropped on every thread'));
+    const line = r.stderr.split('\n').find((l) => l.includes('capabilities on every thread; kept'));
     expect(line, r.stderr).toBeDefined();
     const d = JSON.parse(line!);
     expect(d.dropped).toContain('CAP_DAC_OVERRIDE');
@@ -372,7 +372,7 @@ describe.skipIf(!isRoot)('capabilities: the running collector', () => {
         const mine = hex(ownCapEff());
         expect(threads.filter((t) => t.eff !== mine || t.prm !== mine || t.nnp !== ownNnp()), args.join(' ')).toEqual([]);
         expect(run.out().stderr).toContain('keeping every capability the process started with (--keep-capabilities)');
-        expect(run.out().stderr).not.toContain('capabilities dropped');
+        expect(run.out().stderr).not.toContain('capabilities on every thread; kept');
       } finally {
         run.child.kill('SIGTERM');
       }

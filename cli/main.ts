@@ -188,6 +188,16 @@ function collectOpts(c: Command, defaults: { probes: string; sink: string }): Co
       .addOption(checkedOption('--config <file>', 'YAML config file (see `v2probe config check`); flags given here override it', (f, t) => parseReadableFile(f, t, 'config file')));
 }
 
+/** `up --http HOST:PORT [--http-token T]`: the token from the flag or V2PROBE_HTTP_TOKEN, required off loopback. */
+function httpOption(o: Record<string, string | undefined>): { host: string; port: number; token?: string } | undefined {
+  const listen = o.http !== undefined ? parseListenOrOff('--http', o.http) : undefined;
+  if (!listen) return undefined;
+  const token = o.httpToken ?? process.env.V2PROBE_HTTP_TOKEN;
+  const loopback = listen.host === 'localhost' || /^127\./.test(listen.host) || listen.host === '::1';
+  if (!loopback && !token) throw new UsageError(`--http ${listen.host}:${listen.port}: not a loopback address: give --http-token (or V2PROBE_HTTP_TOKEN)`);
+  return { ...listen, token };
+}
+
 /** The action of `collect` and `up`: flags (and the config file) checked, then the collector runs until done. */
 function runAction(statusEvery: number, defaults: { budget?: string } = {}) {
   return async (o: Record<string, string | undefined>, cmd?: Command): Promise<void> => {
@@ -221,6 +231,7 @@ function runAction(statusEvery: number, defaults: { budget?: string } = {}) {
       snapshotMs: parseDuration('--snapshot', o.snapshot ?? '5s'),
       metrics: o.metrics !== undefined ? parseListenOrOff('--metrics', o.metrics) : undefined,
       metricsTop: metricsTop('--metrics-top', o.metricsTop ?? '20'),
+      http: httpOption(o),
       control: parseControl(o.control, {
         value: o.controlToken ?? process.env.V2PROBE_CONTROL_TOKEN,
         flag: o.controlToken === undefined ? 'V2PROBE_CONTROL_TOKEN' : cmd?.getOptionValueSource('controlToken') === 'cli' ? '--control-token' : `control_token in ${o.config}`,
@@ -256,7 +267,9 @@ function registerCollect(program: Command): void {
     .addOption(checkedOption('--metrics <host:port|off>', 'serve Prometheus /metrics here', parseListenOrOff, '127.0.0.1:9435'))
     .addOption(checkedOption('--control <socket|host:port|off>', 'serve the control API (v2probe ctl) here', parseControlListen, DEFAULT_CONTROL_SOCKET))
     .addOption(checkedOption('--rules <dir|off>', 'alert rules to evaluate on the store', rulesPath, DEFAULT_RULES_DIR))
-    .addOption(listOption('--webhook <url>', 'Alertmanager-compatible webhook for alert notifications; repeatable', parseHttpUrl)))
+    .addOption(listOption('--webhook <url>', 'Alertmanager-compatible webhook for alert notifications; repeatable', parseHttpUrl))
+    .addOption(checkedOption('--http <host:port|off>', "serve the store read-only over ClickHouse's HTTP interface (curl, Grafana, any ClickHouse HTTP client), e.g. 127.0.0.1:8123", parseListenOrOff, 'off'))
+    .addOption(checkedOption('--http-token <t>', '--http: the password clients must give (basic auth, X-ClickHouse-Key or ?password=); required off loopback (or V2PROBE_HTTP_TOKEN)', parseToken)))
     .action(async (o, cmd) => runAction(2000, { budget: '1' })(o, cmd));
 }
 

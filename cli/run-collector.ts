@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { Collector, type ExplainOptions, type ProbeOptions, type ProbeStatus } from '../collector/collector.js';
 import { rttStats } from '../explain/runtime.js';
 import { drawFrame, endFrame } from './tty.js';
+import { serveStore, storeSocketPath } from '../store/serve.js';
 import { bpfPrivilege, ensureTracefs } from '../collector/families/kernel.js';
 import { KernelError } from '../collector/errors.js';
 import { openSink } from '../collector/sinks/registry.js';
@@ -51,6 +52,8 @@ export interface RunOptions {
   /** serve Prometheus /metrics on this address (undefined: off) */
   metrics?: { host: string; port: number };
   metricsTop?: number;
+  /** serve the store read-only over ClickHouse's HTTP interface here (undefined: off); token required off loopback */
+  http?: { host: string; port: number; token?: string };
   /** serve the control API here (undefined: off) */
   control?: ControlListen;
   /** CPU budget of the probes (fraction of all CPUs); undefined: no governor */
@@ -85,7 +88,7 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
   let statusTimer: NodeJS.Timeout | undefined;
   let stopGovernor = () => {};
   const alertsStop = new AbortController();
-  const svc: Services = { alertsDone: Promise.resolve() };
+  const svc: Services = { alertsDone: Promise.resolve(), storeServers: [] };
   const caps: { state: CapabilityState } = { state: { mode: 'none', kept: {}, dropped: [], boundingDropped: false, noNewPrivs: false, threads: 0 } };
   try {
     const started = await collector.start();
@@ -124,6 +127,7 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
     svc.evaluator?.alertmanager?.close();
     svc.metricsServer?.close();
     svc.controlServer?.close();
+    for (const s of svc.storeServers) s.close();
     await stop();
     await sink.close();
     process.off('SIGINT', onSignal);
@@ -171,6 +175,8 @@ interface Services {
   controlServer?: { close(): void };
   evaluator?: Evaluator;
   alertsDone: Promise<void>;
+  /** the store socket and --http */
+  storeServers: Array<{ close(): void }>;
 }
 
 /** /metrics, the control API and the alert evaluator, as the options ask. */
@@ -187,6 +193,7 @@ async function startServices(o: RunOptions, collector: Collector, sink: Sink, go
     o.logger.info({ url: m.url }, 'serving Prometheus metrics');
   }
   if (o.control) svc.controlServer = await serveControl(collector, o.control, o.logger, { capabilities: () => capabilityReport(caps.state) });
+  await serveStoreReaders(o, sink, svc);
   if (o.alerts && sink instanceof StoreSink) {
     const loaded = loadRules(o.alerts.rulesDir);
     for (const e of loaded.errors) o.logger.error({ file: e.file, line: e.line, err: e.message }, 'alert rule skipped');
@@ -195,6 +202,34 @@ async function startServices(o: RunOptions, collector: Collector, sink: Sink, go
     svc.alertsDone = evaluator.run(alertsStop).catch((err) => o.logger.error({ err: (err as Error).message }, 'alert evaluator stopped'));
     o.logger.info({ rules: loaded.groups.reduce((n, g) => n + g.rules.length, 0), dir: o.alerts.rulesDir }, 'alert evaluator running');
   } else if (o.alerts) o.logger.warn('alerts need a store sink (chdb:… or clickhouse://…); not evaluating here');
+}
+
+/**
+ * The store readable while this process holds it: a chDB store's socket
+ * (<PATH>.sock: what `query`, `alerts --once`, `incident`, … go through when
+ * the directory is locked) and `--http` (read-only ClickHouse HTTP interface).
+ */
+async function serveStoreReaders(o: RunOptions, sink: Sink, svc: Services): Promise<void> {
+  if (!(sink instanceof StoreSink)) {
+    if (o.http) o.logger.warn({ http: `${o.http.host}:${o.http.port}` }, '--http needs a store sink (chdb:… or clickhouse://…); not serving it');
+    return;
+  }
+  const store = sink.store;
+  if (store.kind === 'chdb') {
+    const socket = storeSocketPath((store as { path?: string }).path ?? '');
+    try {
+      const s = await serveStore(store, { socket }, { readOnly: false });
+      svc.storeServers.push(s);
+      o.logger.info({ socket }, 'store socket: other v2probe commands read this store through it while this runs');
+    } catch (err) {
+      o.logger.warn({ socket, err: (err as Error).message }, 'store socket not served: other commands cannot read the store while this runs');
+    }
+  }
+  if (o.http) {
+    const s = await serveStore(store, o.http, { readOnly: true });
+    svc.storeServers.push(s);
+    o.logger.info({ url: `http://${s.address}/`, token: o.http.token ? 'required' : 'none (loopback)' }, 'serving the store read-only over ClickHouse\'s HTTP interface');
+  }
 }
 
 /** Say which probes failed, and where --explain's breakdowns go. */

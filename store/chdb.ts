@@ -120,6 +120,18 @@ export class ChdbStore implements Store {
     }
   }
 
+  /** The result's bytes in any output format the engine has (the store socket and --http pass them through). */
+  async queryBytes(sql: string, format: string): Promise<Buffer> {
+    const session = this.open();
+    try {
+      const res = await session.queryAsync(sql, { format });
+      const b = res.bytes();
+      return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    } catch (err) {
+      throw new StoreError('QUERY', this.dsn, `${(err as Error).message.trim()}`, { cause: err });
+    }
+  }
+
   private async run(sql: string, format: string): Promise<string> {
     const session = this.open();
     try {

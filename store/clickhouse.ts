@@ -5,6 +5,8 @@
  * client as `tls: { ca_cert, cert, key }`.
  */
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseClientConfigOptions } from '@clickhouse/client';
+import { Agent } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
 import { sqlString } from '../schema/sql.js';
@@ -21,6 +23,20 @@ export interface ClickHouseParams {
   /** the redacted DSN, for messages */
   dsn: string;
   tls?: StoreTlsFiles;
+  /** a Unix socket to reach the server by (a chDB store's socket, store/serve.ts), instead of the URL's host */
+  socketPath?: string;
+}
+
+/** An HTTP agent whose connections go to a Unix socket. */
+class UnixSocketAgent extends Agent {
+  constructor(private readonly path: string) {
+    super({ keepAlive: true });
+  }
+  override createConnection(_opts: unknown, cb?: (err: Error | null, s: Socket) => void): Socket {
+    const s = connect(this.path);
+    if (cb) s.once('connect', () => cb(null, s)).once('error', (e) => cb(e, s));
+    return s;
+  }
 }
 
 /**
@@ -55,6 +71,7 @@ export function clickHouseClientConfig(params: ClickHouseParams): ClickHouseClie
     log: { level: ClickHouseLogLevel.OFF },
     clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
     ...(tls ? { tls } : {}),
+    ...(params.socketPath ? { http_agent: new UnixSocketAgent(params.socketPath), set_basic_auth_header: true } : {}),
   };
 }
 

@@ -64,18 +64,21 @@ export interface DecodeResult {
   rejected: number;
 }
 
-export function decodeBatch(buf: Buffer, ctx: DecodeContext): DecodeResult {
-  const rows: EventRow[] = [];
+/** Call `each` for every known record of a batch; returns the rejected ones (unknown ids, a trailing partial record). */
+export function forEachKnown(buf: Buffer, each: (o: number, probe: ProbeName, def: ProbeDef) => void): number {
   let rejected = 0;
   const n = Math.floor(buf.length / RECORD_SIZE);
-  for (let i = 0; i < n; i++) {
-    const o = i * RECORD_SIZE;
+  for (let o = 0; o < n * RECORD_SIZE; o += RECORD_SIZE) {
     const probe = knownProbe(buf, o);
-    if (!probe) {
-      rejected++;
-      continue;
-    }
-    const def = KNOWN[buf[o + OFF.probe]]!.def;
+    if (probe) each(o, probe, KNOWN[buf[o + OFF.probe]]!.def);
+    else rejected++;
+  }
+  return rejected + (buf.length % RECORD_SIZE ? 1 : 0);
+}
+
+export function decodeBatch(buf: Buffer, ctx: DecodeContext): DecodeResult {
+  const rows: EventRow[] = [];
+  const rejected = forEachKnown(buf, (o, probe, def) => {
     const ts = buf.readBigUInt64LE(o + OFF.ts) + ctx.monoToWallNs;
     const row: EventRow = {
       ts: ts.toString(),
@@ -92,8 +95,8 @@ export function decodeBatch(buf: Buffer, ctx: DecodeContext): DecodeResult {
     if (def.args.arg0) setArg(row, def.args.arg0, buf, o + OFF.arg0);
     if (def.args.arg1) setArg(row, def.args.arg1, buf, o + OFF.arg1);
     rows.push(row);
-  }
-  return { rows, rejected: rejected + (buf.length % RECORD_SIZE ? 1 : 0) };
+  });
+  return { rows, rejected };
 }
 
 export interface TallyResult {
@@ -110,22 +113,14 @@ export interface TallyResult {
  */
 export function tallyBatch(buf: Buffer): TallyResult {
   const out: TallyResult['rows'] = new Map();
-  let rejected = 0;
-  const n = Math.floor(buf.length / RECORD_SIZE);
-  for (let i = 0; i < n; i++) {
-    const o = i * RECORD_SIZE;
-    const probe = knownProbe(buf, o);
-    if (!probe) {
-      rejected++;
-      continue;
-    }
-    const event = KNOWN[buf[o + OFF.probe]]!.def.events[buf[o + OFF.event]];
+  const rejected = forEachKnown(buf, (o, probe, def) => {
+    const event = def.events[buf[o + OFF.event]];
     let t = out.get(probe);
     if (!t) out.set(probe, (t = { rows: 0, weights: new Map() }));
     t.rows++;
     t.weights.set(event, (t.weights.get(event) ?? 0) + recordWeight(buf, o));
-  }
-  return { rows: out, rejected: rejected + (buf.length % RECORD_SIZE ? 1 : 0) };
+  });
+  return { rows: out, rejected };
 }
 
 function setArg(row: EventRow, name: AttributeName, buf: Buffer, off: number): void {

@@ -2,7 +2,7 @@
  * bench/drain.ts — the collector's drain rate: how many events/s the whole
  * chain (ring buffer -> addon poll thread -> JS decode -> batcher -> sink)
  * sustains without losses, and where it saturates, per sink.
- *   node dist/bench/drain.js [--sinks null,null-rows,stdout,chdb,chdb-rows] [--step-s 4] [--rates 25000,50000,...] [--ring-bytes N] [--quick]
+ *   node dist/bench/drain.js [--sinks null,null-rows,stdout,chdb,chdb-rows,kafka,kafka-rows] [--step-s 4] [--rates 25000,50000,...] [--ring-bytes N] [--quick]
  * Root. The collector runs in a child process of its own (this script with
  * --child SINK: the Collector class with the uds probe at sampling 1:1, as
  * `v2probe collect` runs it), pinned to the last CPU; UDS ping-pongs
@@ -25,7 +25,8 @@
  * other UDS traffic on the host is not counted.
  * Sinks: null (records taken as they are, nothing decoded), stdout (NDJSON to /dev/null),
  * chdb (a temporary chdb: store, schema applied, removed after: records inserted
- * binary); NAME-rows runs NAME on the row path (decoded to JS rows: before issue 16).
+ * binary); kafka (a new topic on $KAFKA_BROKERS or scripts/kafka.sh's broker:
+ * records as envelope version 2); NAME-rows runs NAME on the row path (decoded to JS rows: before issue 16).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
@@ -35,6 +36,7 @@ import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { cgroupId, Collector } from '../collector/collector.js';
 import { ensureTracefs } from '../collector/families/kernel.js';
+import { ensureTopics } from '../kafka/client.js';
 import { openSink } from '../collector/sinks/registry.js';
 import type { Sink } from '../collector/sinks/sink.js';
 import { StdoutSink } from '../collector/sinks/stdout.js';
@@ -260,6 +262,13 @@ async function measureSink(spec: string, rates: number[], stepS: number): Promis
   if (target === 'chdb') {
     dir = mkdtempSync('/var/tmp/v2probe-drain-');
     target = `chdb:${dir}`;
+  } else if (target === 'kafka') {
+    // a fresh topic on $KAFKA_BROKERS (else scripts/kafka.sh's broker)
+    const brokers = process.env.KAFKA_BROKERS ?? execFileSync('bash', ['scripts/kafka.sh', 'brokers'], { encoding: 'utf8' }).trim();
+    const topic = `drain-${Date.now().toString(36)}`;
+    await ensureTopics([brokers], [{ topic, partitions: 1 }]);
+    dir = mkdtempSync('/var/tmp/v2probe-drain-spool-');
+    target = `kafka://${brokers}/${topic}?spool=${dir}`;
   }
   const c = (current = new CollectorChild(target, rowPath));
   const steps: Step[] = [];

@@ -101,6 +101,7 @@ const BAD: Record<string, { value: string; secret?: boolean }> = {
   '--uprobe': { value: '/nonexistent/bin:main.main' },
   '--ring-bytes': { value: 'big' },
   '--control-token': { value: 'sekrit-7q', secret: true },
+  '--http-token': { value: 'sekrit-7q', secret: true },
   '--token': { value: 'sekrit-7q', secret: true },
   '--config': { value: '/nonexistent/v2probe.yaml' },
   '--rules': { value: '/nonexistent/rules' },

@@ -2,8 +2,9 @@
 // directory (one engine per directory) and serves it on its store socket
 // (<PATH>.sock: query, alerts --once, … go through it) and, with --http, on
 // a read-only ClickHouse HTTP endpoint that @clickhouse/client itself reads.
-// On the same synthetic rows, every default rule's query answers the same
-// through the endpoint as on the real ClickHouse server.
+// On the same synthetic rows, every default rule's query and every dashboard
+// panel's query answers the same through the endpoint as on the real
+// ClickHouse server.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,7 @@ import { openStore, type Store } from '../../store/index.js';
 import { planStatement } from '../../store/serve.js';
 import { BIN, ROOT, runCli } from '../helpers/cli.js';
 import { isRoot } from '../helpers/probes.js';
+import { expandMacros, panelQueries } from '../helpers/grafana.js';
 
 describe('read-only statements', () => {
   it('SELECT/WITH run under readonly=1 with their FORMAT taken out; writes, readonly changes and table-function DESCRIBE are refused', () => {
@@ -132,6 +134,18 @@ describe.skipIf(!isRoot)('a running up is queryable (store socket, --http)', () 
         }
         console.log(`serve: ${compared} default rules compared, ${nonEmpty} with rows`);
         expect(nonEmpty).toBeGreaterThanOrEqual(3);
+        // and every dashboard panel's query, macros expanded as Grafana does for that minute
+        let panelsWithRows = 0;
+        const panels = panelQueries();
+        for (const p of panels) {
+          const sql = expandMacros(p.sql, { from: t0 / 1000, to: t0 / 1000 + 60, intervalS: 10, host, comms: ['v2broker', 'svc-a', 'svc-b'] });
+          const viaServer = await server.queryRows(sql);
+          const viaHttp = await (await client.query({ query: sql, format: 'JSONEachRow', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } })).json();
+          expect(sortRows(viaHttp), `${p.dashboard} #${p.id} ${p.title}\n${sql}`).toEqual(sortRows(viaServer));
+          if (viaServer.length) panelsWithRows++;
+        }
+        console.log(`serve: ${panels.length} dashboard panels compared, ${panelsWithRows} with rows`);
+        expect(panelsWithRows).toBeGreaterThanOrEqual(5);
       } finally {
         for (const t of ['events', 'counters', 'histograms']) await server.exec(`ALTER TABLE v2e.${t} DELETE WHERE host = '${host}'`).catch(() => {});
         await server.close();

@@ -2,6 +2,7 @@
 // kprobes (CONFIG_KPROBES) detection, BTF, tracefs, and per-probe attach plans,
 // including a machine view where the syscall tracepoints are missing.
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { BIN, ROOT, runCli } from '../helpers/cli.js';
@@ -41,6 +42,21 @@ describe.skipIf(!isRoot)('v2probe doctor', () => {
     const text = runCli(['doctor']).stdout;
     expect(text).toMatch(/ok\s+sched\s+tp_btf sched_switch/);
   });
+
+  it("each family's verdict matches whether `collect --probes FAMILY` attaches here", () => {
+    const rep = JSON.parse(runCli(['doctor', '--json']).stdout) as Report;
+    const gcheavy = join(ROOT, 'build/fixtures/go/gcheavy');
+    const mismatches: string[] = [];
+    for (const pr of rep.probes) {
+      // uprobe families need a target: a Go binary built by setup (app: one of its symbols)
+      const target = ['go_gc', 'go_sched', 'go_malloc'].includes(pr.probe) ? ['--go-binary', gcheavy] : pr.probe === 'app' ? ['--uprobe', `${gcheavy}:main.main`] : [];
+      if (target.length && !existsSync(gcheavy)) continue;
+      const r = runCli(['collect', '--probes', pr.probe, ...target, '--duration', '1s', '--sink', 'stdout'], { timeout: 90_000 });
+      const attached = r.code === 0;
+      if (attached !== pr.ok) mismatches.push(`${pr.probe}: doctor ${pr.ok ? 'ok' : `FAIL (${pr.why})`}, collect exit ${r.code}: ${r.stderr.split('\n').filter((l) => /error|fail/i.test(l)).slice(0, 2).join(' | ')}`);
+    }
+    expect(mismatches).toEqual([]);
+  }, 600_000);
 
   it('says why a probe gets no attach point (syscall tracepoints missing) and keeps the others', () => {
     const script = `mount -t tmpfs none /sys/kernel/tracing && mkdir /sys/kernel/tracing/events && exec "$@"`;

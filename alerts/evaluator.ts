@@ -389,9 +389,11 @@ export class Evaluator {
         } catch (err) {
           this.log.error({ group: g.name }, `alert round failed: ${(err as Error).message}`);
         }
+        // the listener goes when the timer fires: one added per tick and kept would grow without bound (node warned at 11)
         await new Promise<void>((r) => {
-          const t = setTimeout(r, tick);
-          signal.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true });
+          const onAbort = () => { clearTimeout(t); r(); };
+          const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); r(); }, tick);
+          signal.addEventListener('abort', onAbort, { once: true });
         });
       }
     });

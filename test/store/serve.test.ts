@@ -65,7 +65,7 @@ const sortRows = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).sort();
 describe.skipIf(!isRoot)('a running up is queryable (store socket, --http)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'v2probe-serve-'));
   const dsn = `chdb:${join(dir, 'data')}`;
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  let port = 0;
   let up: ChildProcess | undefined;
   let log = '';
   // a minute two days ahead: no other writer's rows are there, and every TTL keeps them
@@ -74,11 +74,13 @@ describe.skipIf(!isRoot)('a running up is queryable (store socket, --http)', () 
   const rows = synthetic(host, t0);
 
   beforeAll(async () => {
-    up = spawn(process.execPath, [BIN, 'up', '--sink', dsn, '--probes', 'sched', '--duration', '170s', '--metrics', 'off', '--control', 'off', '--rules', 'off', '--http', `127.0.0.1:${port}`], { cwd: ROOT });
+    up = spawn(process.execPath, [BIN, 'up', '--sink', dsn, '--probes', 'sched', '--duration', '170s', '--metrics', 'off', '--control', 'off', '--rules', 'off', '--http', '127.0.0.1:0'], { cwd: ROOT });
     await new Promise<void>((resolve, reject) => {
       up!.stderr!.on('data', (d) => {
         log += d;
-        if (log.includes('"msg":"collecting"')) resolve();
+        const m = /"url":"http:\/\/127\.0\.0\.1:(\d+)\/"[^\n]*serving the store read-only/.exec(log);
+        if (m) port = Number(m[1]);
+        if (log.includes('"msg":"collecting"') && port) resolve();
       });
       up!.on('exit', (code) => reject(new Error(`up exited ${code}: ${log}`)));
     });

@@ -13,7 +13,9 @@
  * `GET|POST /?query=…` (the body, when there is one, follows the query: the
  * data of an INSERT … FORMAT <text format>) or the query as the POST body;
  * `default_format` (TabSeparated when absent); an INSERT's
- * `insert_deduplication_token` URL setting. Errors: the engine's own
+ * `insert_deduplication_token` URL setting; on the store socket also
+ * `INSERT … SELECT … FROM input(…) FORMAT RowBinary` with a binary body (a
+ * server store's insertBinary: an ingester into a held chDB store). Errors: the engine's own
  * `Code: N. DB::Exception: …` text with HTTP 500 (403 read-only, 401 token).
  */
 import { timingSafeEqual } from 'node:crypto';
@@ -101,7 +103,7 @@ function tokenOf(req: IncomingMessage, url: URL): string | undefined {
 
 const same = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
-async function body(req: IncomingMessage, max = 256 << 20): Promise<string> {
+async function body(req: IncomingMessage, max = 256 << 20): Promise<Buffer> {
   const parts: Buffer[] = [];
   let n = 0;
   for await (const c of req) {
@@ -109,7 +111,20 @@ async function body(req: IncomingMessage, max = 256 << 20): Promise<string> {
     if (n > max) throw new Error(`request body over ${max} bytes`);
     parts.push(c as Buffer);
   }
-  return Buffer.concat(parts).toString('utf8');
+  return Buffer.concat(parts);
+}
+
+/**
+ * `INSERT INTO t SELECT … FROM input('structure') … FORMAT RowBinary` with the
+ * rows as the body (Store.insertBinary of a server store): the same insert
+ * through the store's own insertBinary (chDB reads the body from a file).
+ */
+const INPUT_INSERT = /^\s*INSERT\s+INTO\s+([\w.`"]+)\s+([\s\S]*?)\binput\(\s*'((?:[^'\\]|\\.)*)'\s*\)([\s\S]*?)\s*FORMAT\s+RowBinary\s*$/i;
+export function binaryInsert(sql: string): { table: string; structure: string; select: (source: string) => string } | undefined {
+  const m = INPUT_INSERT.exec(sql);
+  if (!m) return undefined;
+  const [, table, pre, structure, post] = m;
+  return { table, structure: structure.replace(/\\(.)/g, '$1'), select: (source) => `${pre}${source}${post}` };
 }
 
 /** `INSERT INTO t …` with `SETTINGS k=v` placed after the table (and its column list). */
@@ -138,8 +153,21 @@ export async function serveStore(store: Store, listen: StoreListen, o: { readOnl
       if (url.pathname !== '/') return reply(404, `Code: 404. DB::Exception: no such endpoint ${url.pathname} (/, /ping)\n`);
       if (needToken && 'token' in listen && !same(tokenOf(req, url) ?? '', listen.token!)) return reply(401, 'Code: 516. DB::Exception: v2probe: wrong or missing token (AUTHENTICATION_FAILED)\n');
       if (req.method !== 'GET' && req.method !== 'POST') return reply(405, `Code: 405. DB::Exception: ${req.method} is not supported\n`);
-      const data = await body(req);
+      const raw = await body(req);
       const q = url.searchParams.get('query');
+      const bin = q !== null && !o.readOnly ? binaryInsert(q) : undefined;
+      if (bin) {
+        const token = url.searchParams.get('insert_deduplication_token') ?? undefined;
+        try {
+          await store.insertBinary(bin.table, raw, bin.structure, bin.select, { dedupToken: token });
+          o.onQuery?.(q!, true);
+          return reply(200, '', { 'X-ClickHouse-Summary': '{}' });
+        } catch (err) {
+          o.onQuery?.(q!, false);
+          return reply(500, `${(err as Error).message}\n`);
+        }
+      }
+      const data = raw.toString('utf8');
       const sql = q !== null ? (data ? `${q}\n${data}` : q) : data;
       if (!sql.trim()) return reply(400, 'Code: 62. DB::Exception: empty query (SYNTAX_ERROR)\n');
       const isInsert = firstKeyword(sql) === 'INSERT';

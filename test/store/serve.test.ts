@@ -17,6 +17,8 @@ import { applySchema } from '../../schema/ddl.js';
 import { COMMON_COUNTERS, HIST_SLOTS, PROBES, USER_PROBES, type CounterRow, type EventRow, type HistogramRow, type ProbeDef } from '../../schema/event.js';
 import { openStore, type Store } from '../../store/index.js';
 import { planStatement } from '../../store/serve.js';
+import { RAW_STRUCTURE, rawEventsSelect } from '../../schema/raw.js';
+import { syntheticRecords } from '../pipeline/kafka-helpers.js';
 import { BIN, ROOT, runCli } from '../helpers/cli.js';
 import { isRoot } from '../helpers/probes.js';
 import { expandMacros, panelQueries } from '../helpers/grafana.js';
@@ -98,6 +100,17 @@ describe.skipIf(!isRoot)('a running up is queryable (store socket, --http)', () 
       await insertAll(store, rows);
     } finally {
       await store.close();
+    }
+    // the binary insert (what an ingester does) through the socket too, with its dedup token
+    const through = await openStore(dsn, { quiet: true });
+    try {
+      const { records, monoToWallNs } = syntheticRecords(0, 1000);
+      const b = { host: `${host}-rec`, monoToWallNs };
+      for (let i = 0; i < 2; i++) await through.insertBinary('v2e.events', records, RAW_STRUCTURE, (src) => rawEventsSelect(src, b), { dedupToken: `${host}-rec-1` });
+      const [r] = await through.queryRows<{ n: string | number; u: string | number }>(`SELECT count() AS n, uniqExact(value) AS u FROM v2e.events WHERE host = '${host}-rec'`);
+      expect({ n: Number(r.n), u: Number(r.u) }).toEqual({ n: 1000, u: 1000 }); // sent twice, stored once
+    } finally {
+      await through.close();
     }
     const q = runCli(['query', '--store', dsn, '--format', 'json', `SELECT count() AS n FROM v2e.events WHERE host = '${host}'`]);
     expect(q.code, q.stderr).toBe(0);

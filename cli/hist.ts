@@ -57,7 +57,9 @@ function renderAll(hists: Array<{ probe: ProbeName; event: string; counts: numbe
     const total = h.counts.reduce((a, b) => a + b, 0);
     out.push(renderLog2(`${h.probe} ${h.event} (${total} events)`, h.counts, unitOf(h.probe, h.event)));
   }
-  return out.length ? out.join('\n') : '(no events)\n';
+  if (out.length) return out.join('\n');
+  const other = [...new Set(hists.filter((h) => h.counts.some((c) => c > 0)).map((h) => `${h.probe} ${h.event}`))];
+  return only && other.length ? `(no events in the ${only} histogram; histograms with events: ${other.join(', ')})\n` : '(no events)\n';
 }
 
 function checkEvent(probes: ProbeName[], event: string | undefined): void {

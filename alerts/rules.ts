@@ -23,7 +23,14 @@ export function parseDurationMs(text: string): number {
 const Duration = z
   .union([z.string(), z.number()])
   .transform((v, ctx) => {
-    if (typeof v === 'number') return v * 1000; // plain numbers are seconds
+    if (typeof v === 'number') {
+      // plain numbers are seconds; a negative or infinite one is not a duration (a window of -1049405130 s was accepted)
+      if (!Number.isFinite(v) || v < 0) {
+        ctx.addIssue({ code: 'custom', message: `${v} is not a duration (a number of seconds >= 0, or 30s, 5m, 1h, 7d)` });
+        return z.NEVER;
+      }
+      return v * 1000;
+    }
     try {
       return parseDurationMs(v);
     } catch (e) {
@@ -224,7 +231,7 @@ export function parseRuleFile(file: string, text: string): { groups: RuleGroup[]
         errors.push({ file, line, rule: name, message: `interval ${intervalMs / 1000}s: must be a multiple of 10s` });
         return;
       }
-      if (windowMs % 10_000 !== 0) {
+      if (windowMs < 10_000 || windowMs % 10_000 !== 0) {
         errors.push({ file, line, rule: name, message: `window ${windowMs / 1000}s: must be a multiple of 10s` });
         return;
       }

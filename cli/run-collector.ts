@@ -1,7 +1,7 @@
 /**
  * cli/run-collector.ts — what `collect` and `up` share: check privileges,
  * mount tracefs, open the sink, start the collector, drop the capabilities it
- * no longer needs (every thread), stop it cleanly on SIGINT/SIGTERM or after
+ * no longer needs (every thread), stop it cleanly on SIGINT/SIGTERM/SIGHUP or after
  * --duration, and show live counts.
  */
 import { getHeapStatistics } from 'node:v8';
@@ -82,8 +82,7 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
     o.logger.info({ signal: sig }, 'stopping');
     wake();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
 
   let statusTimer: NodeJS.Timeout | undefined;
   let stopGovernor = () => {};
@@ -130,10 +129,17 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
     for (const s of svc.storeServers) s.close();
     await stop();
     await sink.close();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
   }
 }
+
+/**
+ * The signals that stop a run cleanly (last snapshot, last rows, exact ledger).
+ * SIGHUP too (the terminal closed): without a handler Node dies at once and the
+ * last second's counters never reach the store. Node resets every inherited
+ * disposition at start, so `nohup` never protected a Node process from it.
+ */
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /** Privileges, tracefs, the V8 heap bound: refuse or warn before anything opens. */
 function preflight(o: RunOptions): void {

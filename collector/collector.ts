@@ -21,7 +21,7 @@ import { ATTACH } from './families/plans.js';
 import type { FamilyRuntime } from './families/runtime.js';
 import { familyRuntimes } from './runtimes.js';
 import { NATIVE_QUEUE_BYTES, type CollectorOptions, type ProbeOptions, type ProbeStatus, type Running } from './options.js';
-import { closeSession, probeOptions, startFamily, type NativeAddon } from './start.js';
+import { probeOptions, startFamily, type NativeAddon } from './start.js';
 import { KernelError } from './errors.js';
 
 export type { ExplainOptions, RttStats } from '../explain/runtime.js';
@@ -157,23 +157,44 @@ export class Collector {
         p.error = undefined;
         p.attachErrors = [];
         p.sweepFailed = false;
+        p.detached = false;
         p.last.clear();
         p.lastHist.clear();
         await this.startProbe(loadNative(), p);
       }
     } else if (p?.native) {
       await this.snapshotting;
-      await this.snapshot();
-      if (p.session) await closeSession(p, 150);
-      else {
-        p.native.close();
-        p.closedPendingWeight = p.native.stats().pendingWeight ?? 0;
+      // as in stop(): last sweep, detach, let the reader hand the ring's rows over, and only then
+      // read the counters. Read while attached, every row submitted between that read and the
+      // detach is stored without its `sampled` (the object and its counters go): unaccounted < 0.
+      const native = p.native;
+      this.sweep(p);
+      p.detached = true;
+      if (p.session) await p.session.detach();
+      else native.detach();
+      await new Promise((r) => setTimeout(r, this.handOffMs()));
+      p.session?.finish();
+      try {
+        await this.snapshot();
+      } finally {
+        if (p.session) {
+          p.session.close();
+          p.session = undefined;
+        } else {
+          native.close();
+          p.closedPendingWeight = native.stats().pendingWeight ?? 0;
+        }
+        p.native = undefined;
+        p.plan = undefined;
+        p.state = 'stopped';
       }
-      p.native = undefined;
-      p.plan = undefined;
-      p.state = 'stopped';
     }
     return this.status().find((s) => s.probe === name)!;
+  }
+
+  /** After a detach: the reader polls every 50 ms and hands a batch over after batchMs. */
+  private handOffMs(): number {
+    return (this.opts.poll?.batchMs ?? 100) + 100;
   }
 
   /** Change a running probe's options (sample rate, filters) without reloading. */
@@ -415,9 +436,7 @@ export class Collector {
         this.opts.logger.warn({ probe: p.name, err: (err as Error).message }, 'detach failed; closing anyway');
       }
     }
-    // the reader polls every 50 ms and hands a batch over after batchMs
-    const handOffMs = (this.opts.poll?.batchMs ?? 100) + 100;
-    if (this.probes.some((p) => p.native)) await new Promise((r) => setTimeout(r, handOffMs));
+    if (this.probes.some((p) => p.native)) await new Promise((r) => setTimeout(r, this.handOffMs()));
     // sessions complete what the last batches completed (rtt: trips that waited for a GC window's end too)
     for (const p of this.probes) p.session?.finish();
     // the last snapshot: retried (the store may be down) until the close deadline

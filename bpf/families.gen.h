@@ -29,7 +29,7 @@ enum v2_probe_id {
 enum v2_uds_event { V2_UDS_SENDMSG = 0, V2_UDS_RECVMSG = 1, V2_UDS_CONNECT = 2, V2_UDS_SENDTO = 3, V2_UDS_RECVFROM = 4, V2_UDS_READ = 5, V2_UDS_WRITE = 6 };
 enum v2_sched_event { V2_SCHED_RUNQ = 0, V2_SCHED_SWITCH = 1 };
 enum v2_blockio_event { V2_BLOCKIO_READ = 0, V2_BLOCKIO_WRITE = 1, V2_BLOCKIO_FLUSH = 2, V2_BLOCKIO_DISCARD = 3, V2_BLOCKIO_OTHER = 4 };
-enum v2_shm_event { V2_SHM_MEMFD_CREATE = 0, V2_SHM_MMAP = 1, V2_SHM_MUNMAP = 2, V2_SHM_FTRUNCATE = 3 };
+enum v2_shm_event { V2_SHM_MEMFD_CREATE = 0, V2_SHM_MMAP = 1, V2_SHM_MUNMAP = 2, V2_SHM_FTRUNCATE = 3, V2_SHM_PUBLISH = 4, V2_SHM_OVERFLOW = 5, V2_SHM_ACCESS = 6 };
 enum v2_lock_event { V2_LOCK_SPIN = 0, V2_LOCK_MUTEX = 1, V2_LOCK_RWSEM_READ = 2, V2_LOCK_RWSEM_WRITE = 3, V2_LOCK_OTHER = 4 };
 enum v2_futex_event { V2_FUTEX_WAIT = 0, V2_FUTEX_WAIT_BITSET = 1, V2_FUTEX_LOCK_PI = 2, V2_FUTEX_WAIT_REQUEUE_PI = 3 };
 enum v2_pagefault_event { V2_PAGEFAULT_USER = 0, V2_PAGEFAULT_KERNEL = 1 };
@@ -56,6 +56,7 @@ enum v2_app_event { V2_APP_CALL = 0, V2_APP_PAIR = 1 };
 /* shm */
 #define V2_C_SHM_CALLS(event) (V2_C_FAMILY + 0 + (event))
 #define V2_C_SHM_BYTES(event) (V2_C_FAMILY + 8 + (event))
+#define V2_C_SHM_RING_UNPAIRED (V2_C_FAMILY + 16)
 /* lock */
 #define V2_C_LOCK_WAITS(event) (V2_C_FAMILY + 0 + (event))
 #define V2_C_LOCK_WAIT_NS(event) (V2_C_FAMILY + 8 + (event))

@@ -20,6 +20,18 @@
  * Sampled rows: value = bytes, arg0 = mapping address (addr; 0 for
  * memfd_create/ftruncate), arg1 = fd (-1 for anonymous, munmap).
  *
+ * Rings (--shm-ring, optional program shm_ring): entry uprobes on a ring's
+ * publish, consume and overflow functions; the cookie says which ring
+ * (V2_RING_IDX), which function (V2_RING_ROLE), which argument holds the
+ * sequence number and which the fill level, and the calling convention (Go's
+ * register ABI or the C one). publish/overflow rows: value = fill level
+ * (slots), arg0 = ring; access rows: value = ns from the publish of a seq to
+ * its consume (entry to entry, any two threads or processes), arg0 = ring.
+ * Exact: calls_publish/overflow, calls_access (paired consumes), and
+ * ring_unpaired (a consume whose publish was not seen: before the attach, or
+ * evicted from ring_pub). hist[publish] is the fill level, hist[access] the
+ * latency.
+ *
  * Limits: mappings inherited over fork, mremap and partial munmap from the
  * middle of a mapping are not followed; shm_maps is an LRU so mappings of
  * processes that exited without munmap age out instead of filling it.
@@ -71,6 +83,20 @@ struct {
 	__type(value, struct v2_pid_count);
 } pid_shm SEC(".maps");
 
+
+/* A published seq of a ring, waiting for its consume: -> publish time. */
+struct ring_key {
+	__u32 ring;
+	__u32 pad;
+	__u64 seq;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct ring_key);
+	__type(value, __u64);
+} ring_pub SEC(".maps");
 
 /* Is fd of the current task a file on tmpfs/shmem (memfd, /dev/shm) or hugetlbfs? */
 static __always_inline bool fd_is_shmem(__s64 fd)
@@ -253,5 +279,93 @@ int BPF_PROG(shm_process_exit, struct task_struct *p)
 
 	if (pid == tgid)
 		bpf_map_delete_elem(&pid_shm, &tgid);
+	return 0;
+}
+
+/* ---- rings: entry uprobes (--shm-ring) ---------------------------------- */
+
+#define V2_RING_IDX(c) ((__u32)(c) & 0xff)
+#define V2_RING_ROLE(c) (((__u32)(c) >> 8) & 0x3)	/* 0 publish, 1 consume, 2 overflow */
+#define V2_RING_SEQ_ARG(c) (((__u32)(c) >> 12) & 0xf)	/* 0..8; 15: none */
+#define V2_RING_FILL_ARG(c) (((__u32)(c) >> 16) & 0xf)
+#define V2_RING_GO_ABI(c) (((__u32)(c) >> 24) & 0x1)
+#define V2_RING_NO_ARG 15
+
+/* Argument n (0-based) at a function's entry: Go's register ABI (amd64:
+ * RAX RBX RCX RDI RSI R8 R9 R10 R11) or the C one (RDI RSI RDX RCX R8 R9). */
+static __always_inline __u64 v2_ring_arg(const struct pt_regs *regs, __u32 go, __u32 n)
+{
+	if (go) {
+		switch (n) {
+		case 0: return regs->ax;
+		case 1: return regs->bx;
+		case 2: return regs->cx;
+		case 3: return regs->di;
+		case 4: return regs->si;
+		case 5: return regs->r8;
+		case 6: return regs->r9;
+		case 7: return regs->r10;
+		case 8: return regs->r11;
+		}
+		return 0;
+	}
+	switch (n) {
+	case 0: return regs->di;
+	case 1: return regs->si;
+	case 2: return regs->dx;
+	case 3: return regs->cx;
+	case 4: return regs->r8;
+	case 5: return regs->r9;
+	}
+	return 0;
+}
+
+SEC("uprobe")
+int shm_ring(struct pt_regs *ctx)
+{
+	const struct v2_config *cfg = v2_cfg();
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), cookie = bpf_get_attach_cookie(ctx);
+	__u32 ring = V2_RING_IDX(cookie), role = V2_RING_ROLE(cookie), go = V2_RING_GO_ABI(cookie);
+	__u32 seq_arg = V2_RING_SEQ_ARG(cookie), fill_arg = V2_RING_FILL_ARG(cookie);
+	struct ring_key k = { .ring = ring };
+	__u64 now, fill = 0, *ts, delta;
+	struct pt_regs regs;
+
+	if (!cfg || !cfg->enabled || !v2_filter(cfg, pid_tgid))
+		return 0;
+	v2_count(V2_C_SEEN);
+	now = bpf_ktime_get_ns();
+	/* a copy: the verifier lets a program read ctx only at constant offsets */
+	if (bpf_probe_read_kernel(&regs, sizeof(regs), ctx))
+		return 0;
+	if (fill_arg != V2_RING_NO_ARG)
+		fill = v2_ring_arg(&regs, go, fill_arg);
+	if (seq_arg != V2_RING_NO_ARG)
+		k.seq = v2_ring_arg(&regs, go, seq_arg);
+	if (role == 0) {
+		v2_count(V2_C_SHM_CALLS(V2_SHM_PUBLISH));
+		if (seq_arg != V2_RING_NO_ARG && bpf_map_update_elem(&ring_pub, &k, &now, BPF_ANY))
+			v2_count(V2_C_LOST_MAPFULL);
+		v2_hist(V2_SHM_PUBLISH, fill);
+		v2_emit_at(V2_SHM_PUBLISH, now, fill, ring, 0, cfg);
+		return 0;
+	}
+	if (role == 2) {
+		v2_count(V2_C_SHM_CALLS(V2_SHM_OVERFLOW));
+		v2_hist(V2_SHM_OVERFLOW, fill);
+		v2_emit_at(V2_SHM_OVERFLOW, now, fill, ring, 0, cfg);
+		return 0;
+	}
+	if (seq_arg == V2_RING_NO_ARG)
+		return 0;
+	ts = bpf_map_lookup_elem(&ring_pub, &k);
+	if (!ts) {
+		v2_count(V2_C_SHM_RING_UNPAIRED);
+		return 0;
+	}
+	delta = now - *ts;
+	bpf_map_delete_elem(&ring_pub, &k);
+	v2_count(V2_C_SHM_CALLS(V2_SHM_ACCESS));
+	v2_record_at(V2_SHM_ACCESS, now, delta, ring, 0, cfg);
 	return 0;
 }

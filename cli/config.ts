@@ -75,6 +75,7 @@ export function mergeConfig(o: Opts, c: CollectorConfig, sourceOf: SourceOf, env
   fill('explain', c.explain?.join(','));
   fill('explainSample', c.explainSample);
   if (c.explainStacks !== undefined && !fromCli('explainStacks')) (o as Record<string, unknown>).explainStacks = c.explainStacks;
+  if (c.shmRings !== undefined && !fromCli('shmRing')) (o as Record<string, unknown>).shmRing = c.shmRings;
 
   // sampling: the file's per-probe rates, then the command line's (later entries win in parseSample)
   const fileSample = Object.entries(c.perProbe)

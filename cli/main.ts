@@ -22,6 +22,7 @@ import { doctor, formatDoctor } from './doctor.js';
 import { registerCtl } from './ctl.js';
 import { DEFAULT_RULES_DIR } from '../alerts/index.js';
 import { parseAppUprobe, resolveTargets, type UprobeTargets } from '../uprobes/attach.js';
+import { checkShmRing, parseShmRing } from '../uprobes/shm-ring.js';
 import { GoBinaryError, openGoBinary, symbolOffset } from '../uprobes/go-binary.js';
 import type { ProbeName } from '../schema/event.js';
 import { applyConfigFile, governorOrder, registerConfig } from './config.js';
@@ -88,6 +89,17 @@ const parseUprobe: FlagParser = (flag, spec) => {
   }
 };
 
+/** `--shm-ring BINARY:publish=S,consume=S[,overflow=S][,seq=argN][,fill=argN]`: syntax, binary, functions (near matches), argument registers. */
+const parseShmRingFlag: FlagParser = (flag, spec) => {
+  try {
+    const r = parseShmRing(spec);
+    checkShmRing(r);
+    return r;
+  } catch (err) {
+    return goBinaryError(flag, spec, err);
+  }
+};
+
 /** The flag kinds of collect/up that take bounds. */
 const explainSample: FlagParser<number> = (f, t) => parseIntFlag(f, t, 1, 1_000_000);
 const metricsTop: FlagParser<number> = (f, t) => parseIntFlag(f, t, 1, 10_000);
@@ -96,6 +108,7 @@ const rulesPath: FlagParser<string> = (f, t) => (t === 'off' ? t : parseExisting
 /** --go-binary/--go-pid/--uprobe → uprobe targets, checked now (binary, Go build info, symbols) so a bad one exits 2. */
 function parseTargets(o: Record<string, unknown>, probes: ProbeName[]): UprobeTargets | undefined {
   const uprobes = (o.uprobe as string[] | undefined) ?? [];
+  const shmRings = (o.shmRing as string[] | undefined) ?? [];
   const binaries = o.goBinary ? parseGoBinaries('--go-binary', String(o.goBinary)) : [];
   const pids = o.goPid ? parsePidList('--go-pid', String(o.goPid)) : [];
   const goProbes = probes.filter((p) => p.startsWith('go_'));
@@ -103,12 +116,14 @@ function parseTargets(o: Record<string, unknown>, probes: ProbeName[]): UprobeTa
   if ((binaries.length || pids.length) && !goProbes.length) throw new UsageError('--go-binary/--go-pid: add a Go probe to --probes (go_gc, go_sched, go_malloc)');
   if (uprobes.length && !probes.includes('app')) probes.push('app');
   if (probes.includes('app') && !uprobes.length) throw new UsageError('--probes app: give at least one --uprobe BINARY:SYMBOL[:pair=SYMBOL2]');
+  if (shmRings.length && !probes.includes('shm')) probes.push('shm');
   try {
     for (const b of binaries) for (const fam of goProbes) resolveTargets({ binaries: [b] }, fam);
     for (const pid of pids) for (const fam of goProbes) resolveTargets({ pids: [pid] }, fam);
     const app = uprobes.map((spec) => parseAppUprobe(spec)); // binaries and symbols checked as the flags were parsed
-    if (!binaries.length && !pids.length && !app.length) return undefined;
-    return { binaries, pids, app };
+    const rings = shmRings.map((spec) => parseShmRing(spec));
+    if (!binaries.length && !pids.length && !app.length && !rings.length) return undefined;
+    return { binaries, pids, app, shmRings: rings };
   } catch (err) {
     if (err instanceof GoBinaryError) throw new UsageError(err.message);
     throw err;
@@ -175,6 +190,7 @@ function collectOpts(c: Command, defaults: { probes: string; sink: string }): Co
       .addOption(checkedOption('--go-binary <paths>', 'go_gc/go_sched/go_malloc: Go executables (every process running them, now and later), comma-separated', parseGoBinaries))
       .addOption(checkedOption('--go-pid <pids>', 'go_gc/go_sched/go_malloc: these Go processes, comma-separated', parsePidList))
       .addOption(listOption('--uprobe <spec>', 'app probe: BINARY:SYMBOL[:pair=SYMBOL2] (calls; with pair, entry-to-entry latency); repeatable', parseUprobe))
+      .addOption(listOption('--shm-ring <spec>', 'shm probe: a shared-memory ring, BINARY:publish=SYMBOL,consume=SYMBOL[,overflow=SYMBOL][,seq=argN][,fill=argN] (default seq=arg1,fill=arg2): publishes, overflows, fill level, publish-to-consume latency; repeatable', parseShmRingFlag))
       .addOption(checkedOption('--burst <spec>', 'per-probe, per-CPU limit of sampled rows/s, e.g. uds=5000:10000 (over it: counted as burst_dropped)', parseBurst))
       .addOption(checkedOption('--ring-bytes <n>', 'ring buffer size per probe (power of two, >= 4096)', parseRingBytes))
       .addOption(checkedOption('--snapshot <d>', 'counter/histogram snapshot interval', parseDuration, '5s'))

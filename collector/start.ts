@@ -50,7 +50,9 @@ export async function startFamily(ctx: StartContext, native: NativeAddon, p: Run
     }
     let probe: NativeProbe | undefined;
     try {
-      probe = await openObject(ctx.opts, native, fam.object, planAutoload(fam.plans, plan, ctx.opts.optIn));
+      // shm_ring loads when there are rings to place it on (--shm-ring)
+      const optIn = { shmRing: (ctx.opts.targets?.shmRings?.length ?? 0) > 0, ...ctx.opts.optIn };
+      probe = await openObject(ctx.opts, native, fam.object, planAutoload(fam.plans, plan, optIn));
       probe.updateMap('config', Buffer.alloc(4), encodeConfig({ enabled: true, ...ctx.options(p) }));
       const results = p.rt?.attach ? await p.rt.attach(probe, plan) : await probe.attach();
       const failed = results.filter((r) => !r.ok);
@@ -99,16 +101,6 @@ async function startSession(ctx: StartContext, p: Running, rt: FamilyRuntime): P
     p.error = p.attachErrors.join(' | ');
     log.error({ err: p.error }, 'probe could not attach');
   }
-}
-
-/** Stop a family's session: detach, take the last batch, complete what can be, free it. */
-export async function closeSession(p: Running, handOffMs: number): Promise<void> {
-  const s = p.session!;
-  await s.detach();
-  await new Promise((r) => setTimeout(r, handOffMs));
-  s.finish();
-  s.close();
-  p.session = undefined;
 }
 
 /**

@@ -11,9 +11,9 @@ import { realpathSync } from 'node:fs';
 import type { AttachResult, Probe as NativeProbe, UprobeSpec } from '../native/index.js';
 import { FAMILIES } from '../bpf/families.gen.js';
 import { KernelError } from '../collector/errors.js';
-import { ElfFile } from './elf.js';
-import { afterStackCheck, callReturnSites, GoBinaryError, openGoBinary, pclntabSymbols, readBuildInfo, processBinary, symbolOffset, type GoBinary } from './go-binary.js';
+import { callReturnSites, functionOffsets, GoBinaryError, openGoBinary, processBinary, symbolOffset, type GoBinary } from './go-binary.js';
 import type { AttachPlan } from '../collector/families/plans.js';
+import type { ShmRing } from './shm-ring.js';
 
 export interface UprobeTargets {
   /** executables: every process running them, now and later */
@@ -22,6 +22,8 @@ export interface UprobeTargets {
   pids?: number[];
   /** app family: user uprobes (`--uprobe BINARY:SYMBOL[:pair=SYMBOL2]`), target index = position */
   app?: AppUprobe[];
+  /** shm family: shared-memory rings (`--shm-ring`, uprobes/shm-ring.ts), ring index = position */
+  shmRings?: ShmRing[];
 }
 
 export interface AppUprobe {
@@ -124,35 +126,15 @@ export function fillSystemStarts(probe: NativeProbe, targets: ResolvedTarget[]):
 export function appSpecs(app: AppUprobe[], pids: number[] = []): UprobeSpec[] {
   if (app.length > 64) throw new GoBinaryError('NO_SYMBOL', `at most 64 --uprobe targets, got ${app.length}`);
   const specs: UprobeSpec[] = [];
-  const elfs = new Map<string, { elf: ElfFile; funcs: ReturnType<ElfFile['functionSymbols']>; go: boolean }>();
+  const bins = new Map<string, ReturnType<typeof functionOffsets>>();
   app.forEach((a, idx) => {
-    let path: string;
-    try {
-      path = realpathSync(a.binary);
-    } catch {
-      throw new GoBinaryError('NO_PROCESS', `--uprobe ${a.binary}: no such file`);
-    }
-    let e = elfs.get(path);
-    if (!e) {
-      const elf = ElfFile.read(path);
-      let funcs = elf.functionSymbols();
-      if (funcs.length === 0) funcs = pclntabSymbols(elf) ?? [];
-      e = { elf, funcs, go: !!readBuildInfo(elf) };
-      elfs.set(path, e);
-    }
-    const offsetOf = (sym: string) => {
-      const f = e!.funcs.find((x) => x.name === sym);
-      if (!f) throw new GoBinaryError('NO_SYMBOL', `--uprobe ${a.binary}: no function ${sym}`);
-      // Go functions: past the stack check, or a call that grows the stack counts twice
-      const off = e!.elf.fileOffset(e!.go ? afterStackCheck(e!.elf, f.addr) : f.addr);
-      if (off === undefined) throw new GoBinaryError('NO_SYMBOL', `--uprobe ${a.binary}: ${sym} is outside the loadable segments`);
-      return off;
-    };
+    let b = bins.get(a.binary);
+    if (!b) bins.set(a.binary, (b = functionOffsets(a.binary, `--uprobe ${a.binary}`)));
     const role = a.pair ? 1 : 0;
     const targetsPids = pids.length ? pids : [-1];
     for (const pid of targetsPids) {
-      specs.push({ program: 'app_uprobe', binary: path, offset: offsetOf(a.symbol), pid, cookie: BigInt(idx) | (BigInt(role) << 32n) });
-      if (a.pair) specs.push({ program: 'app_uprobe', binary: path, offset: offsetOf(a.pair), pid, cookie: BigInt(idx) | (2n << 32n) });
+      specs.push({ program: 'app_uprobe', binary: b.path, offset: b.offsetOf(a.symbol), pid, cookie: BigInt(idx) | (BigInt(role) << 32n) });
+      if (a.pair) specs.push({ program: 'app_uprobe', binary: b.path, offset: b.offsetOf(a.pair), pid, cookie: BigInt(idx) | (2n << 32n) });
     }
   });
   return specs;

@@ -6,7 +6,7 @@
  * return sites of calls to a function (entry-style uprobes where a function
  * returns, because uretprobes crash Go programs).
  */
-import { readlinkSync } from 'node:fs';
+import { readlinkSync, realpathSync } from 'node:fs';
 import { ElfError, ElfFile, findSymbol, type ElfSymbol, ET_DYN } from './elf.js';
 
 export class GoBinaryError extends Error {
@@ -307,4 +307,37 @@ export function funcAt(bin: GoBinary, addr: number): ElfSymbol | undefined {
   const f = bin.funcs[i];
   const end = f.size ? f.addr + f.size : bin.funcs[i + 1]?.addr ?? Infinity;
   return addr < end ? f : undefined;
+}
+
+/**
+ * The functions of an executable (Go or C): ELF symbols, .gopclntab when
+ * stripped. offsetOf(sym) is the file offset of its entry for a uprobe (Go:
+ * past the stack check, or a call that grows the stack counts twice); a
+ * missing name throws with its near matches. `what` prefixes the errors.
+ */
+export function functionOffsets(binary: string, what: string): { path: string; go: boolean; offsetOf(sym: string): number } {
+  let path: string;
+  try {
+    path = realpathSync(binary);
+  } catch {
+    throw new GoBinaryError('NO_PROCESS', `${what}: ${binary}: no such file`);
+  }
+  const elf = ElfFile.read(path);
+  let funcs = elf.functionSymbols();
+  if (funcs.length === 0) funcs = pclntabSymbols(elf) ?? [];
+  const go = !!readBuildInfo(elf);
+  return {
+    path,
+    go,
+    offsetOf(sym: string): number {
+      const f = funcs.find((x) => x.name === sym);
+      if (!f) {
+        const near = nearMatches(funcs.map((x) => x.name), sym);
+        throw new GoBinaryError('NO_SYMBOL', `${what}: ${binary} has no function ${sym}${near.length ? `; near matches: ${near.join(', ')}` : ''}`);
+      }
+      const off = elf.fileOffset(go ? afterStackCheck(elf, f.addr) : f.addr);
+      if (off === undefined) throw new GoBinaryError('NO_SYMBOL', `${what}: ${sym} is outside the loadable segments of ${binary}`);
+      return off;
+    },
+  };
 }

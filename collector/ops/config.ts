@@ -24,6 +24,8 @@
  *   explain: [v2broker]              # round-trip breakdowns to these brokers (or "v2broker,other")
  *   explain_sample: 100              # 1 in N client requests carries one
  *   explain_stacks: false            # Go brokers: blocked stacks (a uprobe hit per goroutine park)
+ *   shm_rings:                       # shared-memory rings (--shm-ring), the same syntax
+ *     - /usr/bin/v2broker:publish=main.Publish,consume=main.Consume,overflow=main.Overflow
  *   kafka:                           # TLS/SASL of a kafka[s]:// sink (the sink URL's options win)
  *     ca: /etc/v2probe/kafka-ca.pem  # also cert + key (client certificate), servername, insecure: true (no verification)
  *     sasl: scram-sha-512            # plain | scram-sha-256 | scram-sha-512
@@ -37,6 +39,7 @@ import { USER_PROBES, type ProbeName } from '../../schema/event.js';
 import { parseStoreDsn, redactDsn } from '../../store/dsn.js';
 import { KafkaConfigSection, settingsFromSection, type KafkaSecuritySettings } from '../../kafka/security.js';
 import { parseKafkaSinkUrl } from '../../kafka/client.js';
+import { checkShmRing, parseShmRing } from '../../uprobes/shm-ring.js';
 
 /** Settings of one probe family. */
 export interface ProbeSection {
@@ -80,6 +83,8 @@ export interface CollectorConfig {
   explainSample?: number;
   /** Go brokers: blocked stacks (uprobe on runtime.gopark) */
   explainStacks?: boolean;
+  /** shared-memory rings, as --shm-ring specs (checked against their binaries) */
+  shmRings?: string[];
   /** TLS/SASL of a kafka[s]:// sink (the `kafka:` section) */
   kafka?: KafkaSecuritySettings;
   perProbe: Partial<Record<ProbeName, ProbeSection>>;
@@ -255,6 +260,20 @@ const FileSchema = z
       .optional(),
     explain_sample: int(1, 1_000_000, ' (1 in N client requests carries a breakdown)').optional(),
     explain_stacks: z.boolean({ error: 'should be true or false' }).optional(),
+    shm_rings: z
+      .array(
+        z.string().transform((v, ctx) => {
+          try {
+            checkShmRing(parseShmRing(v));
+            return v;
+          } catch (err) {
+            return fail(ctx, (err as Error).message);
+          }
+        }),
+        { error: 'should be a list of rings: BINARY:publish=SYMBOL,consume=SYMBOL[,overflow=SYMBOL][,seq=argN][,fill=argN]' },
+      )
+      .min(1, { error: 'empty list of rings' })
+      .optional(),
     kafka: KafkaConfigSection.optional(),
   })
   .strict();
@@ -307,6 +326,7 @@ function normalize(r: Raw): CollectorConfig {
   set('explain', r.explain ? [...new Set(r.explain)] : undefined);
   set('explainSample', r.explain_sample);
   set('explainStacks', r.explain_stacks);
+  set('shmRings', r.shm_rings);
   set('kafka', r.kafka ? settingsFromSection(r.kafka) : undefined);
   return out;
 }

@@ -401,9 +401,11 @@ Status Probe::Attach(std::vector<AttachResult>* out) {
     if (!bpf_program__autoload(prog) || bpf_program__fd(prog) < 0) continue;
     // SEC("syscall") programs attach nowhere: userspace runs them (RunProgram)
     if (bpf_program__type(prog) == BPF_PROG_TYPE_SYSCALL) continue;
+    const char* sec = bpf_program__section_name(prog);
+    // SEC("uprobe") without a target (shm_ring): AttachUprobes places it, per target
+    if (sec && (strcmp(sec, "uprobe") == 0 || strcmp(sec, "uretprobe") == 0)) continue;
     AttachResult r;
     r.program = bpf_program__name(prog);
-    const char* sec = bpf_program__section_name(prog);
     r.section = sec ? sec : "";
     bool attached = std::any_of(links_.begin(), links_.end(),
                                 [&](const auto& l) { return l.first == prog; });

@@ -99,6 +99,7 @@ const BAD: Record<string, { value: string; secret?: boolean }> = {
   '--cgroup': { value: '/nonexistent/cg' },
   '--go-binary': { value: '/nonexistent/bin' },
   '--uprobe': { value: '/nonexistent/bin:main.main' },
+  '--shm-ring': { value: '/nonexistent/bin:publish=main.Publish,consume=main.Consume' },
   '--ring-bytes': { value: 'big' },
   '--control-token': { value: 'sekrit-7q', secret: true },
   '--http-token': { value: 'sekrit-7q', secret: true },

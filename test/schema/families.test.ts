@@ -47,11 +47,13 @@ export function planProblems(d: Pick<FamilyDescriptor, 'plans' | 'sweep'>, progs
   if (d.sweep !== undefined && !/^\??syscall$/.test(progs.get(d.sweep) ?? '')) bad.push(`sweep '${d.sweep}' is not a SEC("syscall") program of the object`);
   for (const plan of d.plans) {
     const named = new Set([...plan.programs, ...(plan.uprobes ?? []).map((u) => u.program), ...Object.values(plan.optIn ?? {}).flat()]);
+    const placed = new Set([...(plan.uprobes ?? []).map((u) => u.program), ...Object.values(plan.optIn ?? {}).flat()]);
     for (const p of named) {
       const sec = progs.get(p);
       if (sec === undefined) bad.push(`${plan.label}: no program '${p}' in the object`);
       else if (p === d.sweep) continue;
-      else if (!SECTIONS[plan.kind].test(sec) && !(plan.uprobes ?? []).some((u) => u.program === p && SECTIONS.uprobe.test(sec))) bad.push(`${plan.label}: '${p}' is in section ${sec}, not a ${plan.kind} section`);
+      // uprobe programs of any plan are placed on user targets (a Go runtime's functions, --shm-ring's), not by the plan's kind
+      else if (!SECTIONS[plan.kind].test(sec) && !(placed.has(p) && SECTIONS.uprobe.test(sec))) bad.push(`${plan.label}: '${p}' is in section ${sec}, not a ${plan.kind} section`);
     }
   }
   return bad;

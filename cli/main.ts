@@ -96,6 +96,8 @@ const parseShmRingFlag: FlagParser = (flag, spec) => {
     checkShmRing(r);
     return r;
   } catch (err) {
+    // the message names the whole spec, once
+    if (err instanceof GoBinaryError && !err.message.includes(spec)) throw new UsageError(`${flag} '${spec}': ${err.message.replace(/^--shm-ring [^:]*: /, '')}`);
     return goBinaryError(flag, spec, err);
   }
 };

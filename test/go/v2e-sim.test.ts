@@ -25,6 +25,21 @@ interface Truth {
   services: Array<{ pid: number; messages: number; runtime: { gc_cycles: number } }>;
 }
 
+/**
+ * v2e-sim with a consumer slower than its publishers (8-slot rings, one slot
+ * consumed per 2 ms poll): the rings overflow now and then. Its ground truth.
+ */
+async function overflowingRun(bin: string, prefix: string): Promise<Truth> {
+  const fx = new Stepper(bin, ['-hold', '-k', '2', '-rate', '2000', '-duration', '2s', '-mix', '512:50,16384:50',
+    '-ring-slots', '8', '-consume-every', '2ms', '-consume-max', '1', '-broker-name', `${prefix}b`, '-service-name', `${prefix}s`]);
+  onTestFinished(() => void fx.child.kill());
+  await fx.next(60_000); // every process connected, its ring registered
+  fx.step();
+  const t = (await fx.next(120_000)) as unknown as Truth;
+  expect(await fx.exited, fx.stderr).toBe(0);
+  return t;
+}
+
 describe.skipIf(!isRoot)('v2e-sim reference workload vs its own ground truth', () => {
   it('uds, shm, fsync and go_gc counts equal the app\'s; fdatasync p50 within 15 % + 20 µs of its clock', async () => {
     const bin = buildGoFixture('v2e-sim');
@@ -84,14 +99,7 @@ describe.skipIf(!isRoot)('v2e-sim reference workload vs its own ground truth', (
     const s = await startCollector({ probes: ['shm'], comm: prefix, targets: { shmRings: [ring] } });
     onTestFinished(() => s.collector.stop());
     expect(s.status[0].state, s.status[0].error).toBe('running');
-    // a consumer slower than the publishers: the 8-slot rings overflow now and then
-    const fx = new Stepper(bin, ['-hold', '-k', '2', '-rate', '2000', '-duration', '2s', '-mix', '512:50,16384:50',
-      '-ring-slots', '8', '-consume-every', '2ms', '-consume-max', '1', '-broker-name', `${prefix}b`, '-service-name', `${prefix}s`]);
-    onTestFinished(() => void fx.child.kill());
-    await fx.next(60_000);
-    fx.step();
-    const t = (await fx.next(120_000)) as unknown as Truth;
-    expect(await fx.exited, fx.stderr).toBe(0);
+    const t = await overflowingRun(bin, prefix);
     const k = s.collector.counters('shm');
     const h = s.collector.histograms('shm');
     await s.collector.stop();
@@ -125,13 +133,7 @@ describe.skipIf(!isRoot)('v2e-sim reference workload vs its own ground truth', (
       '--shm-ring', `${bin}:publish=main.Publish,consume=main.Consume,overflow=main.Overflow,seq=arg1,fill=arg2`]);
     onTestFinished(() => void run.child.kill('SIGKILL'));
     await run.ready;
-    const fx = new Stepper(bin, ['-hold', '-k', '2', '-rate', '2000', '-duration', '2s', '-mix', '512:50,16384:50',
-      '-ring-slots', '8', '-consume-every', '2ms', '-consume-max', '1', '-broker-name', `${prefix}b`, '-service-name', `${prefix}s`]);
-    onTestFinished(() => void fx.child.kill());
-    await fx.next(60_000);
-    fx.step();
-    const t = (await fx.next(120_000)) as unknown as Truth;
-    expect(await fx.exited, fx.stderr).toBe(0);
+    const t = await overflowingRun(bin, prefix);
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
     const { groups } = loadRules(resolve(ROOT, 'alerts/rules'));

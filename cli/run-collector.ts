@@ -85,7 +85,7 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
   for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
 
   let statusTimer: NodeJS.Timeout | undefined;
-  let stopGovernor = () => {};
+  let stopGovernor: () => Promise<void> = async () => {};
   const alertsStop = new AbortController();
   const svc: Services = { alertsDone: Promise.resolve(), storeServers: [] };
   const caps: { state: CapabilityState } = { state: { mode: 'none', kept: {}, dropped: [], boundingDropped: false, noNewPrivs: false, threads: 0 } };
@@ -93,7 +93,7 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
     const started = await collector.start();
     const governor = o.budget !== undefined ? new Governor(collector, o.probes, defaultSampleOf(collector), { budget: o.budget, priority: o.governorPriority }, o.logger) : undefined;
     governor?.start();
-    stopGovernor = () => governor?.stop();
+    stopGovernor = async () => governor?.stop();
     await startServices(o, collector, sink, governor, caps, alertsStop.signal, svc);
     logStarted(o, started, sink);
     // attached, listening, governor started (it switches bpf_stats on first): from here on only
@@ -111,7 +111,11 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
     // nothing reads the probes while they close
     if (statusTimer) clearInterval(statusTimer);
     endFrame();
-    stopGovernor();
+    // nothing may enable or disable a probe while it closes: the governor's tick in progress ends first,
+    // and the control API stops taking requests
+    await stopGovernor();
+    svc.controlServer?.close();
+    svc.controlServer = undefined;
     const final = collector.status();
     await stop();
     const rs = rttStats(collector);
@@ -119,7 +123,7 @@ export async function runCollector(o: RunOptions): Promise<{ status: ProbeStatus
     return { status: final, rows: collector.sinkRows };
   } finally {
     if (statusTimer) clearInterval(statusTimer);
-    stopGovernor();
+    await stopGovernor();
     alertsStop.abort();
     await svc.alertsDone;
     await svc.evaluator?.alertmanager?.flush(2000);

@@ -52,6 +52,8 @@ export class Governor {
   private lastAt = process.hrtime.bigint();
   private quiet = 0;
   private busy = false;
+  /** the tick in progress (stop() waits for it: it may be disabling a probe) */
+  private inFlight: Promise<void> = Promise.resolve();
   /** quiet intervals before a disable of this probe is undone, when more than restoreAfter (backoff after failed trials) */
   private readonly disableWait = new Map<ProbeName, number>();
   /** the probe whose disable was undone last and the intervals it has run since */
@@ -76,7 +78,9 @@ export class Governor {
       this.logger.warn({ err: (err as Error).message }, 'governor: cannot enable bpf_stats; probe cost is not measured');
     }
     this.measure();
-    this.timer = setInterval(() => void this.tick(), this.opts.intervalMs ?? 1000);
+    this.timer = setInterval(() => {
+      if (!this.busy) this.inFlight = this.tick();
+    }, this.opts.intervalMs ?? 1000);
     this.timer.unref();
   }
 
@@ -84,8 +88,11 @@ export class Governor {
     return this.opts.budget;
   }
 
-  stop(): void {
+  /** No more ticks; resolves when the one in progress (which may be enabling or disabling a probe) is done. */
+  async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.inFlight.catch(() => {});
   }
 
   /** CPU share since the last call, per probe and in total. */

@@ -8,7 +8,11 @@
  *             + lost_spool (Kafka sink spool full) + dead_lettered + in_flight
  *
  * `unaccounted` is sampled minus the right-hand side without in_flight: 0 when
- * the pipeline is at rest. lost_ringbuf (the kernel could not write the row) is
+ * the pipeline is at rest. The counters arrive as snapshots (every --snapshot),
+ * the rows as they come: so that a ledger read while a collector runs compares
+ * like with like, rows count up to their host's and probe's latest counter
+ * snapshot (a row stamped later was sampled after it). Rows in flight show as
+ * unaccounted > 0, never < 0. lost_ringbuf (the kernel could not write the row) is
  * shown beside it; its weight moved to the next row, so sum(weight) still
  * estimates `seen`. The collector does the same for the rows it drops
  * (lost_userspace, lost_sink: their weight goes to the next row of the same
@@ -29,7 +33,10 @@ WITH
       sumIf(delta, name = 'lost_sink') AS lost_collector,
       sumIf(delta, name = 'lost_spool') AS lost_spool
     FROM v2e.counters WHERE pid = 0 AND key = '' AND ${w} GROUP BY host, probe),
-  e AS (SELECT host, probe, count() AS stored, sum(weight) AS stored_weight FROM v2e.events WHERE ${w} GROUP BY host, probe),
+  upto AS (SELECT host, probe, max(ts) AS last FROM v2e.counters WHERE pid = 0 AND key = '' AND ${w} GROUP BY host, probe),
+  e AS (SELECT ev.host AS host, ev.probe AS probe, count() AS stored, sum(ev.weight) AS stored_weight
+    FROM v2e.events AS ev INNER JOIN upto ON ev.host = upto.host AND ev.probe = upto.probe
+    WHERE ev.${w} AND ev.ts <= upto.last GROUP BY host, probe),
   d AS (SELECT host, probe, sum(rows) AS dlq_rows FROM v2e.ingest_ledger WHERE status = 'dlq' AND kind = 'events' AND ${w} GROUP BY host, probe)
 SELECT c.host AS host, c.probe AS probe, seen, sampled, ifNull(e.stored, 0) AS stored, ifNull(e.stored_weight, 0) AS stored_weight,
   lost_kernel, lost_userspace, rejected_decode, lost_collector, lost_spool, ifNull(d.dlq_rows, 0) AS dead_lettered,

@@ -61,6 +61,30 @@ describe.skipIf(!isRoot)('v2probe collect end to end', () => {
     expect(Number(uds.stored)).toBeGreaterThanOrEqual(fx.client_recv + fx.client_send);
   });
 
+  it('the loss ledger read while collect runs counts rows up to the latest counter snapshot: unaccounted >= 0 live, 0 at rest', async () => {
+    // rows arrive as they come, counters every --snapshot: before, a live read showed stored > sampled (blockio -660)
+    const dsn = `chdb:${mkdtempSync(join(tmpdir(), 'v2live-'))}`;
+    const run = startCli(['collect', '--probes', 'sched,blockio', '--snapshot', '5s', '--sink', dsn]);
+    await run.ready;
+    const ledger = () => {
+      const r = runCli(['loss', '--store', dsn, '--format', 'json']);
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { probe: string; sampled: number; stored: number; unaccounted: number });
+    };
+    let reads = 0;
+    for (let i = 0; i < 80 && reads < 5; i++) {
+      await sleep(700);
+      const rows = ledger();
+      if (!rows.some((r) => Number(r.stored) > 0)) continue;
+      reads++;
+      for (const r of rows) expect(Number(r.unaccounted), `${r.probe} live: ${JSON.stringify(r)}`).toBeGreaterThanOrEqual(0);
+    }
+    expect(reads).toBe(5);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+    for (const r of ledger()) expect(Number(r.unaccounted), `${r.probe} at rest`).toBe(0);
+  });
+
   it('SIGTERM detaches everything: no v2probe program left in the kernel', async () => {
     const run = startCli(['collect', '--probes', 'uds,sched,blockio', '--sink', 'stdout']);
     await run.ready;

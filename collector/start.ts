@@ -50,9 +50,7 @@ export async function startFamily(ctx: StartContext, native: NativeAddon, p: Run
     }
     let probe: NativeProbe | undefined;
     try {
-      // shm_ring loads when there are rings to place it on (--shm-ring)
-      const optIn = { shmRing: (ctx.opts.targets?.shmRings?.length ?? 0) > 0, ...ctx.opts.optIn };
-      probe = await openObject(ctx.opts, native, fam.object, planAutoload(fam.plans, plan, optIn));
+      probe = await openObject(ctx.opts, native, fam.object, planAutoload(fam.plans, plan, { ...ctx.opts.optIn, ...p.rt?.optIn }));
       probe.updateMap('config', Buffer.alloc(4), encodeConfig({ enabled: true, ...ctx.options(p) }));
       const results = p.rt?.attach ? await p.rt.attach(probe, plan) : await probe.attach();
       const failed = results.filter((r) => !r.ok);

@@ -31,12 +31,12 @@ WITH
       sumIf(delta, name = 'lost_userspace') AS lost_userspace,
       sumIf(delta, name = 'rejected_decode') AS rejected_decode,
       sumIf(delta, name = 'lost_sink') AS lost_collector,
-      sumIf(delta, name = 'lost_spool') AS lost_spool
+      sumIf(delta, name = 'lost_spool') AS lost_spool,
+      max(ts) AS last
     FROM v2e.counters WHERE pid = 0 AND key = '' AND ${w} GROUP BY host, probe),
-  upto AS (SELECT host, probe, max(ts) AS last FROM v2e.counters WHERE pid = 0 AND key = '' AND ${w} GROUP BY host, probe),
   e AS (SELECT ev.host AS host, ev.probe AS probe, count() AS stored, sum(ev.weight) AS stored_weight
-    FROM v2e.events AS ev INNER JOIN upto ON ev.host = upto.host AND ev.probe = upto.probe
-    WHERE ev.${w} AND ev.ts <= upto.last GROUP BY host, probe),
+    FROM v2e.events AS ev INNER JOIN c ON ev.host = c.host AND ev.probe = c.probe
+    WHERE ev.${w} AND ev.ts <= c.last GROUP BY host, probe),
   d AS (SELECT host, probe, sum(rows) AS dlq_rows FROM v2e.ingest_ledger WHERE status = 'dlq' AND kind = 'events' AND ${w} GROUP BY host, probe)
 SELECT c.host AS host, c.probe AS probe, seen, sampled, ifNull(e.stored, 0) AS stored, ifNull(e.stored_weight, 0) AS stored_weight,
   lost_kernel, lost_userspace, rejected_decode, lost_collector, lost_spool, ifNull(d.dlq_rows, 0) AS dead_lettered,

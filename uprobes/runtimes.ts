@@ -28,6 +28,7 @@ export function uprobeRuntimes(targets: UprobeTargets = {}): Partial<Record<Prob
   const rings = targets.shmRings ?? [];
   if (rings.length) {
     rts.shm = {
+      optIn: { shmRing: true },
       // the plan's tracepoints, then shm_ring on each ring's functions (it has no target of its own: attach() leaves it)
       attach: async (probe) => {
         const base = await probe.attach();

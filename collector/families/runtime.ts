@@ -5,6 +5,7 @@
  * and close). A family implements only what it changes:
  *
  *   start      open and attach in its own way (a session), instead of the plans
+ *   optIn      opt-in programs of its plans to load (shm: shm_ring with --shm-ring)
  *   attach     attach an opened object's plan (uprobes: on the targets)
  *   counters   its own counters, over the common ones, at every read
  *   snapshot   false: its counters and histograms are not snapshot rows
@@ -12,7 +13,7 @@
  *   stop       (the session's detach, finish, close)
  *
  * Implemented by explain/runtime.ts (rtt) and uprobes/runtimes.ts (go_gc,
- * go_sched, go_malloc, app); collector/runtimes.ts says which family has
+ * go_sched, go_malloc, app; shm with --shm-ring); collector/runtimes.ts says which family has
  * which. Base layer: imports only schema/, native/ and the base itself.
  */
 import type { AttachResult, Probe as NativeProbe } from '../../native/index.js';
@@ -74,6 +75,8 @@ export interface FamilyRuntime {
   unavailable?(): string | undefined;
   /** open and attach as a session, instead of the attach plans; `sampleEvery` as configured for the probe */
   start?(sampleEvery: number | undefined): Promise<FamilySession>;
+  /** opt-in programs of the plans (AttachPlan.optIn) this runtime needs loaded, over the collector's optIn */
+  readonly optIn?: Record<string, boolean>;
   /** attach a plan's programs once the object is open (default: probe.attach()) */
   attach?(probe: NativeProbe, plan: AttachPlan): Promise<AttachResult[]>;
   /** change or add counters of a read (common + family + userspace figures so far) */
